@@ -1,0 +1,116 @@
+//! The API Gateway REST API TOKEN authorizer: API key in, IAM policy out.
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use lambda_runtime::Diagnostic;
+use serde_json::json;
+
+use crate::error::StoreError;
+use crate::http::CONTEXT_USER_ID;
+use crate::keys::ApiKey;
+use crate::store::KeyStore;
+
+/// Why a request is not allowed through.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, malformed or unknown key: API Gateway answers 401.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The key table could not be read: API Gateway answers 500 and does not cache it.
+    #[error("authorizer failure")]
+    Store(#[from] StoreError),
+}
+
+impl From<AuthError> for Diagnostic {
+    fn from(err: AuthError) -> Self {
+        if let AuthError::Store(cause) = &err {
+            tracing::error!(error = ?cause, "key lookup failed");
+        }
+        // API Gateway turns exactly the message "Unauthorized" into a 401.
+        Diagnostic {
+            error_type: match err {
+                AuthError::Unauthorized => "Unauthorized",
+                AuthError::Store(_) => "AuthorizerFailure",
+            }
+            .into(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// Allows a known key on every route of the API (so API Gateway's cached
+/// decision serves them all) with its `userId` as principal and in the
+/// context; refuses anything else. One consistent read per uncached key.
+pub async fn authorize(
+    keys: &KeyStore,
+    event: ApiGatewayCustomAuthorizerRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse, AuthError> {
+    let key = event
+        .authorization_token
+        .as_deref()
+        .and_then(ApiKey::from_authorization)
+        .ok_or(AuthError::Unauthorized)?;
+    let resource = event
+        .method_arn
+        .as_deref()
+        .and_then(whole_api_arn)
+        .ok_or(AuthError::Unauthorized)?;
+    let user = keys
+        .user_for(&key.hash())
+        .await?
+        .ok_or(AuthError::Unauthorized)?;
+
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = IamPolicyEffect::Allow;
+    statement.resource = vec![resource];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".into());
+    policy.statement = vec![statement];
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(user.to_string());
+    response.policy_document = policy;
+    response.context = json!({ CONTEXT_USER_ID: user });
+    Ok(response)
+}
+
+/// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH` → `…:API/STAGE/*/*`.
+fn whole_api_arn(method_arn: &str) -> Option<String> {
+    let mut parts = method_arn.splitn(3, '/');
+    let (api, stage) = (parts.next()?, parts.next()?);
+    let valid = api.starts_with("arn:") && api.contains(":execute-api:") && !stage.is_empty();
+    valid.then(|| format!("{api}/{stage}/*/*"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_covers_every_method_and_path_of_the_stage() {
+        assert_eq!(
+            whole_api_arn("arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/v0/lock")
+                .as_deref(),
+            Some("arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*/*")
+        );
+        for bad in [
+            "",
+            "arn:aws:execute-api:x:y:z",
+            "garbage/prod/GET",
+            "arn:aws:s3:::bucket/prod/GET",
+        ] {
+            assert_eq!(whole_api_arn(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn refusals_carry_the_exact_message_api_gateway_maps_to_401() {
+        let diagnostic = Diagnostic::from(AuthError::Unauthorized);
+        assert_eq!(diagnostic.error_message, "Unauthorized");
+        let diagnostic = Diagnostic::from(AuthError::Store(StoreError::MalformedItem("userId")));
+        assert_ne!(diagnostic.error_message, "Unauthorized");
+    }
+}

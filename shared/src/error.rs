@@ -1,0 +1,120 @@
+//! The errors a request can end in, and their one mapping to HTTP.
+
+use lambda_http::http::StatusCode;
+
+/// Why a request failed. Each variant maps to one HTTP status in
+/// [`ApiError::status`]; the `Display` text is what the client reads.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed: the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is over [`crate::http::MAX_BODY_BYTES`].
+    #[error("request body must be at most {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No lock of that name exists for this user.
+    #[error("lock not found")]
+    LockNotFound,
+    /// The caller has no valid identity.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The store failed; the cause is logged, never shown to the client.
+    #[error("internal error")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// A `400` for `field`, e.g. `invalid("lockName", "must not be blank")`.
+    pub fn invalid(field: &str, problem: &str) -> Self {
+        Self::BadRequest(format!("{field} {problem}"))
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::LockNotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code for the `code` field of the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::LockNotFound => "LOCK_NOT_FOUND",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Store(_) => "INTERNAL_ERROR",
+        }
+    }
+}
+
+/// A failure of the DynamoDB store. Lost races are not errors: they are
+/// outcomes of the store's operations.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB (or the network to it) failed.
+    #[error("dynamodb request failed")]
+    Dynamo(#[from] aws_sdk_dynamodb::Error),
+    /// An item in the table does not have the shape this code writes.
+    #[error("malformed item in table: attribute {0} is missing or has the wrong type")]
+    MalformedItem(&'static str),
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self::Dynamo(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_status_and_code() {
+        let cases = [
+            (
+                ApiError::invalid("lockName", "is required"),
+                400,
+                "BAD_REQUEST",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 16384 },
+                413,
+                "PAYLOAD_TOO_LARGE",
+            ),
+            (ApiError::LockNotFound, 404, "LOCK_NOT_FOUND"),
+            (ApiError::Unauthorized, 401, "UNAUTHORIZED"),
+            (
+                ApiError::Store(StoreError::MalformedItem("leaseId")),
+                500,
+                "INTERNAL_ERROR",
+            ),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status().as_u16(), status, "{err:?}");
+            assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
+    fn messages_name_the_field_and_never_leak_store_details() {
+        assert_eq!(
+            ApiError::invalid("requester", "must be a string").to_string(),
+            "requester must be a string"
+        );
+        assert_eq!(ApiError::Unauthorized.to_string(), "Unauthorized");
+        let store = ApiError::Store(StoreError::MalformedItem("leaseId"));
+        assert_eq!(store.to_string(), "internal error");
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP edge shared by every handler: reading the tenant, the body and the
+//! query string of an API Gateway REST proxy event, and writing JSON answers.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::types::UserId;
+
+/// Largest accepted request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Key of the user id in the authorizer context.
+pub const CONTEXT_USER_ID: &str = "userId";
+
+/// The tenant, as the authorizer put it in the request context. The request
+/// itself (body, query, headers) can never name it.
+pub fn tenant(request: &Request) -> Result<UserId, ApiError> {
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return Err(ApiError::Unauthorized);
+    };
+    context
+        .authorizer
+        .fields
+        .get(CONTEXT_USER_ID)
+        .and_then(Value::as_str)
+        .and_then(UserId::parse)
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// The raw body, refused if it is over [`MAX_BODY_BYTES`].
+pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The body as a JSON object. Unknown fields are kept (and ignored by callers).
+pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body_bytes(request)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("request body is required".into()));
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::BadRequest(
+            "request body must be a JSON object".into(),
+        )),
+        Err(err) => Err(ApiError::BadRequest(format!(
+            "request body is not valid JSON: {err}"
+        ))),
+    }
+}
+
+/// A required string field of a JSON object.
+pub fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Err(ApiError::invalid(field, "is required")),
+        Some(Value::String(value)) => Ok(value),
+        Some(_) => Err(ApiError::invalid(field, "must be a string")),
+    }
+}
+
+/// A required query string parameter (the last one, if repeated).
+pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|query| query.all(name))
+        .and_then(|values| values.last().map(|value| (*value).to_owned()))
+        .ok_or_else(|| ApiError::invalid(name, "query parameter is required"))
+}
+
+/// A JSON answer with `status`.
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    // Serialising our own response types cannot fail; fall back to a fixed 500
+    // body rather than panic if it ever did.
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"message":"internal error","code":"INTERNAL_ERROR"}"#.to_owned(),
+        ),
+    };
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The JSON answer for `err`: `{"message", "code"}` with its status. Store
+/// failures are logged with their cause; the client sees only a fixed text.
+pub fn error(err: &ApiError) -> Response<Body> {
+    if let ApiError::Store(cause) = err {
+        tracing::error!(error = ?cause, "store failure");
+    }
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        message: String,
+        code: &'a str,
+    }
+    json(
+        err.status(),
+        &ErrorBody {
+            message: err.to_string(),
+            code: err.code(),
+        },
+    )
+}
