@@ -61,7 +61,7 @@ impl ApiError {
 pub enum StoreError {
     /// DynamoDB (or the network to it) failed.
     #[error("dynamodb request failed")]
-    Dynamo(#[from] aws_sdk_dynamodb::Error),
+    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
     /// An item in the table does not have the shape this code writes.
     #[error("malformed item in table: attribute {0} is missing or has the wrong type")]
     MalformedItem(&'static str),
@@ -72,7 +72,13 @@ where
     aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
 {
     fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        Self::Dynamo(err.into())
+        Self::Dynamo(Box::new(err.into()))
+    }
+}
+
+impl From<aws_sdk_dynamodb::Error> for StoreError {
+    fn from(err: aws_sdk_dynamodb::Error) -> Self {
+        Self::Dynamo(Box::new(err))
     }
 }
 

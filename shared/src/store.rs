@@ -303,7 +303,7 @@ fn old_item_on_condition_failure(
 ) -> Result<Option<Item>, StoreError> {
     match err.into_service_error() {
         UpdateItemError::ConditionalCheckFailedException(failed) => Ok(failed.item),
-        other => Err(StoreError::Dynamo(other.into())),
+        other => Err(aws_sdk_dynamodb::Error::from(other).into()),
     }
 }
 

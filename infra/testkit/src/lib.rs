@@ -70,8 +70,12 @@ impl Engine {
         let mut command = match kind {
             EngineKind::Moto => {
                 let mut c = Command::new(tools.join("venv/bin/python"));
-                c.arg(repo_root().join("infra/moto_server.py"))
-                    .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                c.arg(repo_root().join("infra/moto_server.py")).args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                ]);
                 c
             }
             EngineKind::Dynalite => {

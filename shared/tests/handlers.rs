@@ -1,0 +1,596 @@
+//! Handler tests: real API Gateway REST proxy events (payload 1.0, with the
+//! authorizer's context) through each endpoint's handler, against dynalite.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{json, Value};
+use shared::handlers;
+use shared::store::{KeyStore, LockStore};
+use shared::types::UserId;
+use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE, LOCKS_TABLE};
+
+const FIXTURE: &str = include_str!("fixtures/rest-proxy-event.json");
+
+struct Api {
+    locks: LockStore,
+    keys: KeyStore,
+    calls: CallCounter,
+    _engine: Engine,
+}
+
+/// An answer: status, `Content-Type`, and the body as JSON.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+}
+
+async fn api() -> Api {
+    let (engine, client, calls) = Engine::with_tables(EngineKind::Dynalite).await;
+    Api {
+        locks: LockStore::new(client.clone(), LOCKS_TABLE),
+        keys: KeyStore::new(client, API_KEYS_TABLE),
+        calls,
+        _engine: engine,
+    }
+}
+
+/// The fixture event, re-aimed at `method path` for `user` with `body` and `query`.
+fn event(
+    method: &str,
+    path: &str,
+    user: Option<&UserId>,
+    body: Option<&str>,
+    query: &[(&str, &str)],
+) -> Request {
+    let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
+    event["httpMethod"] = json!(method);
+    event["path"] = json!(path);
+    event["resource"] = json!(path);
+    event["requestContext"]["httpMethod"] = json!(method);
+    event["requestContext"]["resourcePath"] = json!(path);
+    event["requestContext"]["path"] = json!(format!("/prod{path}"));
+    match user {
+        Some(user) => {
+            event["requestContext"]["authorizer"]["userId"] = json!(user);
+            event["requestContext"]["authorizer"]["principalId"] = json!(user);
+        }
+        None => {
+            event["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
+        }
+    }
+    event["body"] = json!(body);
+    if !query.is_empty() {
+        let single: serde_json::Map<_, _> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let mut multi = serde_json::Map::new();
+        for (k, v) in query {
+            multi
+                .entry(k.to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(v));
+        }
+        event["queryStringParameters"] = Value::Object(single);
+        event["multiValueQueryStringParameters"] = Value::Object(multi);
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("fixture is a valid REST proxy event")
+}
+
+impl Api {
+    async fn call(&self, request: Request) -> Answer {
+        // API Gateway routes on the raw path; the URI also carries the stage.
+        let route = (
+            request.method().as_str().to_owned(),
+            request.raw_http_path().to_owned(),
+        );
+        let response = match (route.0.as_str(), route.1.as_str()) {
+            ("POST", "/v0/users/anonymous") => handlers::create_user(&self.keys, request).await,
+            ("POST", "/v0/lock") => handlers::acquire(&self.locks, request).await,
+            ("GET", "/v0/lock") => handlers::get_lock(&self.locks, request).await,
+            ("POST", "/v0/unlock") => handlers::unlock(&self.locks, request).await,
+            ("GET", "/v0/locks") => handlers::list_locks(&self.locks, request).await,
+            other => panic!("no route {other:?}"),
+        };
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = match response.body() {
+            Body::Text(text) => text.clone(),
+            other => panic!("expected a text body, got {other:?}"),
+        };
+        Answer {
+            status: response.status(),
+            content_type,
+            body: serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        }
+    }
+
+    async fn acquire(&self, user: &UserId, lock: &str, requester: &str) -> Answer {
+        let body = json!({ "lockName": lock, "requester": requester }).to_string();
+        self.call(event("POST", "/v0/lock", Some(user), Some(&body), &[]))
+            .await
+    }
+
+    async fn unlock(&self, user: &UserId, lock: &str, lease: &str) -> Answer {
+        let body = json!({ "lockName": lock, "leaseId": lease }).to_string();
+        self.call(event("POST", "/v0/unlock", Some(user), Some(&body), &[]))
+            .await
+    }
+
+    async fn get(&self, user: &UserId, lock: &str) -> Answer {
+        self.call(event(
+            "GET",
+            "/v0/lock",
+            Some(user),
+            None,
+            &[("lockName", lock)],
+        ))
+        .await
+    }
+
+    async fn list(&self, user: &UserId) -> Answer {
+        self.call(event("GET", "/v0/locks", Some(user), None, &[]))
+            .await
+    }
+}
+
+fn assert_rfc3339_millis(value: &Value) {
+    let text = value.as_str().expect("timestamp is a string");
+    assert_eq!(text.len(), 24, "{text}");
+    assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+    humantime::parse_rfc3339(text).expect("valid RFC 3339");
+}
+
+#[tokio::test]
+async fn the_reference_flow_answers_exactly_the_contract() {
+    let api = api().await;
+
+    let created = api
+        .call(event("POST", "/v0/users/anonymous", None, None, &[]))
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    assert_eq!(created.content_type, "application/json");
+    let user_id = created.body["userId"].as_str().unwrap();
+    let api_key = created.body["apiKey"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(api_key).unwrap().get_version_num(), 4);
+    let user = UserId::parse(user_id).unwrap();
+
+    let acquired = api.acquire(&user, "resource-123", "service-a").await;
+    assert_eq!(acquired.status, StatusCode::OK);
+    assert_eq!(acquired.content_type, "application/json");
+    assert_eq!(acquired.body["locked"], true);
+    assert_eq!(acquired.body["message"], "lock acquired");
+    let lease = acquired.body["leaseId"].as_str().unwrap().to_owned();
+    uuid::Uuid::parse_str(&lease).unwrap();
+
+    let got = api.get(&user, "resource-123").await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["lockName"], "resource-123");
+    assert_eq!(got.body["locked"], true);
+    assert_eq!(got.body["leaseId"], lease.as_str());
+    assert_eq!(got.body["leasedBy"], "service-a");
+    assert_rfc3339_millis(&got.body["createdAt"]);
+    assert_rfc3339_millis(&got.body["updatedAt"]);
+    let fields: Vec<_> = got.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        fields,
+        [
+            "createdAt",
+            "leaseId",
+            "leasedBy",
+            "lockName",
+            "locked",
+            "updatedAt"
+        ]
+    );
+
+    let listed = api.list(&user).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body, json!({ "locks": [got.body] }));
+
+    let unlocked = api.unlock(&user, "resource-123", &lease).await;
+    assert_eq!(unlocked.status, StatusCode::OK);
+    assert_eq!(unlocked.body, json!({ "unlocked": true }));
+
+    let after = api.get(&user, "resource-123").await;
+    assert_eq!(after.body["locked"], false);
+    assert_eq!(
+        after.body["leaseId"],
+        lease.as_str(),
+        "a released lock shows its last lease"
+    );
+    assert_eq!(after.body["leasedBy"], "service-a");
+}
+
+#[tokio::test]
+async fn contention_stale_leases_retries_and_unknown_locks() {
+    let api = api().await;
+    let user = UserId::generate();
+    let first = api.acquire(&user, "l", "service-a").await;
+    let first_lease = first.body["leaseId"].as_str().unwrap().to_owned();
+
+    let refused = api.acquire(&user, "l", "service-a").await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(
+        refused.body,
+        json!({ "locked": false, "message": "lock is held by another lease" })
+    );
+
+    let stale = api
+        .unlock(&user, "l", &uuid::Uuid::new_v4().to_string())
+        .await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.body["unlocked"], false);
+    assert!(stale.body["message"].as_str().unwrap().contains("lease"));
+
+    assert_eq!(
+        api.unlock(&user, "l", &first_lease).await.body,
+        json!({ "unlocked": true })
+    );
+    let retried = api.unlock(&user, "l", &first_lease).await;
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(
+        retried.body,
+        json!({ "unlocked": true }),
+        "retrying an unlock is safe"
+    );
+
+    let second = api.acquire(&user, "l", "service-b").await;
+    assert_eq!(second.body["locked"], true);
+    let late = api.unlock(&user, "l", &first_lease).await;
+    assert_eq!(
+        late.body["unlocked"], false,
+        "an old lease cannot free the new holder's lock"
+    );
+    assert_eq!(
+        api.get(&user, "l").await.body["leaseId"],
+        second.body["leaseId"]
+    );
+
+    for answer in [
+        api.get(&user, "never-created").await,
+        api.unlock(&user, "never-created", &first_lease).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(answer.content_type, "application/json");
+        assert_eq!(answer.body["message"], "lock not found");
+        assert_eq!(answer.body["code"], "LOCK_NOT_FOUND");
+    }
+    assert_eq!(
+        api.list(&UserId::generate()).await.body,
+        json!({ "locks": [] })
+    );
+}
+
+#[tokio::test]
+async fn unknown_fields_are_ignored_and_base64_bodies_are_read() {
+    let api = api().await;
+    let user = UserId::generate();
+    let body = r#"{"lockName":"x","requester":"r","futureField":{"a":[1,2]},"ttl":5}"#;
+    let answer = api
+        .call(event("POST", "/v0/lock", Some(&user), Some(body), &[]))
+        .await;
+    assert_eq!(answer.body["locked"], true);
+
+    let mut raw: Value = serde_json::from_str(FIXTURE).unwrap();
+    raw["requestContext"]["authorizer"]["userId"] = json!(user);
+    raw["body"] = json!("eyJsb2NrTmFtZSI6InkiLCJyZXF1ZXN0ZXIiOiJyIn0="); // {"lockName":"y","requester":"r"}
+    raw["isBase64Encoded"] = json!(true);
+    let answer = api
+        .call(lambda_http::request::from_str(&raw.to_string()).unwrap())
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["locked"], true);
+    assert_eq!(api.get(&user, "y").await.body["leasedBy"], "r");
+}
+
+/// Every bad input: a 400 (or 413) naming the problem, in JSON, and no write.
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let api = api().await;
+    let user = UserId::generate();
+    let long = "a".repeat(256);
+    let big = format!(
+        r#"{{"lockName":"x","requester":"{}"}}"#,
+        "a".repeat(16 * 1024)
+    );
+    let lease = uuid::Uuid::new_v4().to_string();
+    let cases: Vec<(&str, &str, Option<String>, StatusCode, &str)> = vec![
+        (
+            "POST",
+            "/v0/lock",
+            None,
+            StatusCode::BAD_REQUEST,
+            "request body is required",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some("  ".into()),
+            StatusCode::BAD_REQUEST,
+            "request body is required",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some("{not json".into()),
+            StatusCode::BAD_REQUEST,
+            "request body is not valid JSON",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some("[1,2]".into()),
+            StatusCode::BAD_REQUEST,
+            "request body must be a JSON object",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some("\"x\"".into()),
+            StatusCode::BAD_REQUEST,
+            "request body must be a JSON object",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some("{}".into()),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "requester is required",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":null,"requester":"r"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":7,"requester":"r"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "lockName must be a string",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":["r"]}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "requester must be a string",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"","requester":"r"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "lockName must not be blank",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"  "}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "requester must not be blank",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(format!(r#"{{"lockName":"{long}","requester":"r"}}"#)),
+            StatusCode::BAD_REQUEST,
+            "lockName must be at most 255 bytes",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(format!(r#"{{"lockName":"x","requester":"{long}"}}"#)),
+            StatusCode::BAD_REQUEST,
+            "requester must be at most 255 bytes",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"a\u0000b","requester":"r"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "lockName must not contain control characters",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r\n"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "requester must not contain control characters",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(big.clone()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body must be at most 16384 bytes",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            None,
+            StatusCode::BAD_REQUEST,
+            "request body is required",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some("nope".into()),
+            StatusCode::BAD_REQUEST,
+            "request body is not valid JSON",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(format!(r#"{{"leaseId":"{lease}"}}"#)),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"x"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId is required",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"x","leaseId":"abc"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId must be a UUID",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"x","leaseId":42}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId must be a string",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(format!(r#"{{"lockName":"","leaseId":"{lease}"}}"#)),
+            StatusCode::BAD_REQUEST,
+            "lockName must not be blank",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(big.clone()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body must be at most 16384 bytes",
+        ),
+        (
+            "POST",
+            "/v0/users/anonymous",
+            Some(big),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body must be at most 16384 bytes",
+        ),
+    ];
+    for (method, path, body, status, message) in cases {
+        let who = (path != "/v0/users/anonymous").then_some(&user);
+        let (answer, calls) = api
+            .calls
+            .during(api.call(event(method, path, who, body.as_deref(), &[])))
+            .await;
+        assert_eq!(answer.status, status, "{path} {body:?}");
+        assert_eq!(answer.content_type, "application/json");
+        let text = answer.body["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{path} {body:?}: {text:?}");
+        assert!(answer.body["code"].is_string());
+        assert_eq!(
+            calls, 0,
+            "bad input must not reach DynamoDB: {path} {body:?}"
+        );
+    }
+
+    let get_cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "lockName query parameter is required"),
+        (vec![("other", "x")], "lockName query parameter is required"),
+        (vec![("lockName", "")], "lockName must not be blank"),
+        (
+            vec![("lockName", long.as_str())],
+            "lockName must be at most 255 bytes",
+        ),
+        (
+            vec![("lockName", "a\u{1}")],
+            "lockName must not contain control characters",
+        ),
+    ];
+    for (query, message) in get_cases {
+        let (answer, calls) = api
+            .calls
+            .during(api.call(event("GET", "/v0/lock", Some(&user), None, &query)))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query:?}");
+        assert_eq!(answer.body["message"], message);
+        assert_eq!(calls, 0);
+    }
+    assert_eq!(
+        api.list(&user).await.body,
+        json!({ "locks": [] }),
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn requests_without_the_authorizers_user_are_refused() {
+    let api = api().await;
+    let body = r#"{"lockName":"x","requester":"r"}"#;
+    let mut forged: Value = serde_json::from_str(FIXTURE).unwrap();
+    forged["requestContext"]["authorizer"]["userId"] = json!("not-a-uuid");
+    let requests = [
+        event("POST", "/v0/lock", None, Some(body), &[]),
+        event("GET", "/v0/lock", None, None, &[("lockName", "x")]),
+        event("POST", "/v0/unlock", None, Some(body), &[]),
+        event("GET", "/v0/locks", None, None, &[]),
+        lambda_http::request::from_str(&forged.to_string()).unwrap(),
+    ];
+    for request in requests {
+        let (answer, calls) = api.calls.during(api.call(request)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.body["message"], "Unauthorized");
+        assert_eq!(calls, 0);
+    }
+}
+
+#[tokio::test]
+async fn the_tenant_comes_from_the_authorizer_never_from_the_request() {
+    let api = api().await;
+    let (alice, bob) = (UserId::generate(), UserId::generate());
+    let lease = api.acquire(&alice, "payroll", "a").await.body["leaseId"].clone();
+
+    // Bob names Alice in the body, the query and a header: he still only sees his own partition.
+    let body = json!({ "lockName": "payroll", "requester": "b", "userId": alice }).to_string();
+    let mut request = event(
+        "POST",
+        "/v0/lock",
+        Some(&bob),
+        Some(&body),
+        &[("userId", alice.as_str())],
+    );
+    request
+        .headers_mut()
+        .insert("x-user-id", alice.as_str().parse().unwrap());
+    assert_eq!(
+        api.call(request).await.body["locked"],
+        true,
+        "bob got his own lock of that name"
+    );
+    let steal = json!({ "lockName": "payroll", "leaseId": lease, "userId": alice }).to_string();
+    let answer = api
+        .call(event("POST", "/v0/unlock", Some(&bob), Some(&steal), &[]))
+        .await;
+    assert_eq!(answer.body["unlocked"], false);
+    let alices = api.get(&alice, "payroll").await;
+    assert_eq!(alices.body["locked"], true);
+    assert_eq!(alices.body["leaseId"], lease);
+    assert_eq!(
+        api.list(&alice).await.body["locks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
