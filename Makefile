@@ -7,7 +7,7 @@ VENV   := $(TOOLS)/venv
 NODE   := $(TOOLS)/node
 PYTHON ?= python3
 
-.PHONY: help tools test lint unit
+.PHONY: help tools dev test lint template-lint sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,10 +27,24 @@ $(NODE)/.stamp: infra/package.json infra/package-lock.json
 
 tools: $(VENV)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
 
+# --- run
+dev: tools ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides) until Ctrl-C
+	@cargo build --quiet -p local-stack
+	@exec ./target/debug/local-stack
+
 # --- checks
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: tools lint ## Run every test (unit, handler, store suite on moto and dynalite)
+template-lint: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+
+test: tools lint template-lint ## Run every test: unit, handler, store suite (moto + dynalite), gateway, template, end-to-end
 	cargo test --workspace --no-fail-fast
+
+# --- deploy
+sam-build: tools ## sam build for x86_64 (what `sam deploy` uploads); arm64 needs a target not installable here
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --parameter-overrides Architecture=x86_64
+	@ls -l .aws-sam/build/*/bootstrap

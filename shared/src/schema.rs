@@ -24,25 +24,29 @@ pub const API_KEYS_PARTITION_KEY: &str = "keyHash";
 /// garbage-collects idle items; no decision of the service depends on it.
 pub const TTL_ATTRIBUTE: &str = "gcAt";
 
-/// The key schema of one table: partition key and optional sort key, all strings.
+/// The key schema and TTL attribute of one table (all keys are strings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TableKeys {
+pub struct TableSpec<'a> {
     /// Partition (hash) key attribute.
-    pub partition: &'static str,
+    pub partition: &'a str,
     /// Sort (range) key attribute, if any.
-    pub sort: Option<&'static str>,
+    pub sort: Option<&'a str>,
+    /// Attribute DynamoDB TTL reads, if TTL is enabled.
+    pub ttl_attribute: Option<&'a str>,
 }
 
-/// Keys of the lock table.
-pub const LOCKS_KEYS: TableKeys = TableKeys {
+/// The lock table.
+pub const LOCKS_SPEC: TableSpec<'static> = TableSpec {
     partition: LOCKS_PARTITION_KEY,
     sort: Some(LOCKS_SORT_KEY),
+    ttl_attribute: Some(TTL_ATTRIBUTE),
 };
 
-/// Keys of the API-key table.
-pub const API_KEYS_KEYS: TableKeys = TableKeys {
+/// The API-key table.
+pub const API_KEYS_SPEC: TableSpec<'static> = TableSpec {
     partition: API_KEYS_PARTITION_KEY,
     sort: None,
+    ttl_attribute: Some(TTL_ATTRIBUTE),
 };
 
 /// Waits until table `name` is `ACTIVE` (engines create tables asynchronously).
@@ -57,17 +61,21 @@ async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreError
     }
 }
 
-/// Creates table `name` on demand with `keys`, and enables TTL on
-/// [`TTL_ATTRIBUTE`] where the engine supports it. For local engines and tests;
-/// on AWS the SAM template creates the tables.
-pub async fn create_table(client: &Client, name: &str, keys: TableKeys) -> Result<(), StoreError> {
+/// Creates table `name` (on-demand billing) as `spec` says, waits until it is
+/// active, and enables TTL where the engine supports it. For local engines and
+/// tests; on AWS the SAM template creates the tables.
+pub async fn create_table(
+    client: &Client,
+    name: &str,
+    spec: &TableSpec<'_>,
+) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest);
-    let key_attributes = [(keys.partition, KeyType::Hash)]
+    let key_attributes = [(spec.partition, KeyType::Hash)]
         .into_iter()
-        .chain(keys.sort.map(|sort| (sort, KeyType::Range)));
+        .chain(spec.sort.map(|sort| (sort, KeyType::Range)));
     for (attribute, key_type) in key_attributes {
         request = request
             .attribute_definitions(
@@ -87,8 +95,11 @@ pub async fn create_table(client: &Client, name: &str, keys: TableKeys) -> Resul
     }
     request.send().await?;
     wait_until_active(client, name).await?;
+    let Some(ttl_attribute) = spec.ttl_attribute else {
+        return Ok(());
+    };
     let ttl = TimeToLiveSpecification::builder()
-        .attribute_name(TTL_ATTRIBUTE)
+        .attribute_name(ttl_attribute)
         .enabled(true)
         .build()
         .map_err(aws_sdk_dynamodb::Error::from)?;

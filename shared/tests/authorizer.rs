@@ -6,7 +6,7 @@ use shared::authorizer::{authorize, AuthError};
 use shared::keys::ApiKey;
 use shared::store::KeyStore;
 use shared::types::{Timestamp, UserId};
-use testkit::{Engine, EngineKind, API_KEYS_TABLE};
+use testkit::{EngineKind, API_KEYS_TABLE};
 
 const FIXTURE: &str = include_str!("fixtures/token-authorizer-event.json");
 
@@ -18,7 +18,7 @@ fn event(token: Option<&str>) -> ApiGatewayCustomAuthorizerRequest {
 
 #[tokio::test]
 async fn a_known_key_is_allowed_on_the_whole_api_with_its_user_in_the_context() {
-    let (_engine, client, calls) = Engine::with_tables(EngineKind::Dynalite).await;
+    let (_engine, client, calls) = testkit::engine_with_tables(EngineKind::Dynalite).await;
     let keys = KeyStore::new(client, API_KEYS_TABLE);
     let key = ApiKey::generate();
     let user = UserId::generate();
@@ -52,7 +52,7 @@ async fn a_known_key_is_allowed_on_the_whole_api_with_its_user_in_the_context() 
 
 #[tokio::test]
 async fn missing_malformed_and_unknown_keys_are_unauthorized() {
-    let (_engine, client, calls) = Engine::with_tables(EngineKind::Dynalite).await;
+    let (_engine, client, calls) = testkit::engine_with_tables(EngineKind::Dynalite).await;
     let keys = KeyStore::new(client, API_KEYS_TABLE);
     let known = ApiKey::generate();
     keys.register(&known.hash(), &UserId::generate(), Timestamp::now())
@@ -104,7 +104,7 @@ async fn a_store_failure_is_an_error_not_a_refusal() {
     // not answer "Unauthorized" (API Gateway would cache that as a 401).
     let calls = testkit::CallCounter::default();
     let client = testkit::client_for(
-        &format!("http://127.0.0.1:{}", testkit::free_port()),
+        &format!("http://127.0.0.1:{}", testkit::free_port().unwrap()),
         &calls,
     );
     let keys = KeyStore::new(client, API_KEYS_TABLE);

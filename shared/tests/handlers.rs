@@ -27,7 +27,7 @@ struct Answer {
 }
 
 async fn api() -> Api {
-    let (engine, client, calls) = Engine::with_tables(EngineKind::Dynalite).await;
+    let (engine, client, calls) = testkit::engine_with_tables(EngineKind::Dynalite).await;
     Api {
         locks: LockStore::new(client.clone(), LOCKS_TABLE),
         keys: KeyStore::new(client, API_KEYS_TABLE),

@@ -15,7 +15,7 @@ struct Fixture {
 }
 
 async fn fixture(kind: EngineKind) -> Fixture {
-    let (engine, client, calls) = Engine::with_tables(kind).await;
+    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
     Fixture {
         kind,
         locks: LockStore::new(client.clone(), LOCKS_TABLE),

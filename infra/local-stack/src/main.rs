@@ -1,0 +1,77 @@
+//! `local-stack`: runs the whole API on 127.0.0.1 until Ctrl-C (`make dev`).
+//!
+//! Environment: `PORT` (default 3000); `AWS_ENDPOINT_URL_DYNAMODB` to use an
+//! engine that is already running instead of starting dynalite; `LOCAL_ENGINE`
+//! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory).
+
+use std::time::{Duration, Instant};
+
+use local_stack::engine::repo_root;
+use local_stack::{EngineChoice, EngineKind, Stack, StackOptions};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[tokio::main]
+async fn main() {
+    if let Err(message) = run().await {
+        eprintln!("local-stack: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let port = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port} is not a port number"))?,
+        Err(_) => 3000,
+    };
+    let engine = match (
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+        std::env::var("LOCAL_ENGINE"),
+    ) {
+        (Ok(url), _) if !url.is_empty() => EngineChoice::Endpoint(url),
+        (_, Ok(name)) if name == "moto" => EngineChoice::Start {
+            kind: EngineKind::Moto,
+            data_dir: None,
+        },
+        (_, Ok(name)) if !name.is_empty() && name != "dynalite" => {
+            return Err(format!("LOCAL_ENGINE={name}: use dynalite or moto"))
+        }
+        _ => EngineChoice::Start {
+            kind: EngineKind::Dynalite,
+            data_dir: Some(repo_root().join(".dev/dynalite")),
+        },
+    };
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    eprintln!("local-stack: starting the engine, building the functions and the gateway...");
+    let options = StackOptions {
+        port,
+        engine,
+        reload: true,
+        verbose: true,
+        ..StackOptions::default()
+    };
+    let stack = tokio::select! {
+        stack = Stack::start(options) => stack.map_err(|e| e.to_string())?,
+        _ = interrupt.recv() => return Ok(()),
+        _ = terminate.recv() => return Ok(()),
+    };
+    let url = &stack.base_url;
+    eprintln!(
+        "\nLock API ready at {url} after {:.1} s (DynamoDB: {})\n\n  \
+         curl -s -X POST {url}/v0/users/anonymous\n\n\
+         Ctrl-C stops everything.\n",
+        started.elapsed().as_secs_f64(),
+        stack.dynamodb_endpoint,
+    );
+    tokio::select! {
+        _ = interrupt.recv() => {},
+        _ = terminate.recv() => {},
+    }
+    eprintln!("local-stack: stopping");
+    drop(stack);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
+}

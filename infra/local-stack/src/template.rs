@@ -1,0 +1,240 @@
+//! What the local stack reads from `template.yaml`, so its routes, tables and
+//! function settings cannot drift from what `sam deploy` creates.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_yaml_ng::{Mapping, Value};
+
+/// Why the template could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The template's path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not YAML.
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    /// Something the local stack needs is missing or has another shape.
+    #[error("template: {0}")]
+    Shape(String),
+}
+
+/// One API route: `method path` → the function binary that serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Resource path, e.g. `/v0/lock`.
+    pub path: String,
+    /// Binary (and Cargo package) name of the function.
+    pub function: String,
+    /// Whether the API's default authorizer guards the route.
+    pub authorized: bool,
+}
+
+/// One DynamoDB table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    /// Logical id in the template; the local stack also uses it as the table name.
+    pub logical_id: String,
+    /// Partition key attribute.
+    pub partition: String,
+    /// Sort key attribute, if any.
+    pub sort: Option<String>,
+    /// TTL attribute, if TTL is enabled.
+    pub ttl_attribute: Option<String>,
+}
+
+/// The parts of the SAM template the local stack runs.
+#[derive(Clone, Debug)]
+pub struct Template {
+    /// Every API route, in template order.
+    pub routes: Vec<Route>,
+    /// Binary of the API's default (TOKEN) authorizer.
+    pub authorizer: String,
+    /// Every table.
+    pub tables: Vec<Table>,
+    /// Environment variable → logical id of the table it names (`!Ref`).
+    pub table_env: BTreeMap<String, String>,
+    /// Binary of every function.
+    pub functions: Vec<String>,
+    /// Seconds API Gateway caches an authorizer decision.
+    pub auth_cache_seconds: u64,
+}
+
+impl Template {
+    /// Reads and interprets the template at `path`.
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Interprets template text.
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let doc: Value = serde_yaml_ng::from_str(text)?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| shape("no Resources"))?;
+        let of_type = |kind: &'static str| {
+            resources.iter().filter_map(move |(id, resource)| {
+                (resource.get("Type").and_then(Value::as_str) == Some(kind))
+                    .then(|| Some((id.as_str()?, resource.get("Properties")?)))
+                    .flatten()
+            })
+        };
+
+        let mut binaries = BTreeMap::new();
+        for (id, props) in of_type("AWS::Serverless::Function") {
+            let code_uri = props
+                .get("CodeUri")
+                .and_then(Value::as_str)
+                .ok_or_else(|| shape(&format!("{id} has no CodeUri")))?;
+            let binary = Path::new(code_uri)
+                .file_name()
+                .and_then(|name| name.to_str())
+                .ok_or_else(|| shape(&format!("{id}: CodeUri {code_uri} names no package")))?;
+            binaries.insert(id.to_owned(), binary.to_owned());
+        }
+
+        let tables = of_type("AWS::DynamoDB::Table")
+            .map(|(id, props)| table(id, props))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut routes = Vec::new();
+        let mut table_env = BTreeMap::new();
+        for (id, props) in of_type("AWS::Serverless::Function") {
+            let function = binaries[id].clone();
+            let variables = props
+                .get("Environment")
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping);
+            for (name, value) in variables.into_iter().flat_map(Mapping::iter) {
+                if let (Some(name), Some(target)) = (name.as_str(), reference(value, "Ref")) {
+                    if tables.iter().any(|t| t.logical_id == target) {
+                        table_env.insert(name.to_owned(), target.to_owned());
+                    }
+                }
+            }
+            let events = props.get("Events").and_then(Value::as_mapping);
+            for event in events.into_iter().flat_map(Mapping::values) {
+                if event.get("Type").and_then(Value::as_str) != Some("Api") {
+                    continue;
+                }
+                let p = event
+                    .get("Properties")
+                    .ok_or_else(|| shape(&format!("{id}: Api event without Properties")))?;
+                let field = |name: &str| {
+                    p.get(name)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| shape(&format!("{id}: Api event without {name}")))
+                };
+                let authorizer = p
+                    .get("Auth")
+                    .and_then(|a| a.get("Authorizer"))
+                    .and_then(Value::as_str);
+                routes.push(Route {
+                    method: field("Method")?.to_ascii_uppercase(),
+                    path: field("Path")?.to_owned(),
+                    function: function.clone(),
+                    authorized: authorizer != Some("NONE"),
+                });
+            }
+        }
+
+        let (_, api) = of_type("AWS::Serverless::Api")
+            .next()
+            .ok_or_else(|| shape("no AWS::Serverless::Api"))?;
+        let auth = api
+            .get("Auth")
+            .ok_or_else(|| shape("the API has no Auth"))?;
+        let default = auth
+            .get("DefaultAuthorizer")
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape("the API has no DefaultAuthorizer"))?;
+        let authorizer = auth
+            .get("Authorizers")
+            .and_then(|a| a.get(default))
+            .ok_or_else(|| shape(&format!("authorizer {default} is not declared")))?;
+        let authorizer_id = authorizer
+            .get("FunctionArn")
+            .and_then(|arn| reference(arn, "GetAtt"))
+            .and_then(|target| target.strip_suffix(".Arn"))
+            .ok_or_else(|| shape("the authorizer's FunctionArn is not !GetAtt <Function>.Arn"))?;
+        let auth_cache_seconds = authorizer
+            .get("Identity")
+            .and_then(|i| i.get("ReauthorizeEvery"))
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
+
+        Ok(Self {
+            routes,
+            authorizer: binaries.get(authorizer_id).cloned().ok_or_else(|| {
+                shape(&format!(
+                    "authorizer function {authorizer_id} is not a function"
+                ))
+            })?,
+            tables,
+            table_env,
+            functions: binaries.into_values().collect(),
+            auth_cache_seconds,
+        })
+    }
+}
+
+fn shape(problem: &str) -> TemplateError {
+    TemplateError::Shape(problem.to_owned())
+}
+
+/// The target of `!Ref X` / `{Ref: X}` or `!GetAtt X.Y` / `{Fn::GetAtt: [X, Y]}`.
+fn reference<'a>(value: &'a Value, function: &str) -> Option<&'a str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == function => tagged.value.as_str(),
+        Value::Mapping(map) if map.len() == 1 => {
+            let long = if function == "Ref" {
+                "Ref".to_owned()
+            } else {
+                format!("Fn::{function}")
+            };
+            map.get(long.as_str()).and_then(Value::as_str)
+        }
+        _ => None,
+    }
+}
+
+fn table(id: &str, props: &Value) -> Result<Table, TemplateError> {
+    let keys = props
+        .get("KeySchema")
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| shape(&format!("{id} has no KeySchema")))?;
+    let key = |kind: &str| {
+        keys.iter()
+            .find(|k| k.get("KeyType").and_then(Value::as_str) == Some(kind))
+            .and_then(|k| k.get("AttributeName"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let ttl = props.get("TimeToLiveSpecification");
+    let ttl_enabled = ttl.and_then(|t| t.get("Enabled")).and_then(Value::as_bool) == Some(true);
+    Ok(Table {
+        logical_id: id.to_owned(),
+        partition: key("HASH").ok_or_else(|| shape(&format!("{id} has no HASH key")))?,
+        sort: key("RANGE"),
+        ttl_attribute: ttl_enabled
+            .then(|| {
+                ttl.and_then(|t| t.get("AttributeName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .flatten(),
+    })
+}

@@ -1,0 +1,597 @@
+//! End-to-end tests: the real function binaries under `cargo lambda watch`,
+//! dynalite, and the local gateway, all started here on free ports, driven
+//! over HTTP exactly as a client of the deployed API would.
+//!
+//! A custom harness (one stack for every scenario, stopped at the end); run
+//! one scenario with `cargo test -p e2e -- NAME`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use local_stack::{Stack, StackOptions};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// A client of the API under test.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// An answer: status and JSON body (its `Content-Type` is checked on arrival).
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Api {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("a body");
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text:?}"));
+        assert_eq!(content_type, "application/json", "{status} {body}");
+        Answer { status, body }
+    }
+
+    fn post(&self, path: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.http.post(format!("{}{path}", self.base));
+        match key {
+            Some(key) => request.header("Authorization", format!("Bearer {key}")),
+            None => request,
+        }
+    }
+
+    fn get(&self, path: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.http.get(format!("{}{path}", self.base));
+        match key {
+            Some(key) => request.header("Authorization", format!("Bearer {key}")),
+            None => request,
+        }
+    }
+
+    /// A new user: (userId, apiKey).
+    async fn new_user(&self) -> (String, String) {
+        let answer = self.send(self.post("/v0/users/anonymous", None)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        let field = |name: &str| answer.body[name].as_str().unwrap().to_owned();
+        (field("userId"), field("apiKey"))
+    }
+
+    async fn acquire(&self, key: &str, lock: &str, requester: &str) -> Answer {
+        let body = json!({ "lockName": lock, "requester": requester });
+        self.send(self.post("/v0/lock", Some(key)).json(&body))
+            .await
+    }
+
+    async fn unlock(&self, key: &str, lock: &str, lease: &str) -> Answer {
+        let body = json!({ "lockName": lock, "leaseId": lease });
+        self.send(self.post("/v0/unlock", Some(key)).json(&body))
+            .await
+    }
+
+    async fn lock(&self, key: &str, lock: &str) -> Answer {
+        self.send(self.get("/v0/lock", Some(key)).query(&[("lockName", lock)]))
+            .await
+    }
+
+    async fn locks(&self, key: &str) -> Answer {
+        self.send(self.get("/v0/locks", Some(key))).await
+    }
+}
+
+fn lease_of(answer: &Answer) -> String {
+    assert_eq!(answer.body["locked"], true, "{answer:?}");
+    answer.body["leaseId"].as_str().unwrap().to_owned()
+}
+
+// ------------------------------------------------------------------ scenarios
+
+/// The reference's curl flow: create user → acquire → get → list → unlock.
+async fn reference_flow(api: Api) {
+    let (user_id, key) = api.new_user().await;
+    uuid::Uuid::parse_str(&user_id).unwrap();
+    assert_eq!(uuid::Uuid::parse_str(&key).unwrap().get_version_num(), 4);
+
+    let acquired = api.acquire(&key, "resource-123", "service-a").await;
+    assert_eq!(acquired.status, StatusCode::OK);
+    assert_eq!(acquired.body["message"], "lock acquired");
+    let lease = lease_of(&acquired);
+
+    let got = api.lock(&key, "resource-123").await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["lockName"], "resource-123");
+    assert_eq!(got.body["locked"], true);
+    assert_eq!(got.body["leaseId"], lease.as_str());
+    assert_eq!(got.body["leasedBy"], "service-a");
+    assert!(got.body["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(got.body["updatedAt"].as_str().unwrap().ends_with('Z'));
+
+    let listed = api.locks(&key).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body, json!({ "locks": [got.body] }));
+
+    let unlocked = api.unlock(&key, "resource-123", &lease).await;
+    assert_eq!(
+        (unlocked.status, unlocked.body),
+        (StatusCode::OK, json!({ "unlocked": true }))
+    );
+    let after = api.lock(&key, "resource-123").await;
+    assert_eq!(after.body["locked"], false);
+    assert_eq!(after.body["leaseId"], lease.as_str());
+}
+
+/// Every case of the contract table that is not about bad input.
+async fn contract_cases(api: Api) {
+    let (_, key) = api.new_user().await;
+    let first = lease_of(&api.acquire(&key, "job", "service-a").await);
+
+    let same_requester = api.acquire(&key, "job", "service-a").await;
+    assert_eq!(same_requester.status, StatusCode::OK);
+    assert_eq!(same_requester.body["locked"], false);
+    assert!(same_requester.body["message"].is_string());
+    assert!(same_requester.body.get("leaseId").is_none());
+
+    let stale = api
+        .unlock(&key, "job", &uuid::Uuid::new_v4().to_string())
+        .await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.body["unlocked"], false);
+    assert!(stale.body["message"].is_string());
+
+    assert_eq!(
+        api.unlock(&key, "job", &first).await.body,
+        json!({ "unlocked": true })
+    );
+    assert_eq!(
+        api.unlock(&key, "job", &first).await.body,
+        json!({ "unlocked": true }),
+        "a retried unlock is safe"
+    );
+    let second = lease_of(&api.acquire(&key, "job", "service-b").await);
+    assert_ne!(second, first);
+    assert_eq!(
+        api.unlock(&key, "job", &first).await.body["unlocked"],
+        false
+    );
+    assert_eq!(api.lock(&key, "job").await.body["leasedBy"], "service-b");
+
+    for answer in [
+        api.lock(&key, "never").await,
+        api.unlock(&key, "never", &first).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert!(answer.body["message"].is_string());
+    }
+    let (_, fresh) = api.new_user().await;
+    assert_eq!(api.locks(&fresh).await.body, json!({ "locks": [] }));
+}
+
+/// Missing, malformed, unknown and wrongly-schemed keys get a JSON 401 on every protected route.
+async fn authentication(api: Api) {
+    let (_, key) = api.new_user().await;
+    let bad_headers = [
+        None,
+        Some(String::new()),
+        Some("Bearer".to_owned()),
+        Some("Bearer garbage".to_owned()),
+        Some(format!("Bearer {}", uuid::Uuid::new_v4())),
+        Some(format!("Basic {key}")),
+        Some(key.clone()),
+        Some(format!("Bearer {key} extra")),
+    ];
+    let body =
+        json!({ "lockName": "x", "requester": "r", "leaseId": uuid::Uuid::new_v4().to_string() });
+    for header in &bad_headers {
+        for (method, path) in [
+            ("POST", "/v0/lock"),
+            ("GET", "/v0/lock?lockName=x"),
+            ("POST", "/v0/unlock"),
+            ("GET", "/v0/locks"),
+        ] {
+            let url = format!("{}{path}", api.base);
+            let mut request = match method {
+                "POST" => api.http.post(url).json(&body),
+                _ => api.http.get(url),
+            };
+            if let Some(header) = header {
+                request = request.header("Authorization", header);
+            }
+            let answer = api.send(request).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {header:?}"
+            );
+            assert_eq!(answer.body["message"], "Unauthorized");
+        }
+    }
+    // The scheme is case-insensitive, and the refusals above wrote nothing.
+    let lower = api
+        .send(
+            api.http
+                .get(format!("{}/v0/locks", api.base))
+                .header("Authorization", format!("bearer {key}")),
+        )
+        .await;
+    assert_eq!(lower.body, json!({ "locks": [] }));
+}
+
+/// Two users with the same lock names never see or touch each other's locks,
+/// whatever the request names.
+async fn tenant_isolation(api: Api) {
+    let (alice_id, alice) = api.new_user().await;
+    let (_, bob) = api.new_user().await;
+    let alice_lease = lease_of(&api.acquire(&alice, "payroll", "alice").await);
+
+    // Bob's acquire of the same name is his own lock, even naming Alice.
+    let body = json!({ "lockName": "payroll", "requester": "bob", "userId": alice_id });
+    let request = api
+        .post("/v0/lock", Some(&bob))
+        .query(&[("userId", alice_id.as_str())])
+        .header("X-User-Id", &alice_id)
+        .json(&body);
+    let bob_lease = lease_of(&api.send(request).await);
+
+    // Neither can release the other's lock with the other's lease id.
+    assert_eq!(
+        api.unlock(&bob, "payroll", &alice_lease).await.body["unlocked"],
+        false
+    );
+    assert_eq!(
+        api.unlock(&alice, "payroll", &bob_lease).await.body["unlocked"],
+        false
+    );
+    assert_eq!(
+        api.lock(&bob, "payroll").await.body["leaseId"],
+        bob_lease.as_str()
+    );
+    assert_eq!(
+        api.lock(&alice, "payroll").await.body["leaseId"],
+        alice_lease.as_str()
+    );
+    let only_alice = lease_of(&api.acquire(&alice, "alice-only", "alice").await);
+    assert_eq!(
+        api.lock(&bob, "alice-only").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.unlock(&bob, "alice-only", &only_alice).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let names = |answer: Answer| -> Vec<String> {
+        answer.body["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["lockName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(api.locks(&alice).await), ["alice-only", "payroll"]);
+    assert_eq!(names(api.locks(&bob).await), ["payroll"]);
+}
+
+/// Bad input through the gateway: a clear 4xx in JSON, and nothing written.
+async fn bad_input_changes_nothing(api: Api) {
+    let (_, key) = api.new_user().await;
+    let lease = uuid::Uuid::new_v4().to_string();
+    let huge = "a".repeat(17 * 1024);
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "/v0/lock",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "request body is required",
+        ),
+        (
+            "/v0/lock",
+            "{oops".into(),
+            StatusCode::BAD_REQUEST,
+            "request body is not valid JSON",
+        ),
+        (
+            "/v0/lock",
+            "[]".into(),
+            StatusCode::BAD_REQUEST,
+            "request body must be a JSON object",
+        ),
+        (
+            "/v0/lock",
+            r#"{"requester":"r"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+        (
+            "/v0/lock",
+            r#"{"lockName":"x"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "requester is required",
+        ),
+        (
+            "/v0/lock",
+            r#"{"lockName":1,"requester":"r"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "lockName must be a string",
+        ),
+        (
+            "/v0/lock",
+            r#"{"lockName":" ","requester":"r"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "lockName must not be blank",
+        ),
+        (
+            "/v0/lock",
+            format!(r#"{{"lockName":"{}","requester":"r"}}"#, "n".repeat(256)),
+            StatusCode::BAD_REQUEST,
+            "lockName must be at most 255 bytes",
+        ),
+        (
+            "/v0/lock",
+            r#"{"lockName":"x","requester":"a\tb"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "requester must not contain control characters",
+        ),
+        (
+            "/v0/lock",
+            format!(r#"{{"lockName":"x","requester":"{huge}"}}"#),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body must be at most 16384 bytes",
+        ),
+        (
+            "/v0/unlock",
+            r#"{"lockName":"x"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "leaseId is required",
+        ),
+        (
+            "/v0/unlock",
+            r#"{"lockName":"x","leaseId":"not-a-uuid"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "leaseId must be a UUID",
+        ),
+        (
+            "/v0/unlock",
+            format!(r#"{{"lockName":null,"leaseId":"{lease}"}}"#),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+    ];
+    for (path, body, status, message) in cases {
+        let answer = api
+            .send(
+                api.post(path, Some(&key))
+                    .header("Content-Type", "application/json")
+                    .body(body.clone()),
+            )
+            .await;
+        assert_eq!(answer.status, status, "{path} {body:.80}");
+        assert!(
+            answer.body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(message),
+            "{path}: {answer:?}"
+        );
+    }
+    for query in [vec![], vec![("lockName", "")], vec![("name", "x")]] {
+        let answer = api
+            .send(api.get("/v0/lock", Some(&key)).query(&query))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query:?}");
+        assert!(answer.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("lockName"));
+    }
+    // Over API Gateway's own 10 MiB limit, the gateway refuses before any function runs.
+    let enormous = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let answer = api
+        .send(api.post("/v0/lock", Some(&key)).body(enormous))
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        api.locks(&key).await.body,
+        json!({ "locks": [] }),
+        "nothing was written"
+    );
+}
+
+/// What the gateway answers itself: JSON 404 for unknown routes and methods.
+async fn gateway_answers(api: Api) {
+    let (_, key) = api.new_user().await;
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/v0/nothing"),
+        ("DELETE", "/v0/lock"),
+        ("GET", "/v0/unlock"),
+        ("GET", "/v0/users/anonymous"),
+        ("POST", "/v0/locks"),
+    ] {
+        let request = api
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", api.base))
+            .header("Authorization", format!("Bearer {key}"));
+        let answer = api.send(request).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(answer.body["message"], "Not Found");
+    }
+}
+
+/// 16 simultaneous acquirers of one free lock: exactly one wins (three rounds).
+async fn sixteen_acquirers_one_winner(api: Api) {
+    let (_, key) = api.new_user().await;
+    for round in 0..3 {
+        let lock = format!("contended-{round}");
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let (api, key, lock) = (api.clone(), key.clone(), lock.clone());
+                tokio::spawn(async move { api.acquire(&key, &lock, &format!("worker-{i}")).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for attempt in attempts {
+            let answer = attempt.await.unwrap();
+            assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+            if answer.body["locked"] == true {
+                winners.push(answer.body["leaseId"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        assert_eq!(
+            api.lock(&key, &lock).await.body["leaseId"],
+            winners[0].as_str()
+        );
+    }
+}
+
+/// 8 workers loop acquire → critical section → unlock; no two are ever inside at once.
+async fn critical_section_never_overlaps(api: Api) {
+    let (_, key) = api.new_user().await;
+    let inside = Arc::new(AtomicBool::new(false));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let entries = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (api, key) = (api.clone(), key.clone());
+            let (inside, overlaps, entries) = (inside.clone(), overlaps.clone(), entries.clone());
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    let lease = loop {
+                        let answer = api.acquire(&key, "critical", &format!("worker-{w}")).await;
+                        if answer.body["locked"] == true {
+                            break answer.body["leaseId"].as_str().unwrap().to_owned();
+                        }
+                        tokio::time::sleep(Duration::from_millis(5 + (w as u64 * 3) % 11)).await;
+                    };
+                    if inside.swap(true, Ordering::SeqCst) {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    entries.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    inside.store(false, Ordering::SeqCst);
+                    let released = api.unlock(&key, "critical", &lease).await;
+                    assert_eq!(released.body["unlocked"], true, "{released:?}");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "two holders were inside at once"
+    );
+    assert_eq!(entries.load(Ordering::SeqCst), 40);
+}
+
+// ------------------------------------------------------------------ harness
+
+type Scenario = fn(Api) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        [$((stringify!($name), (|api| Box::pin($name(api))) as Scenario)),*]
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let all = scenarios![
+        reference_flow,
+        contract_cases,
+        authentication,
+        tenant_isolation,
+        bad_input_changes_nothing,
+        gateway_answers,
+        sixteen_acquirers_one_winner,
+        critical_section_never_overlaps,
+    ];
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .collect();
+    let filtered_out = all.len() - selected.len();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let started = Instant::now();
+    let (passed, failed) = runtime.block_on(async {
+        println!("\nstarting the local stack (dynalite, cargo lambda watch, gateway)...");
+        let options = StackOptions {
+            concurrency: 8,
+            ..StackOptions::default()
+        };
+        let stack = match Stack::start(options).await {
+            Ok(stack) => stack,
+            Err(err) => panic!("the local stack did not start: {err}"),
+        };
+        println!(
+            "stack ready at {} ({:.1} s)\n\nrunning {} tests",
+            stack.base_url,
+            started.elapsed().as_secs_f64(),
+            selected.len()
+        );
+        let api = Api {
+            base: stack.base_url.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        };
+        let (mut passed, mut failed) = (Vec::new(), Vec::new());
+        for (name, scenario) in selected {
+            let run = tokio::time::timeout(
+                Duration::from_secs(300),
+                tokio::spawn(scenario(api.clone())),
+            )
+            .await;
+            match run {
+                Ok(Ok(())) => {
+                    println!("test e2e::{name} ... ok");
+                    passed.push(name);
+                }
+                Ok(Err(panic)) => {
+                    println!("test e2e::{name} ... FAILED ({panic})");
+                    failed.push(name);
+                }
+                Err(_) => {
+                    println!("test e2e::{name} ... FAILED (timed out after 300 s)");
+                    failed.push(name);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            if let Some(log) = &stack.log_path {
+                println!("\nfunction and build output: {}", log.display());
+            }
+        }
+        drop(stack);
+        (passed.len(), failed)
+    });
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+    }
+    println!(
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
