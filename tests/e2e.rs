@@ -498,6 +498,46 @@ async fn critical_section_never_overlaps(api: Api) {
     assert_eq!(entries.load(Ordering::SeqCst), 40);
 }
 
+/// The README's curl walk-through, run verbatim with bash against this stack.
+async fn readme_walkthrough(api: Api) {
+    let readme =
+        std::fs::read_to_string(local_stack::engine::repo_root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Try it")
+        .expect("README has a \"Try it\" section")..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let default = "API=http://127.0.0.1:3000\n";
+    assert!(
+        block.starts_with(default),
+        "the walk-through starts by naming make dev's URL"
+    );
+    let script = block.replacen(default, &format!("API={}\n", api.base), 1);
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        r#"{"locked":true,"leaseId":""#,
+        r#"{"locked":false,"message":"lock is held by another lease"}"#,
+        r#""leasedBy":"service-a""#,
+        r#"{"unlocked":true}"#,
+        r#"{"code":"UNAUTHORIZED","message":"Unauthorized"}"#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected} in:\n{stdout}"
+        );
+    }
+}
+
 // ------------------------------------------------------------------ harness
 
 type Scenario = fn(Api) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -519,6 +559,7 @@ fn main() -> std::process::ExitCode {
         gateway_answers,
         sixteen_acquirers_one_winner,
         critical_section_never_overlaps,
+        readme_walkthrough,
     ];
     let selected: Vec<_> = all
         .into_iter()
