@@ -2,7 +2,8 @@
 //!
 //! Environment: `PORT` (default 3000); `AWS_ENDPOINT_URL_DYNAMODB` to use an
 //! engine that is already running instead of starting dynalite; `LOCAL_ENGINE`
-//! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory).
+//! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory);
+//! `AUTH_CACHE_SECONDS` (default: the template's, 300; 0 turns the cache off).
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,12 @@ async fn run() -> Result<(), String> {
             data_dir: Some(repo_root().join(".dev/dynalite")),
         },
     };
+    let auth_cache_ttl = match std::env::var("AUTH_CACHE_SECONDS") {
+        Ok(seconds) => Some(Duration::from_secs(seconds.parse().map_err(|_| {
+            format!("AUTH_CACHE_SECONDS={seconds} is not a number of seconds")
+        })?)),
+        Err(_) => None,
+    };
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -51,6 +58,7 @@ async fn run() -> Result<(), String> {
         engine,
         reload: true,
         verbose: true,
+        auth_cache_ttl,
         ..StackOptions::default()
     };
     let stack = tokio::select! {
