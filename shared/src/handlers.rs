@@ -1,15 +1,82 @@
 //! One function per endpoint: API Gateway REST proxy request in, JSON answer
 //! out. Every failure becomes a JSON error through [`crate::http::error`].
 
+use std::time::{Duration, Instant};
+
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::http::{self, json, required_query, required_str, tenant};
+use crate::http::{
+    self, json, optional_bool, optional_header, optional_u64, required_query, required_str, tenant,
+};
 use crate::keys::ApiKey;
-use crate::store::{Acquired, KeyStore, LockStore, Released};
-use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
+use crate::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
+use crate::types::{
+    IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId, WaitTime,
+};
+
+/// Environment variable with the TTL (seconds) of leases acquired without `ttlSeconds`.
+pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
+
+/// Most conditional writes one waiting acquire makes (the last at the end of its wait).
+pub const MAX_WAIT_ATTEMPTS: u32 = 40;
+/// First pause between attempts of a waiting acquire; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between attempts; each pause is jittered down to half.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Settings of the acquire function, read once at cold start.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcquireSettings {
+    /// TTL of leases acquired without `ttlSeconds`; `None`: they last until released.
+    pub default_ttl: Option<LeaseTtl>,
+}
+
+impl AcquireSettings {
+    /// Reads [`DEFAULT_LEASE_TTL_ENV`]; unset, empty or `0` means no default.
+    pub fn from_env() -> Result<Self, ApiError> {
+        let seconds = std::env::var(DEFAULT_LEASE_TTL_ENV).unwrap_or_default();
+        let default_ttl = match seconds.trim() {
+            "" | "0" => None,
+            text => Some(LeaseTtl::from_seconds(text.parse().map_err(|_| {
+                ApiError::invalid(DEFAULT_LEASE_TTL_ENV, "must be a whole number of seconds")
+            })?)?),
+        };
+        Ok(Self { default_ttl })
+    }
+}
+
+/// A lock as the API shows it at one moment.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LockView {
+    lock_name: LockName,
+    locked: bool,
+    lease_id: LeaseId,
+    leased_by: Requester,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    fencing_token: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+}
+
+impl LockView {
+    fn at(lock: Lock, now: Timestamp) -> Self {
+        Self {
+            locked: lock.is_held(now),
+            lock_name: lock.lock_name,
+            lease_id: lock.lease_id,
+            leased_by: lock.leased_by,
+            created_at: lock.created_at,
+            updated_at: lock.updated_at,
+            fencing_token: lock.fencing_token,
+            expires_at: lock.expires_at,
+        }
+    }
+}
 
 /// Answer of `POST /v0/users/anonymous`.
 #[derive(Serialize)]
@@ -27,6 +94,10 @@ struct AcquireAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     lease_id: Option<LeaseId>,
     message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fencing_token: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
 }
 
 /// Answer of `POST /v0/unlock`.
@@ -37,10 +108,21 @@ struct UnlockAnswer {
     message: Option<&'static str>,
 }
 
+/// Answer of `POST /v0/lock/renew`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RenewAnswer {
+    renewed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
+}
+
 /// Answer of `GET /v0/locks`.
 #[derive(Serialize)]
 struct LockList {
-    locks: Vec<Lock>,
+    locks: Vec<LockView>,
 }
 
 fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
@@ -68,36 +150,101 @@ pub async fn create_user(keys: &KeyStore, request: Request) -> Response<Body> {
     )
 }
 
-/// `POST /v0/lock` with `{lockName, requester}`: a new lease if the lock is free.
-pub async fn acquire(locks: &LockStore, request: Request) -> Response<Body> {
+/// `POST /v0/lock` with `{lockName, requester, ttlSeconds?, waitSeconds?}` and
+/// an optional `Idempotency-Key` header: a new lease if the lock is free,
+/// waiting up to `waitSeconds` for it.
+pub async fn acquire(
+    locks: &LockStore,
+    settings: &AcquireSettings,
+    request: Request,
+) -> Response<Body> {
     respond(
         async {
             let user = tenant(&request)?;
             let body = http::json_object(&request)?;
             let name = LockName::parse(required_str(&body, "lockName")?)?;
             let requester = Requester::parse(required_str(&body, "requester")?)?;
+            let ttl = optional_u64(&body, "ttlSeconds")?
+                .map(LeaseTtl::from_seconds)
+                .transpose()?
+                .or(settings.default_ttl);
+            let wait = optional_u64(&body, "waitSeconds")?
+                .map(WaitTime::from_seconds)
+                .transpose()?
+                .unwrap_or_default();
+            let idempotency_key = optional_header(&request, "idempotency-key")?
+                .map(IdempotencyKey::parse)
+                .transpose()?;
             // Made before the first write attempt, so an SDK retry of a write
             // that already landed is recognised as ours.
             let lease = LeaseId::generate();
-            let answer = match locks
-                .acquire(&user, &name, &requester, &lease, Timestamp::now())
-                .await?
-            {
+            let grant = Grant {
+                requester: &requester,
+                lease: &lease,
+                ttl,
+                idempotency_key: idempotency_key.as_ref(),
+            };
+            let answer = match acquire_within(locks, &user, &name, &grant, wait.duration()).await? {
                 Acquired::Granted(lock) => AcquireAnswer {
                     locked: true,
                     lease_id: Some(lock.lease_id),
                     message: "lock acquired",
+                    fencing_token: Some(lock.fencing_token),
+                    expires_at: lock.expires_at,
                 },
-                Acquired::Held => AcquireAnswer {
+                Acquired::Held { .. } => AcquireAnswer {
                     locked: false,
                     lease_id: None,
                     message: "lock is held by another lease",
+                    fencing_token: None,
+                    expires_at: None,
                 },
             };
             Ok(json(StatusCode::OK, &answer))
         }
         .await,
     )
+}
+
+/// Tries to acquire until granted or `wait` has passed: at most
+/// [`MAX_WAIT_ATTEMPTS`] conditional writes, apart by a jittered exponential
+/// backoff, and never later than just after the holder's lease expires.
+async fn acquire_within(
+    locks: &LockStore,
+    user: &UserId,
+    name: &LockName,
+    grant: &Grant<'_>,
+    wait: Duration,
+) -> Result<Acquired, ApiError> {
+    let deadline = Instant::now() + wait;
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempts = 0;
+    loop {
+        let now = Timestamp::now();
+        let outcome = locks.acquire(user, name, grant, now).await?;
+        attempts += 1;
+        let Acquired::Held { expires_at } = outcome else {
+            return Ok(outcome);
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || attempts >= MAX_WAIT_ATTEMPTS {
+            return Ok(outcome);
+        }
+        let mut pause = jittered(backoff);
+        if let Some(end) = expires_at {
+            let until_expiry = Duration::from_millis(end.millis().saturating_sub(now.millis()) + 1);
+            pause = pause.min(until_expiry);
+        }
+        tokio::time::sleep(pause.min(remaining)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A random duration between half of `pause` and `pause` (spreads waiters apart).
+fn jittered(pause: Duration) -> Duration {
+    let half = pause / 2;
+    let random = (uuid::Uuid::new_v4().as_u128() % 1024) as u32;
+    half + half * random / 1024
 }
 
 /// `GET /v0/lock?lockName=`: the lock's current (or last) lease.
@@ -110,24 +257,32 @@ pub async fn get_lock(locks: &LockStore, request: Request) -> Response<Body> {
                 .get(&user, &name)
                 .await?
                 .ok_or(ApiError::LockNotFound)?;
-            Ok(json(StatusCode::OK, &lock))
+            Ok(json(StatusCode::OK, &LockView::at(lock, Timestamp::now())))
         }
         .await,
     )
 }
 
-/// `POST /v0/unlock` with `{lockName, leaseId}`: frees the lock if the lease holds it.
+/// `POST /v0/unlock` with `{lockName, leaseId}` (frees the lock if that lease
+/// is live) or `{lockName, force: true}` (frees it whoever holds it).
 pub async fn unlock(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
             let user = tenant(&request)?;
             let body = http::json_object(&request)?;
             let name = LockName::parse(required_str(&body, "lockName")?)?;
-            let lease = LeaseId::parse(required_str(&body, "leaseId")?)?;
-            let answer = match locks
-                .release(&user, &name, &lease, Timestamp::now())
-                .await?
-            {
+            let force = optional_bool(&body, "force")?.unwrap_or(false);
+            let now = Timestamp::now();
+            let released = if force {
+                if body.get("leaseId").is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError::invalid("leaseId", "must not be given with force"));
+                }
+                locks.force_release(&user, &name, now).await?
+            } else {
+                let lease = LeaseId::parse(required_str(&body, "leaseId")?)?;
+                locks.release(&user, &name, &lease, now).await?
+            };
+            let answer = match released {
                 Released::Released => UnlockAnswer {
                     unlocked: true,
                     message: None,
@@ -136,7 +291,47 @@ pub async fn unlock(locks: &LockStore, request: Request) -> Response<Body> {
                     unlocked: false,
                     message: Some("lease is not the lock's current lease"),
                 },
+                Released::Expired => UnlockAnswer {
+                    unlocked: false,
+                    message: Some("lease has expired"),
+                },
                 Released::NotFound => return Err(ApiError::LockNotFound),
+            };
+            Ok(json(StatusCode::OK, &answer))
+        }
+        .await,
+    )
+}
+
+/// `POST /v0/lock/renew` with `{lockName, leaseId, ttlSeconds?}`: extends a
+/// live lease by `ttlSeconds` (or by its own TTL) from now.
+pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let user = tenant(&request)?;
+            let body = http::json_object(&request)?;
+            let name = LockName::parse(required_str(&body, "lockName")?)?;
+            let lease = LeaseId::parse(required_str(&body, "leaseId")?)?;
+            let ttl = optional_u64(&body, "ttlSeconds")?
+                .map(LeaseTtl::from_seconds)
+                .transpose()?;
+            let answer = match locks
+                .renew(&user, &name, &lease, ttl, Timestamp::now())
+                .await?
+            {
+                Renewed::Renewed { expires_at } => RenewAnswer {
+                    renewed: true,
+                    expires_at,
+                    message: None,
+                },
+                Renewed::NotLive => RenewAnswer {
+                    renewed: false,
+                    expires_at: None,
+                    message: Some(
+                        "lease is not the lock's live lease (released, expired or replaced)",
+                    ),
+                },
+                Renewed::NotFound => return Err(ApiError::LockNotFound),
             };
             Ok(json(StatusCode::OK, &answer))
         }
@@ -149,7 +344,12 @@ pub async fn list_locks(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
             let user = tenant(&request)?;
+            let now = Timestamp::now();
             let locks = locks.list(&user).await?;
+            let locks = locks
+                .into_iter()
+                .map(|lock| LockView::at(lock, now))
+                .collect();
             Ok(json(StatusCode::OK, &LockList { locks }))
         }
         .await,

@@ -73,6 +73,40 @@ pub fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&
     }
 }
 
+/// An optional whole-number field of a JSON object (`null` counts as absent).
+pub fn optional_u64(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "must be a whole number of seconds")),
+        Some(_) => Err(ApiError::invalid(field, "must be a number")),
+    }
+}
+
+/// An optional boolean field of a JSON object (`null` counts as absent).
+pub fn optional_bool(object: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(value)) => Ok(Some(*value)),
+        Some(_) => Err(ApiError::invalid(field, "must be true or false")),
+    }
+}
+
+/// An optional request header, which must be text if present.
+pub fn optional_header<'a>(request: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError> {
+    request
+        .headers()
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(&format!("{name} header"), "must be ASCII text"))
+        })
+        .transpose()
+}
+
 /// A required query string parameter (the last one, if repeated).
 pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
     request

@@ -1,5 +1,6 @@
-//! The DynamoDB store. Acquire and release are each one conditional write;
-//! a lost race is an outcome, not an error.
+//! The DynamoDB store. Acquire, release, force release and renew are each one
+//! conditional write; a lost race is an outcome, not an error. Expiry is
+//! decided in the condition expressions with the caller's clock.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,10 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
 use crate::keys::KeyHash;
-use crate::schema::{API_KEYS_PARTITION_KEY, LOCKS_PARTITION_KEY, LOCKS_SORT_KEY};
-use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
+use crate::schema::{API_KEYS_PARTITION_KEY, LOCKS_PARTITION_KEY, LOCKS_SORT_KEY, TTL_ATTRIBUTE};
+use crate::types::{
+    IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -20,28 +23,74 @@ const LEASE_ID: &str = "leaseId";
 const LEASED_BY: &str = "leasedBy";
 const CREATED_AT: &str = "createdAt";
 const UPDATED_AT: &str = "updatedAt";
+const EXPIRES_AT: &str = "expiresAt";
+const LEASE_TTL: &str = "leaseTtl";
 const FENCING_TOKEN: &str = "fencingToken";
+const IDEMPOTENCY_KEY: &str = "idempotencyKey";
+const FORCED: &str = "forcedRelease";
 // API-key item attributes besides the key.
 const USER_ID: &str = "userId";
 
-/// Grant only if the lock was never created or is free.
-const ACQUIRE_CONDITION: &str = "attribute_not_exists(#lockName) OR #locked = :false";
-/// Take the lock for the new lease; the first grant also sets `createdAt`.
-const ACQUIRE_UPDATE: &str = "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, \
-     #updatedAt = :now, #createdAt = if_not_exists(#createdAt, :now) ADD #fencingToken :one";
-/// Release only the live lease.
-const RELEASE_CONDITION: &str = "#leaseId = :leaseId AND #locked = :true";
-const RELEASE_UPDATE: &str = "SET #locked = :false, #updatedAt = :now";
+/// How long after its last use a free (or expired) lock item may be deleted
+/// by DynamoDB TTL. No decision depends on it; it only bounds storage.
+const GC_AFTER_MILLIS: u64 = 30 * 24 * 3600 * 1000;
+
+/// Grant only if the lock is new, free, or its lease has expired.
+const ACQUIRE_CONDITION: &str =
+    "attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now";
+/// Take the lock for the new lease. The fencing token grows by one per grant;
+/// a new (or garbage-collected and re-created) item starts from the clock in
+/// microseconds, above every token an earlier item of that name gave out.
+const ACQUIRE_SET: &str = "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, \
+     #updatedAt = :now, #createdAt = if_not_exists(#createdAt, :now), \
+     #fencingToken = if_not_exists(#fencingToken, :tokenBase) + :one";
+/// Only the live lease (granted, not released, not expired) may release or renew.
+const LIVE_LEASE_CONDITION: &str =
+    "#leaseId = :leaseId AND #locked = :true AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)";
+/// Free the lock, keeping its last lease for `GET`.
+const RELEASE_UPDATE: &str =
+    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+/// Free the lock whoever holds it, and mark the lease as taken away, so its
+/// holder's later unlock is not mistaken for a retry of its own.
+const FORCE_RELEASE_UPDATE: &str =
+    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt, #forced = :true \
+     REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+/// Renew with a new TTL.
+const RENEW_WITH_TTL_UPDATE: &str =
+    "SET #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// Renew with the lease's own TTL.
+const RENEW_OWN_TTL_UPDATE: &str =
+    "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// A forced release needs only the lock to exist.
+const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#lockName)";
 /// Never overwrite a stored key.
 const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
+
+/// A grant request: who asks, under which lease, for how long.
+#[derive(Clone, Debug)]
+pub struct Grant<'a> {
+    /// Who asks.
+    pub requester: &'a Requester,
+    /// The new lease, made before the first write attempt.
+    pub lease: &'a LeaseId,
+    /// The lease's TTL; `None`: it lasts until released.
+    pub ttl: Option<LeaseTtl>,
+    /// The client's key for retrying this acquire.
+    pub idempotency_key: Option<&'a IdempotencyKey>,
+}
 
 /// What an acquire ended in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
-    /// The lease holds the lock; the lock as it now stands.
+    /// The lease holds the lock; the lock as it now stands. Also the answer to
+    /// a retry (same lease, or same idempotency key) of a grant that landed.
     Granted(Lock),
-    /// Another lease holds the lock; nothing was written.
-    Held,
+    /// Another lease holds the lock (until `expires_at`, if it has a TTL);
+    /// nothing was written.
+    Held {
+        /// When the holder's lease ends, if it has a TTL.
+        expires_at: Option<Timestamp>,
+    },
 }
 
 /// What a release ended in.
@@ -51,6 +100,22 @@ pub enum Released {
     Released,
     /// The lease is not the lock's current one; nothing was written.
     NotHolder,
+    /// The lease is the lock's last one but has expired; nothing was written.
+    Expired,
+    /// No lock of that name exists for the user.
+    NotFound,
+}
+
+/// What a renew ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewed {
+    /// The lease is live until `expires_at` (`None`: until released).
+    Renewed {
+        /// The lease's new end.
+        expires_at: Option<Timestamp>,
+    },
+    /// The lease is not the lock's live one (another lease, released, or expired).
+    NotLive,
     /// No lock of that name exists for the user.
     NotFound,
 }
@@ -80,24 +145,26 @@ impl LockStore {
         self
     }
 
-    /// Grants `name` to `lease` if the lock is free or new, in one conditional
-    /// write. Safe to retry with the same `lease`: a write that already
-    /// succeeded is recognised from the old item and reported as granted.
+    /// Grants `name` to `grant.lease` if the lock is new, free or expired,
+    /// in one conditional write. Safe to retry: a write that already landed
+    /// (same lease) or a client retry with the same idempotency key while
+    /// that lease is live is recognised from the old item and reported as
+    /// granted, with the original lease and token.
     pub async fn acquire(
         &self,
         user: &UserId,
         name: &LockName,
-        requester: &Requester,
-        lease: &LeaseId,
+        grant: &Grant<'_>,
         now: Timestamp,
     ) -> Result<Acquired, StoreError> {
-        let result = self
+        let mut set = ACQUIRE_SET.to_owned();
+        let mut remove = Vec::new();
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(lock_key(user, name)))
             .condition_expression(ACQUIRE_CONDITION)
-            .update_expression(ACQUIRE_UPDATE)
             .expression_attribute_names("#lockName", LOCKS_SORT_KEY)
             .expression_attribute_names("#locked", LOCKED)
             .expression_attribute_names("#leaseId", LEASE_ID)
@@ -105,44 +172,82 @@ impl LockStore {
             .expression_attribute_names("#updatedAt", UPDATED_AT)
             .expression_attribute_names("#createdAt", CREATED_AT)
             .expression_attribute_names("#fencingToken", FENCING_TOKEN)
+            .expression_attribute_names("#expiresAt", EXPIRES_AT)
+            .expression_attribute_names("#leaseTtl", LEASE_TTL)
+            .expression_attribute_names("#gcAt", TTL_ATTRIBUTE)
+            .expression_attribute_names("#idempotencyKey", IDEMPOTENCY_KEY)
+            .expression_attribute_names("#forced", FORCED)
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":leaseId", s(lease.as_str()))
-            .expression_attribute_values(":leasedBy", s(requester.as_str()))
+            .expression_attribute_values(":leaseId", s(grant.lease.as_str()))
+            .expression_attribute_values(":leasedBy", s(grant.requester.as_str()))
             .expression_attribute_values(":now", n(now.millis()))
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":tokenBase", n(now.millis().saturating_mul(1000)))
+            .expression_attribute_values(":one", n(1));
+        match grant.ttl {
+            Some(ttl) => {
+                let expires_at = now.plus_millis(ttl.millis());
+                set.push_str(", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt");
+                request = request
+                    .expression_attribute_values(":expiresAt", n(expires_at.millis()))
+                    .expression_attribute_values(":leaseTtl", n(ttl.millis()))
+                    .expression_attribute_values(":gcAt", gc_at(expires_at));
+            }
+            // A lease without TTL is never garbage-collected while held.
+            None => remove.extend(["#expiresAt", "#leaseTtl", "#gcAt"]),
+        }
+        match grant.idempotency_key {
+            Some(key) => {
+                set.push_str(", #idempotencyKey = :idempotencyKey");
+                request = request.expression_attribute_values(":idempotencyKey", s(key.as_str()));
+            }
+            None => remove.push("#idempotencyKey"),
+        }
+        // A new grant is never a forced-away lease.
+        remove.push("#forced");
+        let update = format!("{set} REMOVE {}", remove.join(", "));
+        let result = request
+            .update_expression(update)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
+        let err = match result {
             Ok(output) => {
                 let item = output
                     .attributes
                     .ok_or(StoreError::MalformedItem(LEASE_ID))?;
-                Ok(Acquired::Granted(lock_from_item(&item)?))
+                return Ok(Acquired::Granted(lock_from_item(&item)?));
             }
-            Err(err) => {
-                let old = match old_item_on_condition_failure(err)? {
-                    Some(old) => Some(old),
-                    None => self.read_item(user, name).await?,
-                };
-                // Only our own lease, already live, makes a failed write a grant.
-                match old {
-                    Some(item)
-                        if lease_of(&item) == Some(lease.as_str())
-                            && locked(&item) == Some(true) =>
-                    {
-                        Ok(Acquired::Granted(lock_from_item(&item)?))
-                    }
-                    _ => Ok(Acquired::Held),
-                }
+            Err(err) => err,
+        };
+        let old = match old_item_on_condition_failure(err)? {
+            Some(old) => Some(old),
+            None => self.read_item(user, name).await?,
+        };
+        // A partial old item (moto shows a concurrent first grant that way) is
+        // simply not ours; only a full one can be.
+        let Some((item, old)) =
+            old.and_then(|item| lock_from_item(&item).ok().map(|lock| (item, lock)))
+        else {
+            return Ok(Acquired::Held { expires_at: None });
+        };
+        let same_key = grant
+            .idempotency_key
+            .is_some_and(|key| optional_string(&item, IDEMPOTENCY_KEY) == Some(key.as_str()));
+        let ours = old.lease_id == *grant.lease || same_key;
+        Ok(if ours && old.is_held(now) {
+            Acquired::Granted(old)
+        } else {
+            Acquired::Held {
+                expires_at: old.expires_at,
             }
-        }
+        })
     }
 
-    /// Frees `name` if `lease` holds it, in one conditional write. Safe to
-    /// retry: a lock already freed by this same lease reports `Released`.
+    /// Frees `name` if `lease` is its live lease, in one conditional write.
+    /// Safe to retry: a lock already freed by this same lease reports
+    /// `Released`. An expired lease cannot release.
     pub async fn release(
         &self,
         user: &UserId,
@@ -155,15 +260,14 @@ impl LockStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(lock_key(user, name)))
-            .condition_expression(RELEASE_CONDITION)
+            .condition_expression(LIVE_LEASE_CONDITION)
             .update_expression(RELEASE_UPDATE)
-            .expression_attribute_names("#locked", LOCKED)
-            .expression_attribute_names("#leaseId", LEASE_ID)
-            .expression_attribute_names("#updatedAt", UPDATED_AT)
+            .set_expression_attribute_names(Some(release_names()))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":leaseId", s(lease.as_str()))
             .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":gcAt", gc_at(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -176,14 +280,123 @@ impl LockStore {
             Some(old) => Some(old),
             None => self.read_item(user, name).await?,
         };
-        Ok(match old {
-            None => Released::NotFound,
-            Some(item)
-                if lease_of(&item) == Some(lease.as_str()) && locked(&item) == Some(false) =>
-            {
-                Released::Released
+        let Some(item) = old else {
+            return Ok(Released::NotFound);
+        };
+        let forced = item.get(FORCED).and_then(|v| v.as_bool().ok()) == Some(&true);
+        Ok(match lock_from_item(&item) {
+            Ok(lock) if lock.lease_id == *lease && !lock.locked && !forced => Released::Released,
+            Ok(lock) if lock.lease_id == *lease && lock.locked => Released::Expired,
+            _ => Released::NotHolder,
+        })
+    }
+
+    /// Frees `name` whatever lease holds it (the tenant owns its locks), in
+    /// one conditional write. The old lease is dead from then on.
+    pub async fn force_release(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        now: Timestamp,
+    ) -> Result<Released, StoreError> {
+        let mut names = release_names();
+        names.remove("#leaseId");
+        names.insert("#lockName".into(), LOCKS_SORT_KEY.into());
+        names.insert("#forced".into(), FORCED.into());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)))
+            .condition_expression(FORCE_RELEASE_CONDITION)
+            .update_expression(FORCE_RELEASE_UPDATE)
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":gcAt", gc_at(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Released::Released),
+            // The only way this condition fails: there is no such lock.
+            Err(err) => old_item_on_condition_failure(err).map(|_| Released::NotFound),
+        }
+    }
+
+    /// Extends `lease` to `now + ttl` (or its own TTL again) if it is the live
+    /// lease of `name`, in one conditional write.
+    pub async fn renew(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        lease: &LeaseId,
+        ttl: Option<LeaseTtl>,
+        now: Timestamp,
+    ) -> Result<Renewed, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)))
+            .expression_attribute_names("#leaseId", LEASE_ID)
+            .expression_attribute_names("#locked", LOCKED)
+            .expression_attribute_names("#expiresAt", EXPIRES_AT)
+            .expression_attribute_names("#leaseTtl", LEASE_TTL)
+            .expression_attribute_names("#updatedAt", UPDATED_AT)
+            .expression_attribute_names("#gcAt", TTL_ATTRIBUTE)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":leaseId", s(lease.as_str()))
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match ttl {
+            Some(ttl) => {
+                let expires_at = now.plus_millis(ttl.millis());
+                request
+                    .condition_expression(LIVE_LEASE_CONDITION)
+                    .update_expression(RENEW_WITH_TTL_UPDATE)
+                    .expression_attribute_values(":expiresAt", n(expires_at.millis()))
+                    .expression_attribute_values(":leaseTtl", n(ttl.millis()))
+                    .expression_attribute_values(":gcAt", gc_at(expires_at))
             }
-            Some(_) => Released::NotHolder,
+            // The lease's own TTL again; a lease without one has nothing to extend.
+            None => request
+                .condition_expression(format!(
+                    "{LIVE_LEASE_CONDITION} AND attribute_exists(#leaseTtl)"
+                ))
+                .update_expression(RENEW_OWN_TTL_UPDATE)
+                .expression_attribute_values(
+                    ":gcAt",
+                    gc_at(now.plus_millis(LeaseTtl::MAX_SECONDS * 1000)),
+                ),
+        };
+        let err = match request.send().await {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .ok_or(StoreError::MalformedItem(LEASE_ID))?;
+                let lock = lock_from_item(&item)?;
+                return Ok(Renewed::Renewed {
+                    expires_at: lock.expires_at,
+                });
+            }
+            Err(err) => err,
+        };
+        let old = match old_item_on_condition_failure(err)? {
+            Some(old) => Some(old),
+            None => self.read_item(user, name).await?,
+        };
+        Ok(match old.map(|item| lock_from_item(&item)) {
+            None => Renewed::NotFound,
+            // Live, granted without a TTL and renewed without one: it stays
+            // live until released, which is all renewing asks for.
+            Some(Ok(lock))
+                if lock.lease_id == *lease && lock.is_held(now) && lock.expires_at.is_none() =>
+            {
+                Renewed::Renewed { expires_at: None }
+            }
+            Some(_) => Renewed::NotLive,
         })
     }
 
@@ -307,6 +520,26 @@ fn old_item_on_condition_failure(
     }
 }
 
+fn release_names() -> HashMap<String, String> {
+    [
+        ("#leaseId", LEASE_ID),
+        ("#locked", LOCKED),
+        ("#expiresAt", EXPIRES_AT),
+        ("#updatedAt", UPDATED_AT),
+        ("#gcAt", TTL_ATTRIBUTE),
+        ("#leaseTtl", LEASE_TTL),
+        ("#idempotencyKey", IDEMPOTENCY_KEY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// When DynamoDB TTL may delete an item last relevant at `last_use`, in epoch seconds.
+fn gc_at(last_use: Timestamp) -> AttributeValue {
+    n(last_use.plus_millis(GC_AFTER_MILLIS).millis() / 1000)
+}
+
 fn lock_key(user: &UserId, name: &LockName) -> Item {
     HashMap::from([
         (LOCKS_PARTITION_KEY.to_owned(), s(user.as_str())),
@@ -314,29 +547,29 @@ fn lock_key(user: &UserId, name: &LockName) -> Item {
     ])
 }
 
-/// The item's lease id, if it has one. Failed conditions are judged on the raw
-/// old item: an engine may return a partial one (moto shows a concurrent
-/// first grant as a key-only item), which simply is not ours.
-fn lease_of(item: &Item) -> Option<&str> {
-    item.get(LEASE_ID)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn locked(item: &Item) -> Option<bool> {
-    item.get(LOCKED).and_then(|v| v.as_bool().ok()).copied()
-}
-
 fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
     Ok(Lock {
         lock_name: LockName::from_stored(string_attr(item, LOCKS_SORT_KEY)?.to_owned()),
-        locked: locked(item).ok_or(StoreError::MalformedItem(LOCKED))?,
+        locked: *item
+            .get(LOCKED)
+            .and_then(|v| v.as_bool().ok())
+            .ok_or(StoreError::MalformedItem(LOCKED))?,
         lease_id: LeaseId::from_stored(string_attr(item, LEASE_ID)?.to_owned()),
         leased_by: Requester::from_stored(string_attr(item, LEASED_BY)?.to_owned()),
         created_at: Timestamp::from_millis(number_attr(item, CREATED_AT)?),
         updated_at: Timestamp::from_millis(number_attr(item, UPDATED_AT)?),
+        expires_at: match item.get(EXPIRES_AT) {
+            Some(_) => Some(Timestamp::from_millis(number_attr(item, EXPIRES_AT)?)),
+            None => None,
+        },
         fencing_token: number_attr(item, FENCING_TOKEN)?,
     })
+}
+
+fn optional_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {

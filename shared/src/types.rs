@@ -155,6 +155,11 @@ impl Timestamp {
     pub fn millis(self) -> u64 {
         self.0
     }
+
+    /// The timestamp `millis` milliseconds later.
+    pub fn plus_millis(self, millis: u64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -170,13 +175,13 @@ impl Serialize for Timestamp {
     }
 }
 
-/// A lock as stored: its current (or last) lease and whether it is held.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A lock as stored: its current (or last) lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lock {
     /// The lock's name.
     pub lock_name: LockName,
-    /// Whether a lease holds the lock now.
+    /// Whether the last lease was granted and not released. An expired lease
+    /// is still `locked` here; [`Lock::is_held`] tells whether it holds now.
     pub locked: bool,
     /// The current lease, or the last one if the lock is free.
     pub lease_id: LeaseId,
@@ -184,11 +189,90 @@ pub struct Lock {
     pub leased_by: Requester,
     /// When the lock was first acquired.
     pub created_at: Timestamp,
-    /// When the lock was last acquired or released.
+    /// When the lock was last acquired, renewed or released.
     pub updated_at: Timestamp,
-    /// Grows by one with every grant of this lock (the basis of fencing tokens).
-    #[serde(skip)]
+    /// When the lease ends, if it was granted with a TTL and is not released.
+    pub expires_at: Option<Timestamp>,
+    /// The lease's fencing token: larger for every grant of this lock, ever.
     pub fencing_token: u64,
+}
+
+impl Lock {
+    /// Whether a lease holds the lock at `now`: granted, not released, not expired.
+    pub fn is_held(&self, now: Timestamp) -> bool {
+        self.locked && self.expires_at.is_none_or(|end| end > now)
+    }
+}
+
+/// A lease's time to live: 1 to 86 400 seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseTtl(u64);
+
+impl LeaseTtl {
+    /// Longest lease, in seconds (one day).
+    pub const MAX_SECONDS: u64 = 86_400;
+
+    /// Validates a `ttlSeconds` value.
+    pub fn from_seconds(seconds: u64) -> Result<Self, ApiError> {
+        if (1..=Self::MAX_SECONDS).contains(&seconds) {
+            Ok(Self(seconds))
+        } else {
+            Err(ApiError::invalid(
+                "ttlSeconds",
+                &format!("must be from 1 to {}", Self::MAX_SECONDS),
+            ))
+        }
+    }
+
+    /// The TTL in milliseconds.
+    pub fn millis(self) -> u64 {
+        self.0 * 1000
+    }
+}
+
+/// How long an acquire may wait for a held lock: 0 to 20 seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct WaitTime(u64);
+
+impl WaitTime {
+    /// Longest wait, in seconds.
+    pub const MAX_SECONDS: u64 = 20;
+
+    /// Validates a `waitSeconds` value.
+    pub fn from_seconds(seconds: u64) -> Result<Self, ApiError> {
+        if seconds <= Self::MAX_SECONDS {
+            Ok(Self(seconds))
+        } else {
+            Err(ApiError::invalid(
+                "waitSeconds",
+                &format!("must be from 0 to {}", Self::MAX_SECONDS),
+            ))
+        }
+    }
+
+    /// The wait as a duration.
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(self.0)
+    }
+}
+
+string_newtype!(
+    /// A client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
+    IdempotencyKey
+);
+
+impl IdempotencyKey {
+    /// Validates an `Idempotency-Key` header value.
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        let visible = value.bytes().all(|b| b.is_ascii_graphic());
+        if value.is_empty() || value.len() > MAX_LABEL_BYTES || !visible {
+            return Err(ApiError::invalid(
+                "Idempotency-Key header",
+                "must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +333,63 @@ mod tests {
     fn user_ids_must_be_uuids() {
         assert!(UserId::parse(UserId::generate().as_str()).is_some());
         assert!(UserId::parse("someone-else").is_none());
+    }
+
+    #[test]
+    fn ttl_wait_and_idempotency_keys_have_bounds() {
+        assert_eq!(LeaseTtl::from_seconds(1).unwrap().millis(), 1000);
+        assert!(LeaseTtl::from_seconds(86_400).is_ok());
+        for bad in [0, 86_401, u64::MAX] {
+            assert_eq!(
+                LeaseTtl::from_seconds(bad).unwrap_err().to_string(),
+                "ttlSeconds must be from 1 to 86400"
+            );
+        }
+        assert_eq!(
+            WaitTime::from_seconds(0).unwrap().duration(),
+            Duration::ZERO
+        );
+        assert_eq!(
+            WaitTime::from_seconds(20).unwrap().duration(),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            WaitTime::from_seconds(21).unwrap_err().to_string(),
+            "waitSeconds must be from 0 to 20"
+        );
+        assert!(IdempotencyKey::parse("retry-7f3a").is_ok());
+        for bad in ["", "has space", "é", &"k".repeat(256)] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_lock_is_held_while_locked_and_not_expired() {
+        let lock = Lock {
+            lock_name: LockName::parse("l").unwrap(),
+            locked: true,
+            lease_id: LeaseId::generate(),
+            leased_by: Requester::parse("r").unwrap(),
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            expires_at: Some(Timestamp::from_millis(1000)),
+            fencing_token: 1,
+        };
+        assert!(lock.is_held(Timestamp::from_millis(999)));
+        assert!(
+            !lock.is_held(Timestamp::from_millis(1000)),
+            "expired at expiresAt exactly"
+        );
+        let forever = Lock {
+            expires_at: None,
+            ..lock.clone()
+        };
+        assert!(forever.is_held(Timestamp::from_millis(u64::MAX)));
+        let released = Lock {
+            locked: false,
+            ..lock
+        };
+        assert!(!released.is_held(Timestamp::from_millis(0)));
     }
 
     #[test]

@@ -93,9 +93,12 @@ impl Api {
         );
         let response = match (route.0.as_str(), route.1.as_str()) {
             ("POST", "/v0/users/anonymous") => handlers::create_user(&self.keys, request).await,
-            ("POST", "/v0/lock") => handlers::acquire(&self.locks, request).await,
+            ("POST", "/v0/lock") => {
+                handlers::acquire(&self.locks, &Default::default(), request).await
+            }
             ("GET", "/v0/lock") => handlers::get_lock(&self.locks, request).await,
             ("POST", "/v0/unlock") => handlers::unlock(&self.locks, request).await,
+            ("POST", "/v0/lock/renew") => handlers::renew(&self.locks, request).await,
             ("GET", "/v0/locks") => handlers::list_locks(&self.locks, request).await,
             other => panic!("no route {other:?}"),
         };
@@ -185,6 +188,7 @@ async fn the_reference_flow_answers_exactly_the_contract() {
         fields,
         [
             "createdAt",
+            "fencingToken", // additive; no TTL was asked, so no expiresAt
             "leaseId",
             "leasedBy",
             "lockName",
@@ -192,6 +196,7 @@ async fn the_reference_flow_answers_exactly_the_contract() {
             "updatedAt"
         ]
     );
+    assert_eq!(got.body["fencingToken"], acquired.body["fencingToken"]);
 
     let listed = api.list(&user).await;
     assert_eq!(listed.status, StatusCode::OK);
@@ -532,6 +537,112 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         json!({ "locks": [] }),
         "nothing was written"
     );
+}
+
+#[tokio::test]
+async fn leases_renew_force_release_and_idempotency_keys_over_http() {
+    let api = api().await;
+    let user = UserId::generate();
+    let body = r#"{"lockName":"job","requester":"a","ttlSeconds":30}"#;
+    let mut request = event("POST", "/v0/lock", Some(&user), Some(body), &[]);
+    request
+        .headers_mut()
+        .insert("idempotency-key", "run-1".parse().unwrap());
+    let first = api.call(request).await;
+    assert_eq!(first.body["locked"], true);
+    assert_rfc3339_millis(&first.body["expiresAt"]);
+    assert!(first.body["fencingToken"].is_u64());
+
+    // The same Idempotency-Key while that lease is live: the same lease back.
+    let mut retry = event("POST", "/v0/lock", Some(&user), Some(body), &[]);
+    retry
+        .headers_mut()
+        .insert("idempotency-key", "run-1".parse().unwrap());
+    assert_eq!(api.call(retry).await.body, first.body);
+    let mut bad_key = event("POST", "/v0/lock", Some(&user), Some(body), &[]);
+    bad_key
+        .headers_mut()
+        .insert("idempotency-key", "has space".parse().unwrap());
+    let refused = api.call(bad_key).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Idempotency-Key header"));
+
+    let lease = first.body["leaseId"].as_str().unwrap();
+    let renew = json!({ "lockName": "job", "leaseId": lease, "ttlSeconds": 60 }).to_string();
+    let renewed = api
+        .call(event(
+            "POST",
+            "/v0/lock/renew",
+            Some(&user),
+            Some(&renew),
+            &[],
+        ))
+        .await;
+    assert_eq!(renewed.body["renewed"], true);
+    assert!(
+        renewed.body["expiresAt"].as_str().unwrap() > first.body["expiresAt"].as_str().unwrap()
+    );
+    let got = api.get(&user, "job").await;
+    assert_eq!(got.body["expiresAt"], renewed.body["expiresAt"]);
+    assert_eq!(got.body["locked"], true);
+
+    let stranger =
+        json!({ "lockName": "job", "leaseId": uuid::Uuid::new_v4().to_string() }).to_string();
+    let answer = api
+        .call(event(
+            "POST",
+            "/v0/lock/renew",
+            Some(&user),
+            Some(&stranger),
+            &[],
+        ))
+        .await;
+    assert_eq!(answer.body["renewed"], false);
+    assert!(answer.body["message"].is_string());
+    let unknown = json!({ "lockName": "nope", "leaseId": lease }).to_string();
+    assert_eq!(
+        api.call(event(
+            "POST",
+            "/v0/lock/renew",
+            Some(&user),
+            Some(&unknown),
+            &[]
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let force = r#"{"lockName":"job","force":true}"#;
+    assert_eq!(
+        api.call(event("POST", "/v0/unlock", Some(&user), Some(force), &[]))
+            .await
+            .body,
+        json!({ "unlocked": true })
+    );
+    let after = api.get(&user, "job").await;
+    assert_eq!(after.body["locked"], false);
+    assert!(after.body.get("expiresAt").is_none());
+    assert_eq!(
+        api.unlock(&user, "job", lease).await.body["unlocked"],
+        false,
+        "the old lease is dead"
+    );
+    let next = api.acquire(&user, "job", "b").await;
+    assert!(next.body["fencingToken"].as_u64() > first.body["fencingToken"].as_u64());
+    let missing = api
+        .call(event(
+            "POST",
+            "/v0/unlock",
+            Some(&user),
+            Some(r#"{"lockName":"none","force":true}"#),
+            &[],
+        ))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

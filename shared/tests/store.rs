@@ -1,13 +1,17 @@
 //! The store suite: the same DynamoDB semantics checked against every engine
 //! (moto and dynalite, each started on a free port for each test).
 
+use shared::error::StoreError;
 use shared::keys::ApiKey;
-use shared::store::{Acquired, KeyStore, LockStore, Released};
-use shared::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
+use shared::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
+use shared::types::{
+    IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
+};
 use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE, LOCKS_TABLE};
 
 struct Fixture {
     kind: EngineKind,
+    client: aws_sdk_dynamodb::Client,
     locks: LockStore,
     keys: KeyStore,
     calls: CallCounter,
@@ -18,6 +22,7 @@ async fn fixture(kind: EngineKind) -> Fixture {
     let (engine, client, calls) = testkit::engine_with_tables(kind).await;
     Fixture {
         kind,
+        client: client.clone(),
         locks: LockStore::new(client.clone(), LOCKS_TABLE),
         keys: KeyStore::new(client, API_KEYS_TABLE),
         calls,
@@ -48,8 +53,26 @@ fn who(s: &str) -> Requester {
 fn granted(outcome: Acquired) -> Lock {
     match outcome {
         Acquired::Granted(lock) => lock,
-        Acquired::Held => panic!("expected the lock to be granted"),
+        Acquired::Held { .. } => panic!("expected the lock to be granted"),
     }
+}
+
+/// Acquires without TTL or idempotency key.
+async fn take(
+    locks: &LockStore,
+    user: &UserId,
+    name: &LockName,
+    requester: &Requester,
+    lease: &LeaseId,
+    now: Timestamp,
+) -> Result<Acquired, StoreError> {
+    let grant = Grant {
+        requester,
+        lease,
+        ttl: None,
+        idempotency_key: None,
+    };
+    locks.acquire(user, name, &grant, now).await
 }
 
 const T0: u64 = 1_795_678_800_000;
@@ -60,7 +83,8 @@ pub async fn a_free_lock_is_granted_in_one_write(kind: EngineKind) {
     let lease = LeaseId::generate();
     let (outcome, calls) = f
         .calls
-        .during(f.locks.acquire(
+        .during(take(
+            &f.locks,
             &user,
             &name("resource-123"),
             &who("service-a"),
@@ -76,7 +100,9 @@ pub async fn a_free_lock_is_granted_in_one_write(kind: EngineKind) {
     assert_eq!(lock.leased_by.as_str(), "service-a");
     assert_eq!(lock.created_at, Timestamp::from_millis(T0));
     assert_eq!(lock.updated_at, Timestamp::from_millis(T0));
-    assert_eq!(lock.fencing_token, 1);
+    assert_eq!(lock.expires_at, None);
+    // A new lock's first token is the clock in microseconds, plus one.
+    assert_eq!(lock.fencing_token, T0 * 1000 + 1);
     assert_eq!(
         f.locks.get(&user, &name("resource-123")).await.unwrap(),
         Some(lock)
@@ -87,22 +113,23 @@ pub async fn a_held_lock_is_refused_and_left_unchanged(kind: EngineKind) {
     let f = fixture(kind).await;
     let user = UserId::generate();
     let first = granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("service-a"),
-                &LeaseId::generate(),
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("service-a"),
+            &LeaseId::generate(),
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     // Same requester label, new lease: still refused (requester is only a label).
     for requester in ["service-a", "service-b"] {
         let (outcome, calls) = f
             .calls
-            .during(f.locks.acquire(
+            .during(take(
+                &f.locks,
                 &user,
                 &name("l"),
                 &who(requester),
@@ -110,7 +137,7 @@ pub async fn a_held_lock_is_refused_and_left_unchanged(kind: EngineKind) {
                 Timestamp::from_millis(T0 + 5),
             ))
             .await;
-        assert_eq!(outcome.unwrap(), Acquired::Held);
+        assert_eq!(outcome.unwrap(), Acquired::Held { expires_at: None });
         assert_eq!(calls, f.calls_for_lost_race());
     }
     assert_eq!(f.locks.get(&user, &name("l")).await.unwrap(), Some(first));
@@ -126,16 +153,16 @@ pub async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(kind: EngineKi
                 let (locks, user, lock_name) = (f.locks.clone(), user.clone(), lock_name.clone());
                 tokio::spawn(async move {
                     let lease = LeaseId::generate();
-                    let outcome = locks
-                        .acquire(
-                            &user,
-                            &lock_name,
-                            &who(&format!("worker-{i}")),
-                            &lease,
-                            Timestamp::now(),
-                        )
-                        .await
-                        .unwrap();
+                    let outcome = take(
+                        &locks,
+                        &user,
+                        &lock_name,
+                        &who(&format!("worker-{i}")),
+                        &lease,
+                        Timestamp::now(),
+                    )
+                    .await
+                    .unwrap();
                     (lease, outcome)
                 })
             })
@@ -145,7 +172,7 @@ pub async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(kind: EngineKi
             let (lease, outcome) = task.await.unwrap();
             if let Acquired::Granted(lock) = outcome {
                 assert_eq!(lock.lease_id, lease);
-                winners.push(lease);
+                winners.push(lock);
             }
         }
         assert_eq!(
@@ -154,8 +181,7 @@ pub async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(kind: EngineKi
             "round {round}: exactly one of 16 acquirers may win"
         );
         let stored = f.locks.get(&user, &lock_name).await.unwrap().unwrap();
-        assert_eq!(stored.lease_id, winners[0]);
-        assert_eq!(stored.fencing_token, 1);
+        assert_eq!(stored, winners[0], "the one grant is what is stored");
     }
 }
 
@@ -164,16 +190,16 @@ pub async fn release_frees_the_lock_and_the_next_grant_counts_up(kind: EngineKin
     let user = UserId::generate();
     let lease = LeaseId::generate();
     let first = granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("a"),
-                &lease,
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("a"),
+            &lease,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     let (outcome, calls) = f
         .calls
@@ -197,16 +223,16 @@ pub async fn release_frees_the_lock_and_the_next_grant_counts_up(kind: EngineKin
 
     let next = LeaseId::generate();
     let second = granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("b"),
-                &next,
-                Timestamp::from_millis(T0 + 20),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("b"),
+            &next,
+            Timestamp::from_millis(T0 + 20),
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!(second.lease_id, next);
     assert_eq!(second.fencing_token, first.fencing_token + 1);
@@ -222,16 +248,16 @@ pub async fn a_stale_or_foreign_lease_cannot_release(kind: EngineKind) {
     let user = UserId::generate();
     let old = LeaseId::generate();
     granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("a"),
-                &old,
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("a"),
+            &old,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     f.locks
         .release(&user, &name("l"), &old, Timestamp::from_millis(T0 + 1))
@@ -239,16 +265,16 @@ pub async fn a_stale_or_foreign_lease_cannot_release(kind: EngineKind) {
         .unwrap();
     let current = LeaseId::generate();
     let held = granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("b"),
-                &current,
-                Timestamp::from_millis(T0 + 2),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("b"),
+            &current,
+            Timestamp::from_millis(T0 + 2),
+        )
+        .await
+        .unwrap(),
     );
 
     for stale in [old, LeaseId::generate()] {
@@ -290,21 +316,22 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
     let user = UserId::generate();
     let lease = LeaseId::generate();
     let first = granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("a"),
-                &lease,
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("a"),
+            &lease,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     // The same request again, as an SDK retry after a lost response sends it.
     let (outcome, calls) = f
         .calls
-        .during(f.locks.acquire(
+        .during(take(
+            &f.locks,
             &user,
             &name("l"),
             &who("a"),
@@ -345,16 +372,16 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
     // Once another lease holds the lock, the old lease's retries are refused.
     let next = LeaseId::generate();
     granted(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("b"),
-                &next,
-                Timestamp::from_millis(T0 + 2),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("b"),
+            &next,
+            Timestamp::from_millis(T0 + 2),
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!(
         f.locks
@@ -364,17 +391,17 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         Released::NotHolder
     );
     assert_eq!(
-        f.locks
-            .acquire(
-                &user,
-                &name("l"),
-                &who("a"),
-                &lease,
-                Timestamp::from_millis(T0 + 3)
-            )
-            .await
-            .unwrap(),
-        Acquired::Held
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("a"),
+            &lease,
+            Timestamp::from_millis(T0 + 3)
+        )
+        .await
+        .unwrap(),
+        Acquired::Held { expires_at: None }
     );
 }
 
@@ -384,31 +411,32 @@ pub async fn tenants_with_the_same_lock_names_stay_independent(kind: EngineKind)
     let alice_lease = LeaseId::generate();
     let bob_lease = LeaseId::generate();
     let alice_lock = granted(
-        f.locks
-            .acquire(
-                &alice,
-                &name("shared-name"),
-                &who("a"),
-                &alice_lease,
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &alice,
+            &name("shared-name"),
+            &who("a"),
+            &alice_lease,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     let bob_lock = granted(
-        f.locks
-            .acquire(
-                &bob,
-                &name("shared-name"),
-                &who("b"),
-                &bob_lease,
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &bob,
+            &name("shared-name"),
+            &who("b"),
+            &bob_lease,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!(
-        bob_lock.fencing_token, 1,
+        bob_lock.fencing_token,
+        T0 * 1000 + 1,
         "bob's lock is his own, not alice's"
     );
 
@@ -438,16 +466,16 @@ pub async fn tenants_with_the_same_lock_names_stay_independent(kind: EngineKind)
         Released::NotHolder
     );
     granted(
-        f.locks
-            .acquire(
-                &bob,
-                &name("only-bob"),
-                &who("b"),
-                &LeaseId::generate(),
-                Timestamp::from_millis(T0),
-            )
-            .await
-            .unwrap(),
+        take(
+            &f.locks,
+            &bob,
+            &name("only-bob"),
+            &who("b"),
+            &LeaseId::generate(),
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
     );
 
     assert_eq!(f.locks.list(&alice).await.unwrap(), vec![alice_lock]);
@@ -471,16 +499,16 @@ pub async fn list_reads_every_page_of_the_users_partition(kind: EngineKind) {
     for i in [3, 0, 4, 1, 2] {
         let lock_name = name(&format!("lock-{i}"));
         expected.push(granted(
-            locks
-                .acquire(
-                    &user,
-                    &lock_name,
-                    &who("a"),
-                    &LeaseId::generate(),
-                    Timestamp::from_millis(T0),
-                )
-                .await
-                .unwrap(),
+            take(
+                &locks,
+                &user,
+                &lock_name,
+                &who("a"),
+                &LeaseId::generate(),
+                Timestamp::from_millis(T0),
+            )
+            .await
+            .unwrap(),
         ));
     }
     expected.sort_by(|a, b| a.lock_name.cmp(&b.lock_name));
@@ -520,6 +548,433 @@ pub async fn api_keys_resolve_to_their_user_and_are_never_overwritten(kind: Engi
     assert_eq!(f.keys.user_for(&key.hash()).await.unwrap(), Some(user));
 }
 
+/// Acquires with a TTL (seconds) and an optional idempotency key.
+async fn take_leased(
+    f: &Fixture,
+    user: &UserId,
+    lock: &str,
+    lease: &LeaseId,
+    ttl_seconds: u64,
+    key: Option<&IdempotencyKey>,
+    now: u64,
+) -> Acquired {
+    let requester = who("leased");
+    let grant = Grant {
+        requester: &requester,
+        lease,
+        ttl: Some(LeaseTtl::from_seconds(ttl_seconds).unwrap()),
+        idempotency_key: key,
+    };
+    f.locks
+        .acquire(user, &name(lock), &grant, Timestamp::from_millis(now))
+        .await
+        .unwrap()
+}
+
+pub async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let first = LeaseId::generate();
+    let held = granted(take_leased(&f, &user, "l", &first, 10, None, T0).await);
+    assert_eq!(held.expires_at, Some(Timestamp::from_millis(T0 + 10_000)));
+
+    let second = LeaseId::generate();
+    assert_eq!(
+        take_leased(&f, &user, "l", &second, 5, None, T0 + 9_999).await,
+        Acquired::Held {
+            expires_at: Some(Timestamp::from_millis(T0 + 10_000))
+        },
+        "one millisecond before expiry the lease still holds"
+    );
+    let stored = f.locks.get(&user, &name("l")).await.unwrap().unwrap();
+    assert!(stored.is_held(Timestamp::from_millis(T0 + 9_999)));
+    assert!(
+        !stored.is_held(Timestamp::from_millis(T0 + 10_000)),
+        "an expired lease reads as free"
+    );
+
+    let (outcome, calls) = f
+        .calls
+        .during(async { take_leased(&f, &user, "l", &second, 5, None, T0 + 10_000).await })
+        .await;
+    let taken = granted(outcome);
+    assert_eq!(calls, 1, "taking over an expired lease is one write");
+    assert_eq!(taken.lease_id, second);
+    assert!(taken.fencing_token > held.fencing_token);
+    assert_eq!(taken.expires_at, Some(Timestamp::from_millis(T0 + 15_000)));
+
+    // The expired lease can neither unlock nor renew the new holder's lock.
+    let at = Timestamp::from_millis(T0 + 10_001);
+    assert_eq!(
+        f.locks
+            .release(&user, &name("l"), &first, at)
+            .await
+            .unwrap(),
+        Released::NotHolder
+    );
+    assert_eq!(
+        f.locks
+            .renew(&user, &name("l"), &first, None, at)
+            .await
+            .unwrap(),
+        Renewed::NotLive
+    );
+}
+
+pub async fn an_expired_lease_cannot_unlock_or_renew(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let lease = LeaseId::generate();
+    granted(take_leased(&f, &user, "l", &lease, 1, None, T0).await);
+    let after = Timestamp::from_millis(T0 + 1_000);
+    assert_eq!(
+        f.locks
+            .release(&user, &name("l"), &lease, after)
+            .await
+            .unwrap(),
+        Released::Expired
+    );
+    let ttl = Some(LeaseTtl::from_seconds(60).unwrap());
+    assert_eq!(
+        f.locks
+            .renew(&user, &name("l"), &lease, ttl, after)
+            .await
+            .unwrap(),
+        Renewed::NotLive
+    );
+    let stored = f.locks.get(&user, &name("l")).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, Some(after), "nothing was written");
+}
+
+pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let lease = LeaseId::generate();
+    granted(take_leased(&f, &user, "l", &lease, 10, None, T0).await);
+    let ttl = |s| Some(LeaseTtl::from_seconds(s).unwrap());
+
+    let (renewed, calls) = f
+        .calls
+        .during(f.locks.renew(
+            &user,
+            &name("l"),
+            &lease,
+            ttl(20),
+            Timestamp::from_millis(T0 + 5_000),
+        ))
+        .await;
+    assert_eq!(
+        renewed.unwrap(),
+        Renewed::Renewed {
+            expires_at: Some(Timestamp::from_millis(T0 + 25_000))
+        }
+    );
+    assert_eq!(calls, 1, "renew is one write");
+    // Without ttlSeconds, the lease's own (latest) TTL again.
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("l"),
+                &lease,
+                None,
+                Timestamp::from_millis(T0 + 6_000)
+            )
+            .await
+            .unwrap(),
+        Renewed::Renewed {
+            expires_at: Some(Timestamp::from_millis(T0 + 26_000))
+        }
+    );
+    let other = LeaseId::generate();
+    assert!(matches!(
+        take_leased(&f, &user, "l", &other, 5, None, T0 + 25_999).await,
+        Acquired::Held { .. }
+    ));
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("l"),
+                &other,
+                ttl(5),
+                Timestamp::from_millis(T0 + 7_000)
+            )
+            .await
+            .unwrap(),
+        Renewed::NotLive
+    );
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("l"),
+                &lease,
+                ttl(5),
+                Timestamp::from_millis(T0 + 26_000)
+            )
+            .await
+            .unwrap(),
+        Renewed::NotLive,
+        "renewing after expiry is refused"
+    );
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("nope"),
+                &lease,
+                ttl(5),
+                Timestamp::from_millis(T0)
+            )
+            .await
+            .unwrap(),
+        Renewed::NotFound
+    );
+
+    // A lease without TTL is live until released: renewing it without a TTL
+    // changes nothing, with one gives it an end.
+    let forever = LeaseId::generate();
+    granted(
+        take(
+            &f.locks,
+            &user,
+            &name("forever"),
+            &who("a"),
+            &forever,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("forever"),
+                &forever,
+                None,
+                Timestamp::from_millis(T0 + 1)
+            )
+            .await
+            .unwrap(),
+        Renewed::Renewed { expires_at: None }
+    );
+    assert_eq!(
+        f.locks
+            .renew(
+                &user,
+                &name("forever"),
+                &forever,
+                ttl(3),
+                Timestamp::from_millis(T0 + 2)
+            )
+            .await
+            .unwrap(),
+        Renewed::Renewed {
+            expires_at: Some(Timestamp::from_millis(T0 + 3_002))
+        }
+    );
+}
+
+pub async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let mut last = 0;
+    for i in 0..1000 {
+        let lease = LeaseId::generate();
+        let lock = granted(
+            take(
+                &f.locks,
+                &user,
+                &name("counter"),
+                &who("a"),
+                &lease,
+                Timestamp::now(),
+            )
+            .await
+            .unwrap(),
+        );
+        assert!(
+            lock.fencing_token > last,
+            "cycle {i}: {} after {last}",
+            lock.fencing_token
+        );
+        last = lock.fencing_token;
+        assert_eq!(
+            f.locks
+                .release(&user, &name("counter"), &lease, Timestamp::now())
+                .await
+                .unwrap(),
+            Released::Released
+        );
+    }
+}
+
+pub async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let mut last = 0;
+    for round in 0..3 {
+        for _ in 0..5 {
+            let lease = LeaseId::generate();
+            let lock = granted(
+                take(
+                    &f.locks,
+                    &user,
+                    &name("gc"),
+                    &who("a"),
+                    &lease,
+                    Timestamp::now(),
+                )
+                .await
+                .unwrap(),
+            );
+            assert!(lock.fencing_token > last, "round {round}");
+            last = lock.fencing_token;
+            f.locks
+                .release(&user, &name("gc"), &lease, Timestamp::now())
+                .await
+                .unwrap();
+        }
+        // What DynamoDB TTL does to an idle item.
+        f.client
+            .delete_item()
+            .table_name(LOCKS_TABLE)
+            .key(
+                "userId",
+                aws_sdk_dynamodb::types::AttributeValue::S(user.to_string()),
+            )
+            .key(
+                "lockName",
+                aws_sdk_dynamodb::types::AttributeValue::S("gc".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(f.locks.get(&user, &name("gc")).await.unwrap(), None);
+    }
+}
+
+pub async fn an_idempotent_retry_gets_the_same_lease_and_token(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let key = IdempotencyKey::parse("order-42").unwrap();
+    let first =
+        granted(take_leased(&f, &user, "l", &LeaseId::generate(), 30, Some(&key), T0).await);
+    let (retry, calls) = f
+        .calls
+        .during(async {
+            take_leased(
+                &f,
+                &user,
+                "l",
+                &LeaseId::generate(),
+                30,
+                Some(&key),
+                T0 + 100,
+            )
+            .await
+        })
+        .await;
+    assert_eq!(
+        granted(retry),
+        first,
+        "same lease, same token, nothing written"
+    );
+    assert_eq!(calls, f.calls_for_lost_race());
+
+    let other = IdempotencyKey::parse("order-43").unwrap();
+    assert!(matches!(
+        take_leased(
+            &f,
+            &user,
+            "l",
+            &LeaseId::generate(),
+            30,
+            Some(&other),
+            T0 + 200
+        )
+        .await,
+        Acquired::Held { .. }
+    ));
+    // Once that lease is over, the same key asks for a new one.
+    assert!(matches!(
+        take_leased(&f, &user, "l", &LeaseId::generate(), 30, Some(&key), T0 + 30_000).await,
+        Acquired::Granted(lock) if lock.lease_id != first.lease_id && lock.fencing_token > first.fencing_token
+    ));
+}
+
+pub async fn force_release_frees_the_lock_and_fences_the_old_holder(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let old = LeaseId::generate();
+    let held = granted(
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("a"),
+            &old,
+            Timestamp::from_millis(T0),
+        )
+        .await
+        .unwrap(),
+    );
+    let (forced, calls) = f
+        .calls
+        .during(
+            f.locks
+                .force_release(&user, &name("l"), Timestamp::from_millis(T0 + 1)),
+        )
+        .await;
+    assert_eq!(forced.unwrap(), Released::Released);
+    assert_eq!(calls, 1);
+    assert!(
+        !f.locks
+            .get(&user, &name("l"))
+            .await
+            .unwrap()
+            .unwrap()
+            .locked
+    );
+
+    // The old lease is dead: it can neither unlock, renew, nor count as a retry.
+    let at = Timestamp::from_millis(T0 + 2);
+    assert_eq!(
+        f.locks.release(&user, &name("l"), &old, at).await.unwrap(),
+        Released::NotHolder
+    );
+    assert_eq!(
+        f.locks
+            .renew(&user, &name("l"), &old, None, at)
+            .await
+            .unwrap(),
+        Renewed::NotLive
+    );
+    let next = granted(
+        take(
+            &f.locks,
+            &user,
+            &name("l"),
+            &who("b"),
+            &LeaseId::generate(),
+            at,
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(next.fencing_token > held.fencing_token);
+
+    let (missing, calls) = f
+        .calls
+        .during(f.locks.force_release(&user, &name("never"), at))
+        .await;
+    assert_eq!(missing.unwrap(), Released::NotFound);
+    assert_eq!(calls, 1, "force release of an unknown lock needs no read");
+    assert_eq!(f.locks.get(&user, &name("never")).await.unwrap(), None);
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod moto {
@@ -546,4 +1001,11 @@ suite!(
     tenants_with_the_same_lock_names_stay_independent,
     list_reads_every_page_of_the_users_partition,
     api_keys_resolve_to_their_user_and_are_never_overwritten,
+    a_lease_expires_exactly_at_expires_at_and_can_be_taken_over,
+    an_expired_lease_cannot_unlock_or_renew,
+    renew_extends_only_the_live_lease,
+    a_thousand_cycles_give_strictly_increasing_fencing_tokens,
+    fencing_tokens_keep_increasing_after_the_item_is_deleted,
+    an_idempotent_retry_gets_the_same_lease_and_token,
+    force_release_frees_the_lock_and_fences_the_old_holder,
 );

@@ -1,6 +1,7 @@
-//! Lambda for the lock service endpoint served by [`shared::handlers::acquire`].
+//! Lambda for `POST /v0/lock`, served by [`shared::handlers::acquire`].
 
 use lambda_http::{run, service_fn, Error, Request};
+use shared::handlers::AcquireSettings;
 use shared::schema::LOCKS_TABLE_ENV;
 use shared::store::LockStore;
 
@@ -8,9 +9,10 @@ use shared::store::LockStore;
 async fn main() -> Result<(), Error> {
     shared::init_tracing();
     let table = shared::table_from_env(LOCKS_TABLE_ENV)?;
+    let settings = AcquireSettings::from_env()?;
     let locks = LockStore::new(shared::dynamodb_client().await, table);
     run(service_fn(|request: Request| async {
-        Ok::<_, Error>(shared::handlers::acquire(&locks, request).await)
+        Ok::<_, Error>(shared::handlers::acquire(&locks, &settings, request).await)
     }))
     .await
 }

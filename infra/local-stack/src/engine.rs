@@ -128,7 +128,7 @@ impl Engine {
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(|source| EngineError::Spawn { kind, source })?;
         let engine = Self {

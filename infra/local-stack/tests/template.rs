@@ -34,6 +34,7 @@ fn the_routes_are_the_contracts_and_each_has_its_function() {
         [
             route("GET", "/v0/lock", "get-lock", true),
             route("POST", "/v0/lock", "acquire", true),
+            route("POST", "/v0/lock/renew", "renew", true),
             route("GET", "/v0/locks", "list-locks", true),
             route("POST", "/v0/unlock", "unlock", true),
             route("POST", "/v0/users/anonymous", "create-user", false),
@@ -60,7 +61,7 @@ fn every_function_is_a_workspace_binary_and_the_authorizer_is_the_default() {
             "{function}'s package has another name"
         );
     }
-    assert_eq!(template.functions.len(), 6);
+    assert_eq!(template.functions.len(), 7);
 }
 
 #[test]
@@ -111,6 +112,13 @@ fn every_function_has_least_privilege() {
             ),
         ),
         ("GetLockFunction", (vec!["dynamodb:GetItem"], "LocksTable")),
+        (
+            "RenewFunction",
+            (
+                vec!["dynamodb:UpdateItem", "dynamodb:GetItem"],
+                "LocksTable",
+            ),
+        ),
         (
             "UnlockFunction",
             (
