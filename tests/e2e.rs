@@ -498,6 +498,150 @@ async fn critical_section_never_overlaps(api: Api) {
     assert_eq!(entries.load(Ordering::SeqCst), 40);
 }
 
+/// Acquires with extra fields (`ttlSeconds`, `waitSeconds`, ...).
+async fn acquire_with(api: &Api, key: &str, body: Value) -> Answer {
+    api.send(api.post("/v0/lock", Some(key)).json(&body)).await
+}
+
+/// A waiter is granted as soon as the holder unlocks mid-wait.
+async fn waiter_granted_when_holder_unlocks(api: Api) {
+    let (_, key) = api.new_user().await;
+    let holder = api.acquire(&key, "queue", "holder").await;
+    let lease = lease_of(&holder);
+    let waiter = {
+        let (api, key) = (api.clone(), key.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let body = json!({ "lockName": "queue", "requester": "waiter", "waitSeconds": 15 });
+            (acquire_with(&api, &key, body).await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        api.unlock(&key, "queue", &lease).await.body["unlocked"],
+        true
+    );
+    let (answer, waited) = waiter.await.unwrap();
+    assert_eq!(answer.body["locked"], true, "{answer:?}");
+    assert!(answer.body["fencingToken"].as_u64() > holder.body["fencingToken"].as_u64());
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
+
+/// A waiter is granted when the holder's lease expires mid-wait; a renewed
+/// lease keeps it out until then.
+async fn waiter_granted_when_lease_expires(api: Api) {
+    let (_, key) = api.new_user().await;
+    let holder = acquire_with(
+        &api,
+        &key,
+        json!({ "lockName": "lease", "requester": "h", "ttlSeconds": 2 }),
+    )
+    .await;
+    let lease = lease_of(&holder);
+    assert!(holder.body["expiresAt"].is_string());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let renew = json!({ "lockName": "lease", "leaseId": lease, "ttlSeconds": 3 });
+    let renewed = api
+        .send(api.post("/v0/lock/renew", Some(&key)).json(&renew))
+        .await;
+    assert_eq!(renewed.body["renewed"], true, "{renewed:?}");
+    let started = Instant::now();
+    let answer = acquire_with(
+        &api,
+        &key,
+        json!({ "lockName": "lease", "requester": "w", "waitSeconds": 15 }),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(answer.body["locked"], true, "{answer:?}");
+    assert!(
+        waited >= Duration::from_millis(2000) && waited < Duration::from_secs(8),
+        "waited {waited:?}"
+    );
+    let late = api
+        .send(api.post("/v0/lock/renew", Some(&key)).json(&renew))
+        .await;
+    assert_eq!(
+        late.body["renewed"], false,
+        "the expired lease cannot renew"
+    );
+    assert_eq!(
+        api.unlock(&key, "lease", &lease).await.body["unlocked"],
+        false,
+        "nor unlock"
+    );
+}
+
+/// A waiter gives up when its wait ends, with the usual answer.
+async fn waiter_gives_up(api: Api) {
+    let (_, key) = api.new_user().await;
+    lease_of(&api.acquire(&key, "busy", "holder").await);
+    let started = Instant::now();
+    let answer = acquire_with(
+        &api,
+        &key,
+        json!({ "lockName": "busy", "requester": "w", "waitSeconds": 2 }),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["locked"], false);
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+}
+
+/// An Idempotency-Key retry gets the same lease; force release fences it.
+async fn idempotent_retry_and_force_release(api: Api) {
+    let (_, key) = api.new_user().await;
+    let body = json!({ "lockName": "deploy", "requester": "ci", "ttlSeconds": 60 });
+    let first = api
+        .send(
+            api.post("/v0/lock", Some(&key))
+                .header("Idempotency-Key", "build-17")
+                .json(&body),
+        )
+        .await;
+    let again = api
+        .send(
+            api.post("/v0/lock", Some(&key))
+                .header("Idempotency-Key", "build-17")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(
+        again.body, first.body,
+        "a retry with the same key gets the same lease and token"
+    );
+    let other = api
+        .send(
+            api.post("/v0/lock", Some(&key))
+                .header("Idempotency-Key", "build-18")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(other.body["locked"], false);
+
+    let forced = api
+        .send(
+            api.post("/v0/unlock", Some(&key))
+                .json(&json!({ "lockName": "deploy", "force": true })),
+        )
+        .await;
+    assert_eq!(forced.body, json!({ "unlocked": true }));
+    let old = lease_of(&first);
+    assert_eq!(
+        api.unlock(&key, "deploy", &old).await.body["unlocked"],
+        false
+    );
+    let next = api.acquire(&key, "deploy", "ci").await;
+    assert!(next.body["fencingToken"].as_u64() > first.body["fencingToken"].as_u64());
+}
+
 /// The README's curl walk-through, run verbatim with bash against this stack.
 async fn readme_walkthrough(api: Api) {
     let readme =
@@ -560,6 +704,10 @@ fn main() -> std::process::ExitCode {
         sixteen_acquirers_one_winner,
         critical_section_never_overlaps,
         readme_walkthrough,
+        waiter_granted_when_holder_unlocks,
+        waiter_granted_when_lease_expires,
+        waiter_gives_up,
+        idempotent_retry_and_force_release,
     ];
     let selected: Vec<_> = all
         .into_iter()

@@ -492,6 +492,115 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             StatusCode::PAYLOAD_TOO_LARGE,
             "request body must be at most 16384 bytes",
         ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","ttlSeconds":0}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be from 1 to 86400",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","ttlSeconds":86401}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be from 1 to 86400",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","ttlSeconds":-5}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be a whole number of seconds",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","ttlSeconds":1.5}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be a whole number of seconds",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","ttlSeconds":"10"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be a number",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","waitSeconds":21}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "waitSeconds must be from 0 to 20",
+        ),
+        (
+            "POST",
+            "/v0/lock",
+            Some(r#"{"lockName":"x","requester":"r","waitSeconds":true}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "waitSeconds must be a number",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"x","force":"yes"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "force must be true or false",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(format!(
+                r#"{{"lockName":"x","force":true,"leaseId":"{lease}"}}"#
+            )),
+            StatusCode::BAD_REQUEST,
+            "leaseId must not be given with force",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"x","force":false}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId is required",
+        ),
+        (
+            "POST",
+            "/v0/lock/renew",
+            None,
+            StatusCode::BAD_REQUEST,
+            "request body is required",
+        ),
+        (
+            "POST",
+            "/v0/lock/renew",
+            Some(r#"{"lockName":"x"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId is required",
+        ),
+        (
+            "POST",
+            "/v0/lock/renew",
+            Some(format!(r#"{{"leaseId":"{lease}"}}"#)),
+            StatusCode::BAD_REQUEST,
+            "lockName is required",
+        ),
+        (
+            "POST",
+            "/v0/lock/renew",
+            Some(r#"{"lockName":"x","leaseId":"nope"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "leaseId must be a UUID",
+        ),
+        (
+            "POST",
+            "/v0/lock/renew",
+            Some(format!(
+                r#"{{"lockName":"x","leaseId":"{lease}","ttlSeconds":0}}"#
+            )),
+            StatusCode::BAD_REQUEST,
+            "ttlSeconds must be from 1 to 86400",
+        ),
     ];
     for (method, path, body, status, message) in cases {
         let who = (path != "/v0/users/anonymous").then_some(&user);
@@ -643,6 +752,37 @@ async fn leases_renew_force_release_and_idempotency_keys_over_http() {
         ))
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// A waiting acquire retries its one conditional write with backoff: the
+/// number of writes is bounded, and each lost race costs what it costs on the
+/// engine (here dynalite: a write plus one read, as it returns no old item).
+#[tokio::test]
+async fn a_waiting_acquire_makes_a_bounded_number_of_calls() {
+    let api = api().await;
+    let user = UserId::generate();
+    assert_eq!(
+        api.acquire(&user, "busy", "holder").await.body["locked"],
+        true
+    );
+    let body = r#"{"lockName":"busy","requester":"waiter","waitSeconds":2}"#;
+    let started = std::time::Instant::now();
+    let (answer, calls) = api
+        .calls
+        .during(api.call(event("POST", "/v0/lock", Some(&user), Some(body), &[])))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(answer.body["locked"], false);
+    assert!(waited >= std::time::Duration::from_secs(2), "{waited:?}");
+    let attempts = calls / 2;
+    eprintln!("waitSeconds=2 on a held lock: {attempts} attempts, {calls} DynamoDB calls");
+    assert_eq!(
+        calls % 2,
+        0,
+        "each attempt is a write and a read on dynalite"
+    );
+    assert!((3..=10).contains(&attempts), "{attempts} attempts in 2 s");
+    assert!(attempts <= handlers::MAX_WAIT_ATTEMPTS as usize);
 }
 
 #[tokio::test]
