@@ -221,10 +221,7 @@ impl LockStore {
             }
             Err(err) => err,
         };
-        let old = match old_item_on_condition_failure(err)? {
-            Some(old) => Some(old),
-            None => self.read_item(user, name).await?,
-        };
+        let old = self.item_behind(err, user, name).await?;
         // A partial old item (moto shows a concurrent first grant that way) is
         // simply not ours; only a full one can be.
         let Some((item, old)) =
@@ -274,12 +271,7 @@ impl LockStore {
         let Err(err) = result else {
             return Ok(Released::Released);
         };
-        // A missing item also comes back without an old item, so `None` here
-        // needs one read to tell "never created" from "engine did not say".
-        let old = match old_item_on_condition_failure(err)? {
-            Some(old) => Some(old),
-            None => self.read_item(user, name).await?,
-        };
+        let old = self.item_behind(err, user, name).await?;
         let Some(item) = old else {
             return Ok(Released::NotFound);
         };
@@ -383,10 +375,7 @@ impl LockStore {
             }
             Err(err) => err,
         };
-        let old = match old_item_on_condition_failure(err)? {
-            Some(old) => Some(old),
-            None => self.read_item(user, name).await?,
-        };
+        let old = self.item_behind(err, user, name).await?;
         Ok(match old.map(|item| lock_from_item(&item)) {
             None => Renewed::NotFound,
             // Live, granted without a TTL and renewed without one: it stays
@@ -407,6 +396,25 @@ impl LockStore {
             .as_ref()
             .map(lock_from_item)
             .transpose()
+    }
+
+    /// The item as it stood when a write's condition failed: the old item the
+    /// engine returned (`ALL_OLD`), or else one consistent read. A missing
+    /// item also comes back without an old item, so `None` from the engine
+    /// always needs that read to tell "never created" apart.
+    async fn item_behind(
+        &self,
+        err: aws_sdk_dynamodb::error::SdkError<
+            UpdateItemError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+        user: &UserId,
+        name: &LockName,
+    ) -> Result<Option<Item>, StoreError> {
+        match old_item_on_condition_failure(err)? {
+            Some(old) => Ok(Some(old)),
+            None => self.read_item(user, name).await,
+        }
     }
 
     async fn read_item(&self, user: &UserId, name: &LockName) -> Result<Option<Item>, StoreError> {
