@@ -8,14 +8,11 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::http::{
-    self, json, optional_bool, optional_header, optional_u64, required_query, required_str, tenant,
-};
+use crate::http::{self, json, tenant};
 use crate::keys::ApiKey;
+use crate::requests::{AcquireRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
 use crate::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
-use crate::types::{
-    IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId, WaitTime,
-};
+use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId};
 
 /// Environment variable with the TTL (seconds) of leases acquired without `ttlSeconds`.
 pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
@@ -160,31 +157,25 @@ pub async fn acquire(
 ) -> Response<Body> {
     respond(
         async {
-            let user = tenant(&request)?;
-            let body = http::json_object(&request)?;
-            let name = LockName::parse(required_str(&body, "lockName")?)?;
-            let requester = Requester::parse(required_str(&body, "requester")?)?;
-            let ttl = optional_u64(&body, "ttlSeconds")?
-                .map(LeaseTtl::from_seconds)
-                .transpose()?
-                .or(settings.default_ttl);
-            let wait = optional_u64(&body, "waitSeconds")?
-                .map(WaitTime::from_seconds)
-                .transpose()?
-                .unwrap_or_default();
-            let idempotency_key = optional_header(&request, "idempotency-key")?
-                .map(IdempotencyKey::parse)
-                .transpose()?;
+            let input = AcquireRequest::parse(&request, settings.default_ttl)?;
             // Made before the first write attempt, so an SDK retry of a write
             // that already landed is recognised as ours.
             let lease = LeaseId::generate();
             let grant = Grant {
-                requester: &requester,
+                requester: &input.requester,
                 lease: &lease,
-                ttl,
-                idempotency_key: idempotency_key.as_ref(),
+                ttl: input.ttl,
+                idempotency_key: input.idempotency_key.as_ref(),
             };
-            let answer = match acquire_within(locks, &user, &name, &grant, wait.duration()).await? {
+            let outcome = acquire_within(
+                locks,
+                &input.user,
+                &input.name,
+                &grant,
+                input.wait.duration(),
+            )
+            .await?;
+            let answer = match outcome {
                 Acquired::Granted(lock) => AcquireAnswer {
                     locked: true,
                     lease_id: Some(lock.lease_id),
@@ -251,10 +242,9 @@ fn jittered(pause: Duration) -> Duration {
 pub async fn get_lock(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
-            let user = tenant(&request)?;
-            let name = LockName::parse(&required_query(&request, "lockName")?)?;
+            let input = GetRequest::parse(&request)?;
             let lock = locks
-                .get(&user, &name)
+                .get(&input.user, &input.name)
                 .await?
                 .ok_or(ApiError::LockNotFound)?;
             Ok(json(StatusCode::OK, &LockView::at(lock, Timestamp::now())))
@@ -268,19 +258,13 @@ pub async fn get_lock(locks: &LockStore, request: Request) -> Response<Body> {
 pub async fn unlock(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
-            let user = tenant(&request)?;
-            let body = http::json_object(&request)?;
-            let name = LockName::parse(required_str(&body, "lockName")?)?;
-            let force = optional_bool(&body, "force")?.unwrap_or(false);
+            let input = UnlockRequest::parse(&request)?;
             let now = Timestamp::now();
-            let released = if force {
-                if body.get("leaseId").is_some_and(|v| !v.is_null()) {
-                    return Err(ApiError::invalid("leaseId", "must not be given with force"));
+            let released = match &input.by {
+                UnlockBy::Force => locks.force_release(&input.user, &input.name, now).await?,
+                UnlockBy::Lease(lease) => {
+                    locks.release(&input.user, &input.name, lease, now).await?
                 }
-                locks.force_release(&user, &name, now).await?
-            } else {
-                let lease = LeaseId::parse(required_str(&body, "leaseId")?)?;
-                locks.release(&user, &name, &lease, now).await?
             };
             let answer = match released {
                 Released::Released => UnlockAnswer {
@@ -308,17 +292,17 @@ pub async fn unlock(locks: &LockStore, request: Request) -> Response<Body> {
 pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
-            let user = tenant(&request)?;
-            let body = http::json_object(&request)?;
-            let name = LockName::parse(required_str(&body, "lockName")?)?;
-            let lease = LeaseId::parse(required_str(&body, "leaseId")?)?;
-            let ttl = optional_u64(&body, "ttlSeconds")?
-                .map(LeaseTtl::from_seconds)
-                .transpose()?;
-            let answer = match locks
-                .renew(&user, &name, &lease, ttl, Timestamp::now())
-                .await?
-            {
+            let input = RenewRequest::parse(&request)?;
+            let renewed = locks
+                .renew(
+                    &input.user,
+                    &input.name,
+                    &input.lease,
+                    input.ttl,
+                    Timestamp::now(),
+                )
+                .await?;
+            let answer = match renewed {
                 Renewed::Renewed { expires_at } => RenewAnswer {
                     renewed: true,
                     expires_at,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod keys;
+pub mod requests;
 pub mod schema;
 pub mod store;
 pub mod types;
