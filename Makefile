@@ -7,7 +7,7 @@ VENV   := $(TOOLS)/venv
 NODE   := $(TOOLS)/node
 PYTHON ?= python3
 
-.PHONY: help tools dev test lint template-lint sam-build
+.PHONY: help tools dev test lint template-lint stress sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ template-lint: tools ## cfn-lint and sam validate --lint on template.yaml (offli
 
 test: tools lint template-lint ## Run every test: unit, handler, store suite (moto + dynalite), gateway, template, end-to-end
 	cargo test --workspace --no-fail-fast
+
+stress: tools ## Stress matrix: 2, 8, 32 and 128 clients through the local stack, history checkers
+	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10
 
 # --- deploy
 sam-build: tools ## sam build for x86_64 (what `sam deploy` uploads); arm64 needs a target not installable here
