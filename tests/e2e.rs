@@ -3,7 +3,7 @@
 //! over HTTP exactly as a client of the deployed API would.
 //!
 //! A custom harness (one stack for every scenario, stopped at the end); run
-//! one scenario with `cargo test -p e2e -- NAME`.
+//! one scenario with `cargo test -p e2e --test e2e -- NAME`.
 
 use std::future::Future;
 use std::pin::Pin;
