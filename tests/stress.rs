@@ -162,25 +162,34 @@ impl Run {
     }
 }
 
+/// A new user's API key.
+async fn new_api_key(http: &reqwest::Client, base: &str) -> Result<String, String> {
+    let created: Value = http
+        .post(format!("{base}/v0/users/anonymous"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    created["apiKey"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no apiKey in {created}"))
+}
+
 /// One run of `clients` clients doing `cycles` grants each; the violations found.
 async fn run(base: &str, clients: usize, cycles: usize) -> Result<String, Vec<String>> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let created: Value = http
-        .post(format!("{base}/v0/users/anonymous"))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| vec![e.to_string()])?
-        .json()
-        .await
-        .map_err(|e| vec![e.to_string()])?;
+    let key = new_api_key(&http, base).await.map_err(|e| vec![e])?;
     let run = Arc::new(Run {
         base: base.to_owned(),
         http,
-        key: created["apiKey"].as_str().unwrap_or_default().to_owned(),
+        key,
         lock: format!("stress-{clients}"),
         epoch: Instant::now(),
         resource: Resource::default(),
@@ -252,15 +261,9 @@ async fn warm_up(base: &str, instances: usize) {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let created: Value = http
-        .post(format!("{base}/v0/users/anonymous"))
-        .send()
+    let key = new_api_key(&http, base)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["apiKey"].as_str().unwrap_or_default().to_owned();
+        .expect("a user for the warm-up");
     let calls = (0..instances)
         .flat_map(|_| ["/v0/lock", "/v0/unlock"])
         .map(|path| {
