@@ -13,6 +13,7 @@ use crate::keys::ApiKey;
 use crate::requests::{AcquireRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
 use crate::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
 use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId};
+use crate::ConfigError;
 
 /// Environment variable with the TTL (seconds) of leases acquired without `ttlSeconds`.
 pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
@@ -33,13 +34,22 @@ pub struct AcquireSettings {
 
 impl AcquireSettings {
     /// Reads [`DEFAULT_LEASE_TTL_ENV`]; unset, empty or `0` means no default.
-    pub fn from_env() -> Result<Self, ApiError> {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let invalid = |problem: String| ConfigError::InvalidSetting {
+            var: DEFAULT_LEASE_TTL_ENV,
+            problem,
+        };
         let seconds = std::env::var(DEFAULT_LEASE_TTL_ENV).unwrap_or_default();
         let default_ttl = match seconds.trim() {
             "" | "0" => None,
-            text => Some(LeaseTtl::from_seconds(text.parse().map_err(|_| {
-                ApiError::invalid(DEFAULT_LEASE_TTL_ENV, "must be a whole number of seconds")
-            })?)?),
+            text => {
+                let seconds = text
+                    .parse()
+                    .map_err(|_| invalid("must be a whole number of seconds".into()))?;
+                let ttl = LeaseTtl::from_seconds(seconds)
+                    .map_err(|_| invalid(format!("must be from 0 to {}", LeaseTtl::MAX_SECONDS)))?;
+                Some(ttl)
+            }
         };
         Ok(Self { default_ttl })
     }

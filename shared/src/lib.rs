@@ -21,6 +21,14 @@ pub enum ConfigError {
     /// A required environment variable is unset or empty.
     #[error("environment variable {0} must name a DynamoDB table")]
     MissingTable(&'static str),
+    /// A setting's environment variable holds a value out of its range.
+    #[error("environment variable {var} {problem}")]
+    InvalidSetting {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
 }
 
 /// The table named by environment variable `var`; fails fast when unset.
