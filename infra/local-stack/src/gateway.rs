@@ -18,6 +18,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::template::Route;
 
@@ -28,6 +29,12 @@ const ACCOUNT_ID: &str = "123456789012";
 /// API id in the local method ARNs.
 const API_ID: &str = "local";
 const REGION: &str = "us-east-1";
+/// Most invocations of one function the gateway lets wait on `cargo lambda
+/// watch` at once; the others wait in the gateway (within the integration
+/// timeout). cargo-lambda 1.9 queues a function's invocations in a channel of
+/// 100; once one is full it blocks while holding the lock every function's
+/// queue shares, and no function answers again (seen at 128 clients).
+pub const MAX_INVOCATIONS_PER_FUNCTION: usize = 64;
 
 /// How the gateway runs.
 #[derive(Clone, Debug)]
@@ -146,6 +153,8 @@ pub struct Gateway {
     config: GatewayConfig,
     client: reqwest::Client,
     cache: Mutex<HashMap<String, (Instant, Policy)>>,
+    /// One permit per invocation in flight, per function.
+    in_flight: HashMap<String, Arc<Semaphore>>,
 }
 
 /// A finished answer.
@@ -154,10 +163,21 @@ type Answer = Response<Full<Bytes>>;
 impl Gateway {
     /// A gateway with `config`.
     pub fn new(config: GatewayConfig) -> Arc<Self> {
+        let in_flight = config
+            .routes
+            .iter()
+            .map(|route| &route.function)
+            .chain([&config.authorizer])
+            .map(|function| {
+                let permits = Arc::new(Semaphore::new(MAX_INVOCATIONS_PER_FUNCTION));
+                (function.clone(), permits)
+            })
+            .collect();
         Arc::new(Self {
             config,
             client: reqwest::Client::new(),
             cache: Mutex::new(HashMap::new()),
+            in_flight,
         })
     }
 
@@ -303,7 +323,23 @@ impl Gateway {
         (*expires > Instant::now()).then(|| policy.clone())
     }
 
+    /// Invokes `function`, waiting for a free slot first; the integration
+    /// timeout covers the wait and the call.
     async fn invoke(&self, function: &str, event: &Value) -> Invoked {
+        let timeout = self.config.integration_timeout;
+        let call = async {
+            let _permit = match self.in_flight.get(function) {
+                Some(slots) => Some(slots.acquire().await),
+                None => None,
+            };
+            self.call(function, event).await
+        };
+        tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or(Invoked::TimedOut)
+    }
+
+    async fn call(&self, function: &str, event: &Value) -> Invoked {
         let url = format!(
             "{}/2015-03-31/functions/{function}/invocations",
             self.config.lambda_endpoint

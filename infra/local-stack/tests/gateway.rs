@@ -23,6 +23,9 @@ use tokio::net::TcpListener;
 struct Calls {
     authorizer: AtomicUsize,
     echo: AtomicUsize,
+    /// Invocations of `held` running now, and the most at once.
+    held_now: AtomicUsize,
+    held_most: AtomicUsize,
 }
 
 /// A stand-in for `cargo lambda watch`'s invoke API.
@@ -106,6 +109,13 @@ async fn invoke(function: &str, event: Value, calls: &Calls) -> (u16, Value) {
         }
         "crash" => function_error("panicked at 'oops'"),
         "garbage" => (200, json!({ "not": "a proxy response" })),
+        "held" => {
+            let now = calls.held_now.fetch_add(1, Ordering::SeqCst) + 1;
+            calls.held_most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            calls.held_now.fetch_sub(1, Ordering::SeqCst);
+            (200, json!({ "statusCode": 200, "body": "{}" }))
+        }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             (200, json!({ "statusCode": 200, "body": "{}" }))
@@ -121,6 +131,10 @@ struct Fixture {
 }
 
 async fn gateway(auth_cache_ttl: Duration) -> Fixture {
+    gateway_with_timeout(auth_cache_ttl, Duration::from_millis(500)).await
+}
+
+async fn gateway_with_timeout(auth_cache_ttl: Duration, integration_timeout: Duration) -> Fixture {
     let calls = Arc::new(Calls::default());
     let lambda_endpoint = stub_lambda(calls.clone()).await;
     let route = |method: &str, path: &str, function: &str, authorized: bool| Route {
@@ -137,11 +151,12 @@ async fn gateway(auth_cache_ttl: Duration) -> Fixture {
             route("GET", "/crash", "crash", false),
             route("GET", "/garbage", "garbage", false),
             route("GET", "/slow", "slow", false),
+            route("GET", "/held", "held", false),
         ],
         authorizer: "authorizer".into(),
         lambda_endpoint,
         auth_cache_ttl,
-        integration_timeout: Duration::from_millis(500),
+        integration_timeout,
         stage: "local".into(),
         log_requests: false,
     });
@@ -349,5 +364,26 @@ async fn gateway_errors_are_json() {
         f.calls.echo.load(Ordering::SeqCst),
         0,
         "an oversized body never reaches the function"
+    );
+}
+
+#[tokio::test]
+async fn invocations_beyond_the_cap_wait_in_the_gateway() {
+    use local_stack::gateway::MAX_INVOCATIONS_PER_FUNCTION;
+    let f = gateway_with_timeout(Duration::ZERO, Duration::from_secs(10)).await;
+    let requests = MAX_INVOCATIONS_PER_FUNCTION * 2;
+    let calls: Vec<_> = (0..requests)
+        .map(|_| {
+            let request = f.http.get(format!("{}/held", f.base)).send();
+            tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap(), 200);
+    }
+    let most = f.calls.held_most.load(Ordering::SeqCst);
+    assert!(
+        most > MAX_INVOCATIONS_PER_FUNCTION / 2 && most <= MAX_INVOCATIONS_PER_FUNCTION,
+        "{most} invocations ran at once, cap {MAX_INVOCATIONS_PER_FUNCTION}"
     );
 }
