@@ -217,6 +217,44 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Process ids of the running instances of `function` (each a binary
+    /// that `cargo lambda watch` started as its child).
+    pub fn function_pids(&self, function: &str) -> Vec<u32> {
+        let Some(watch) = self.watch.0.as_ref().map(Child::id) else {
+            return Vec::new();
+        };
+        let suffix = format!("/debug/{function}");
+        children_of(watch)
+            .into_iter()
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let program = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+                String::from_utf8_lossy(program).ends_with(&suffix)
+            })
+            .collect()
+    }
+}
+
+/// The processes whose parent is `parent` (from `/proc`; none elsewhere).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| stat_field(pid, 1) == Some(u64::from(parent)))
+        .collect()
+}
+
+/// Field `index` of `/proc/<pid>/stat`, counted from the one after the
+/// process name (0: state, 1: parent, 19: start time).
+fn stat_field(pid: u32, index: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().nth(index)?.parse().ok()
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         self.gateway.abort();
@@ -374,7 +412,9 @@ fn start_watch(
         .stdin(Stdio::null())
         .stdout(log.stdio()?)
         .stderr(log.stdio()?)
-        // Its own process group, so stopping it also stops every function it ran.
+        // Its own process group, so that stopping it stops the `cargo run`
+        // and build processes it started (each function runs in a group of
+        // its own, and is stopped as a child).
         .process_group(0);
     if !options.reload {
         command.arg("--ignore-changes");
@@ -397,7 +437,8 @@ fn start_watch(
     Ok(ProcessGroup(Some(child)))
 }
 
-/// A child that leads its own process group; stopping it stops the group.
+/// A child that leads its own process group; stopping it stops the group
+/// and the child's own children.
 struct ProcessGroup(Option<Child>);
 
 impl ProcessGroup {
@@ -408,6 +449,11 @@ impl ProcessGroup {
         let Ok(group) = i32::try_from(child.id()) else {
             return;
         };
+        // With their start times, so a pid reused meanwhile is not killed.
+        let children: Vec<_> = children_of(child.id())
+            .into_iter()
+            .map(|pid| (pid, stat_field(pid, 19)))
+            .collect();
         // SAFETY: kill(2) with a negative pid signals that process group; it
         // touches no memory of ours.
         unsafe { libc::kill(-group, libc::SIGTERM) };
@@ -415,8 +461,14 @@ impl ProcessGroup {
         while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Whatever is left of the group (function processes included) goes now.
+        // Whatever is left of the group and the children goes now.
         unsafe { libc::kill(-group, libc::SIGKILL) };
+        for (pid, started) in children {
+            if let (Ok(id), true) = (i32::try_from(pid), stat_field(pid, 19) == started) {
+                // SAFETY: as above, for one process.
+                unsafe { libc::kill(id, libc::SIGKILL) };
+            }
+        }
         let _ = child.wait();
     }
 }
