@@ -229,58 +229,201 @@ async fn authentication(api: Api) {
     assert_eq!(lower.body, json!({ "locks": [] }));
 }
 
-/// Two users with the same lock names never see or touch each other's locks,
-/// whatever the request names.
+/// Every route, with another tenant's identifiers forged into the request
+/// (her `userId` in the body, the query and headers; her lock names, lease
+/// ids and idempotency key): each request stays in the caller's own
+/// namespace or is refused, no answer carries anything of hers, and her
+/// locks are exactly as they were after every request.
 async fn tenant_isolation(api: Api) {
     let (alice_id, alice) = api.new_user().await;
-    let (_, bob) = api.new_user().await;
-    let alice_lease = lease_of(&api.acquire(&alice, "payroll", "alice").await);
-
-    // Bob's acquire of the same name is his own lock, even naming Alice.
-    let body = json!({ "lockName": "payroll", "requester": "bob", "userId": alice_id });
-    let request = api
-        .post("/v0/lock", Some(&bob))
-        .query(&[("userId", alice_id.as_str())])
-        .header("X-User-Id", &alice_id)
-        .json(&body);
-    let bob_lease = lease_of(&api.send(request).await);
-
-    // Neither can release the other's lock with the other's lease id.
-    assert_eq!(
-        api.unlock(&bob, "payroll", &alice_lease).await.body["unlocked"],
-        false
-    );
-    assert_eq!(
-        api.unlock(&alice, "payroll", &bob_lease).await.body["unlocked"],
-        false
-    );
-    assert_eq!(
-        api.lock(&bob, "payroll").await.body["leaseId"],
-        bob_lease.as_str()
-    );
-    assert_eq!(
-        api.lock(&alice, "payroll").await.body["leaseId"],
-        alice_lease.as_str()
-    );
-    let only_alice = lease_of(&api.acquire(&alice, "alice-only", "alice").await);
-    assert_eq!(
-        api.lock(&bob, "alice-only").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        api.unlock(&bob, "alice-only", &only_alice).await.status,
-        StatusCode::NOT_FOUND
-    );
-    let names = |answer: Answer| -> Vec<String> {
-        answer.body["locks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["lockName"].as_str().unwrap().to_owned())
-            .collect()
+    let (bob_id, bob) = api.new_user().await;
+    let alice_key_id = "alice-retry-1";
+    let shared_lease = {
+        let body = json!({ "lockName": "payroll", "requester": "alice", "ttlSeconds": 3600 });
+        let request = api
+            .post("/v0/lock", Some(&alice))
+            .header("Idempotency-Key", alice_key_id)
+            .json(&body);
+        lease_of(&api.send(request).await)
     };
-    assert_eq!(names(api.locks(&alice).await), ["alice-only", "payroll"]);
-    assert_eq!(names(api.locks(&bob).await), ["payroll"]);
+    let private_lease = lease_of(&api.acquire(&alice, "alice-only", "alice").await);
+    let freed_lease = lease_of(&api.acquire(&alice, "alice-freed", "alice").await);
+    assert_eq!(
+        api.unlock(&alice, "alice-freed", &freed_lease).await.body["unlocked"],
+        true
+    );
+    let alice_before = api.locks(&alice).await.body;
+    let secrets = [&alice_id, &shared_lease, &private_lease, &freed_lease];
+
+    // Her userId everywhere a confused service might look for one.
+    let forge = |request: reqwest::RequestBuilder| {
+        request
+            .query(&[
+                ("userId", alice_id.as_str()),
+                ("user_id", alice_id.as_str()),
+            ])
+            .header("X-User-Id", &alice_id)
+            .header("X-Amz-User-Id", &alice_id)
+            .header("userId", &alice_id)
+    };
+    let forged_body = |mut body: Value| {
+        body["userId"] = json!(alice_id);
+        body["requestContext"] = json!({ "authorizer": { "userId": alice_id } });
+        body
+    };
+    let lock_body = |name: &str| forged_body(json!({ "lockName": name, "requester": "bob" }));
+    let lease_body = |name: &str, lease: &str| {
+        forged_body(json!({ "lockName": name, "leaseId": lease, "ttlSeconds": 60 }))
+    };
+    let force_body = |name: &str| forged_body(json!({ "lockName": name, "force": true }));
+    let get = |name: &str| api.get("/v0/lock", Some(&bob)).query(&[("lockName", name)]);
+
+    let ok = StatusCode::OK;
+    let not_found = StatusCode::NOT_FOUND;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, Value)> = vec![
+        // Reads: her lock names are unknown to him, her list is not his.
+        ("get her lock", get("alice-only"), not_found, json!(null)),
+        (
+            "get her freed lock",
+            get("alice-freed"),
+            not_found,
+            json!(null),
+        ),
+        (
+            "list",
+            api.get("/v0/locks", Some(&bob)),
+            ok,
+            json!({ "locks": [] }),
+        ),
+        // Writes naming her locks and leases.
+        (
+            "unlock her lease",
+            api.post("/v0/unlock", Some(&bob))
+                .json(&lease_body("alice-only", &private_lease)),
+            not_found,
+            json!(null),
+        ),
+        (
+            "force her lock",
+            api.post("/v0/unlock", Some(&bob))
+                .json(&force_body("alice-only")),
+            not_found,
+            json!(null),
+        ),
+        (
+            "renew her lease",
+            api.post("/v0/lock/renew", Some(&bob))
+                .json(&lease_body("alice-only", &private_lease)),
+            not_found,
+            json!(null),
+        ),
+        (
+            "renew her freed lease",
+            api.post("/v0/lock/renew", Some(&bob))
+                .json(&lease_body("alice-freed", &freed_lease)),
+            not_found,
+            json!(null),
+        ),
+        // The same name in his namespace is his own lock, even with her idempotency key.
+        (
+            "acquire her lock name",
+            api.post("/v0/lock", Some(&bob))
+                .header("Idempotency-Key", alice_key_id)
+                .json(&lock_body("payroll")),
+            ok,
+            json!({ "locked": true }),
+        ),
+        (
+            "unlock his lock with her lease",
+            api.post("/v0/unlock", Some(&bob))
+                .json(&lease_body("payroll", &shared_lease)),
+            ok,
+            json!({ "unlocked": false }),
+        ),
+        (
+            "renew his lock with her lease",
+            api.post("/v0/lock/renew", Some(&bob))
+                .json(&lease_body("payroll", &shared_lease)),
+            ok,
+            json!({ "renewed": false }),
+        ),
+        (
+            "force his lock",
+            api.post("/v0/unlock", Some(&bob))
+                .json(&force_body("payroll")),
+            ok,
+            json!({ "unlocked": true }),
+        ),
+        (
+            "get his lock",
+            get("payroll"),
+            ok,
+            json!({ "locked": false }),
+        ),
+        ("list", api.get("/v0/locks", Some(&bob)), ok, json!(null)),
+        // Signing up "as her" makes a new user; her id is no key.
+        (
+            "sign up as her",
+            api.post("/v0/users/anonymous", None)
+                .json(&forged_body(json!({}))),
+            ok,
+            json!(null),
+        ),
+        (
+            "her userId as a key",
+            api.get("/v0/locks", Some(&alice_id)),
+            unauthorized,
+            json!(null),
+        ),
+        (
+            "her lease id as a key",
+            api.get("/v0/locks", Some(&private_lease)),
+            unauthorized,
+            json!(null),
+        ),
+    ];
+    for (case, request, status, expected) in cases {
+        let answer = api.send(forge(request)).await;
+        assert_eq!(answer.status, status, "{case}: {answer:?}");
+        if let Some(fields) = expected.as_object() {
+            for (field, value) in fields {
+                assert_eq!(&answer.body[field], value, "{case}: {answer:?}");
+            }
+        }
+        let text = answer.body.to_string();
+        for secret in secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{case} leaked {secret}: {text}"
+            );
+        }
+        if case == "sign up as her" {
+            assert_ne!(answer.body["userId"], json!(alice_id));
+            assert_ne!(answer.body["userId"], json!(bob_id));
+        }
+        if case == "list" {
+            let names: Vec<_> = answer.body["locks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["lockName"].clone())
+                .collect();
+            assert!(names.iter().all(|n| n == "payroll"), "{case}: {names:?}");
+        }
+        assert_eq!(
+            api.locks(&alice).await.body,
+            alice_before,
+            "{case} changed her locks"
+        );
+    }
+    // Her own retry with her key still finds her lease.
+    let body = json!({ "lockName": "payroll", "requester": "alice", "ttlSeconds": 3600 });
+    let request = api
+        .post("/v0/lock", Some(&alice))
+        .header("Idempotency-Key", alice_key_id)
+        .json(&body);
+    assert_eq!(lease_of(&api.send(request).await), shared_lease);
 }
 
 /// Bad input through the gateway: a clear 4xx in JSON, and nothing written.
