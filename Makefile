@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 TOOLS  := .tools
 VENV   := $(TOOLS)/venv
+FUZZ   := $(TOOLS)/schemathesis
 NODE   := $(TOOLS)/node
 PYTHON ?= python3
 
@@ -19,13 +20,20 @@ $(VENV)/.stamp: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	@touch $@
 
+# schemathesis in a venv of its own: its pins clash with moto's and SAM's.
+$(FUZZ)/.stamp: infra/requirements-schemathesis.txt
+	@mkdir -p $(TOOLS)
+	@test -x $(FUZZ)/bin/python || $(PYTHON) -m venv $(FUZZ)
+	$(FUZZ)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-schemathesis.txt
+	@touch $@
+
 $(NODE)/.stamp: infra/package.json infra/package-lock.json
 	@mkdir -p $(NODE)
 	cp infra/package.json infra/package-lock.json $(NODE)/
 	cd $(NODE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: $(VENV)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
+tools: $(VENV)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
 
 # --- run
 dev: tools ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides) until Ctrl-C
@@ -41,11 +49,11 @@ template-lint: tools ## cfn-lint and sam validate --lint on template.yaml (offli
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
 
-test: tools lint template-lint ## Run every test: unit, handler, store suite (moto + dynalite), gateway, template, end-to-end
+test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast
 
-stress: tools ## Stress matrix: 2, 8, 32 and 128 clients through the local stack, history checkers
-	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10
+stress: tools ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
+	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10
 
 # --- deploy
 sam-build: tools ## sam build for x86_64 (what `sam deploy` uploads); arm64 needs a target not installable here

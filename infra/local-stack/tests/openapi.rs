@@ -1,0 +1,160 @@
+//! `openapi.yaml` against the implementation: the same routes and methods as
+//! `template.yaml`, the same routes behind the authorizer, the limits the
+//! parsers enforce, and every error code the functions and the gateway
+//! answer with. (The answers themselves are checked against the description
+//! by the schemathesis run, `infra/local-stack/tests/schemathesis.rs`.)
+
+use std::collections::BTreeSet;
+
+use local_stack::engine::repo_root;
+use local_stack::template::Template;
+use serde_yaml_ng::Value;
+use shared::error::ApiError;
+use shared::http::MAX_BODY_BYTES;
+use shared::types::{LeaseTtl, WaitTime, MAX_LABEL_BYTES};
+
+fn openapi() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn template() -> Template {
+    Template::load(&repo_root().join("template.yaml")).unwrap()
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+/// (METHOD, path, needs an API key) for every operation in the description.
+fn operations(spec: &Value) -> BTreeSet<(String, String, bool)> {
+    let global_security = !spec["security"].as_sequence().unwrap().is_empty();
+    let mut operations = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            let operation = &item[method];
+            if operation.is_null() {
+                continue;
+            }
+            let secured = match operation["security"].as_sequence() {
+                Some(requirements) => !requirements.is_empty(),
+                None => global_security,
+            };
+            operations.insert((
+                method.to_uppercase(),
+                path.as_str().unwrap().to_owned(),
+                secured,
+            ));
+        }
+    }
+    operations
+}
+
+#[test]
+fn routes_and_their_authorization_match_the_template() {
+    let described = operations(&openapi());
+    let deployed: BTreeSet<_> = template()
+        .routes
+        .into_iter()
+        .map(|r| (r.method, r.path, r.authorized))
+        .collect();
+    assert_eq!(described, deployed);
+}
+
+#[test]
+fn limits_match_the_parsers() {
+    let spec = openapi();
+    let schemas = &spec["components"]["schemas"];
+    for label in ["LockName", "Requester"] {
+        assert_eq!(
+            schemas[label]["maxLength"].as_u64(),
+            Some(MAX_LABEL_BYTES as u64),
+            "{label}"
+        );
+        assert_eq!(schemas[label]["minLength"].as_u64(), Some(1), "{label}");
+    }
+    assert_eq!(
+        schemas["TtlSeconds"]["maximum"].as_u64(),
+        Some(LeaseTtl::MAX_SECONDS)
+    );
+    let wait = &schemas["AcquireRequest"]["properties"]["waitSeconds"];
+    assert_eq!(wait["maximum"].as_u64(), Some(WaitTime::MAX_SECONDS));
+    let idempotency_key = spec["paths"]["/v0/lock"]["post"]["parameters"][0]["schema"]["pattern"]
+        .as_str()
+        .unwrap();
+    assert!(idempotency_key.ends_with(&format!("{{1,{MAX_LABEL_BYTES}}}$")));
+    let too_large = spec["components"]["responses"]["PayloadTooLarge"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(too_large.contains(&format!("{} KiB", MAX_BODY_BYTES / 1024)));
+}
+
+#[test]
+fn every_error_code_is_described() {
+    let spec = openapi();
+    let described: BTreeSet<&str> = spec["components"]["schemas"]["Error"]["properties"]["code"]
+        ["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    let store_failure = shared::error::StoreError::MalformedItem("lockName");
+    let from_functions = [
+        ApiError::BadRequest(String::new()),
+        ApiError::PayloadTooLarge { limit: 1 },
+        ApiError::LockNotFound,
+        ApiError::Unauthorized,
+        ApiError::Store(store_failure),
+    ]
+    .map(|err| err.code());
+    // The Gateway Responses of the template: `"code":"..."` in each template.
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let from_gateway: Vec<&str> = template
+        .split(r#""code":""#)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(from_gateway.len() >= 5, "{from_gateway:?}");
+    for code in from_functions.iter().chain(&from_gateway) {
+        assert!(described.contains(code), "{code} is not in openapi.yaml");
+    }
+}
+
+#[test]
+fn every_answer_is_json_and_every_operation_has_its_errors() {
+    let spec = openapi();
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            let operation = &item[method];
+            if operation.is_null() {
+                continue;
+            }
+            let responses = operation["responses"].as_mapping().unwrap();
+            let statuses: BTreeSet<&str> = responses.keys().map(|k| k.as_str().unwrap()).collect();
+            let path = path.as_str().unwrap();
+            let secured = operation["security"].as_sequence().is_none();
+            let has_body = !operation["requestBody"].is_null();
+            let has_input = has_body || !operation["parameters"].is_null();
+            assert!(
+                statuses.contains("200") && statuses.contains("500"),
+                "{method} {path}"
+            );
+            assert_eq!(statuses.contains("401"), secured, "{method} {path}");
+            assert_eq!(statuses.contains("400"), has_input, "{method} {path}");
+            for (status, response) in responses {
+                let content = if response["$ref"].is_null() {
+                    response["content"].clone()
+                } else {
+                    let name = response["$ref"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap();
+                    spec["components"]["responses"][name]["content"].clone()
+                };
+                let types: Vec<_> = content.as_mapping().unwrap().keys().collect();
+                assert_eq!(types, ["application/json"], "{method} {path} {status:?}");
+            }
+        }
+    }
+}
