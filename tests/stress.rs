@@ -303,8 +303,8 @@ enum Fault {
     /// dynalite is killed and restarted on its data, every 1.5 s.
     Restart,
     /// A function instance (acquire or unlock, in turn) is killed every
-    /// second, while the proxy delays traffic by up to 200 ms so that the
-    /// instances are mostly mid-request.
+    /// second while its DynamoDB call is in flight (the proxy delays traffic
+    /// by up to 200 ms, so there is one to catch).
     Kill,
 }
 
@@ -440,17 +440,51 @@ async fn inflict(fault: Fault, stack: &Stack, backend: &Backend, done: &AtomicBo
             let function = ["acquire", "unlock"][count as usize % 2];
             let pids = stack.function_pids(function);
             // Keep one instance: cargo lambda watch does not replace the last one.
-            if pids.len() >= 2 {
-                let victim = pids[(random_fraction() * pids.len() as f64) as usize];
-                let killed = std::process::Command::new("kill")
-                    .args(["-9", &victim.to_string()])
-                    .status();
-                if killed.is_ok_and(|s| s.success()) {
-                    count += 1;
+            if pids.len() < 2 {
+                continue;
+            }
+            // Wait for an instance to be mid-request: its DynamoDB call sent
+            // through the proxy, the answer not back yet.
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until && !done.load(Ordering::SeqCst) {
+                let victim = backend
+                    .proxy
+                    .ports_awaiting_answer()
+                    .into_iter()
+                    .find_map(|port| owner_of_port(&pids, port));
+                if let Some(victim) = victim {
+                    let killed = std::process::Command::new("kill")
+                        .args(["-9", &victim.to_string()])
+                        .status();
+                    if killed.is_ok_and(|s| s.success()) {
+                        count += 1;
+                    }
+                    break;
                 }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     }
+}
+
+/// The process among `pids` with a TCP connection from local `port` (Linux:
+/// the socket's inode from `/proc/net/tcp`, found among each process's fds).
+fn owner_of_port(pids: &[u32], port: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+        (local_port == port).then(|| fields.get(9).map(|inode| inode.to_string()))?
+    })?;
+    let socket = format!("socket:[{inode}]");
+    pids.iter().copied().find(|pid| {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == socket.as_str())
+        })
+    })
 }
 
 /// A new user's API key.
@@ -582,7 +616,7 @@ async fn run(
             "; dynalite restarted {inflicted} times, {} connections found it down",
             injected.engine_down - injected_before.engine_down
         ),
-        Fault::Kill => format!("; {inflicted} function instances killed"),
+        Fault::Kill => format!("; {inflicted} function instances killed mid-request"),
     };
     let injected_nothing = match fault {
         Fault::None => false,

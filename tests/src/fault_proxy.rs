@@ -3,6 +3,7 @@
 //! the request (so the SDK retries a write that already landed), delays
 //! traffic, and resets connections before a request reaches the engine.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ struct Shared {
     faults: Mutex<Faults>,
     counters: Counters,
     seed: AtomicU64,
+    /// Client ports whose request went to the engine and whose answer has not come back.
+    awaiting_answer: Mutex<HashSet<u16>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -73,6 +76,7 @@ impl FaultProxy {
             faults: Mutex::new(Faults::default()),
             counters: Counters::default(),
             seed: AtomicU64::new(nanos | 1),
+            awaiting_answer: Mutex::new(HashSet::new()),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
@@ -90,6 +94,18 @@ impl FaultProxy {
     /// Puts `faults` in force for every connection from now on.
     pub fn set(&self, faults: Faults) {
         *self.shared.faults.lock().unwrap() = faults;
+    }
+
+    /// The local ports of the clients (the functions' connections) that are
+    /// waiting for the engine's answer right now.
+    pub fn ports_awaiting_answer(&self) -> Vec<u16> {
+        self.shared
+            .awaiting_answer
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
     }
 
     /// The faults injected so far.
@@ -111,6 +127,16 @@ impl Drop for FaultProxy {
 }
 
 impl Shared {
+    /// Notes whether the client on `port` waits for the engine's answer.
+    fn awaiting(&self, port: u16, awaiting: bool) {
+        let mut ports = self.awaiting_answer.lock().unwrap();
+        if awaiting {
+            ports.insert(port);
+        } else {
+            ports.remove(&port);
+        }
+    }
+
     fn faults(&self) -> Faults {
         *self.faults.lock().unwrap()
     }
@@ -141,7 +167,13 @@ impl Shared {
 }
 
 /// Carries one connection both ways until either side closes or a fault ends it.
-async fn relay(mut client: TcpStream, shared: Arc<Shared>) {
+async fn relay(client: TcpStream, shared: Arc<Shared>) {
+    let port = client.peer_addr().map_or(0, |a| a.port());
+    relay_until_closed(client, port, &shared).await;
+    shared.awaiting(port, false);
+}
+
+async fn relay_until_closed(mut client: TcpStream, port: u16, shared: &Shared) {
     let Ok(mut engine) = TcpStream::connect(shared.upstream).await else {
         // The engine is down (restarting): the client sees its connection closed.
         shared.counters.engine_down.fetch_add(1, Ordering::Relaxed);
@@ -160,6 +192,7 @@ async fn relay(mut client: TcpStream, shared: Arc<Shared>) {
                     let _ = client.set_zero_linger();
                     return;
                 }
+                shared.awaiting(port, true);
                 shared.maybe_delay().await;
                 if engine.write_all(&request[..n]).await.is_err() {
                     return;
@@ -171,6 +204,7 @@ async fn relay(mut client: TcpStream, shared: Arc<Shared>) {
                     shared.counters.dropped_answers.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
+                shared.awaiting(port, false);
                 shared.maybe_delay().await;
                 if client.write_all(&answer[..n]).await.is_err() {
                     return;
@@ -253,6 +287,30 @@ mod tests {
         assert!(reply.is_err(), "a reset is an error, got {reply:?}");
         assert_eq!(received.load(Ordering::SeqCst), 0);
         assert_eq!(proxy.injected().resets, 1);
+    }
+
+    #[tokio::test]
+    async fn knows_which_clients_await_an_answer() {
+        let (upstream, _) = echo_upstream().await;
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        proxy.set(Faults {
+            max_delay: Duration::from_millis(300),
+            ..Faults::default()
+        });
+        let mut stream = TcpStream::connect(proxy.endpoint.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let port = stream.local_addr().unwrap().port();
+        stream.write_all(b"x").await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while !proxy.ports_awaiting_answer().contains(&port) {
+            assert!(std::time::Instant::now() < deadline, "never seen awaiting");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut reply = [0u8; 8];
+        let n = stream.read(&mut reply).await.unwrap();
+        assert_eq!(&reply[..n], b"ok:x");
+        assert!(!proxy.ports_awaiting_answer().contains(&port));
     }
 
     #[tokio::test]

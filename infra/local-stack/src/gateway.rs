@@ -154,7 +154,7 @@ pub struct Gateway {
     client: reqwest::Client,
     cache: Mutex<HashMap<String, (Instant, Policy)>>,
     /// One permit per invocation in flight, per function.
-    in_flight: HashMap<String, Arc<Semaphore>>,
+    in_flight: HashMap<String, Semaphore>,
 }
 
 /// A finished answer.
@@ -169,7 +169,7 @@ impl Gateway {
             .map(|route| &route.function)
             .chain([&config.authorizer])
             .map(|function| {
-                let permits = Arc::new(Semaphore::new(MAX_INVOCATIONS_PER_FUNCTION));
+                let permits = Semaphore::new(MAX_INVOCATIONS_PER_FUNCTION);
                 (function.clone(), permits)
             })
             .collect();
