@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::fault_proxy::{FaultProxy, Faults};
+use e2e::fault_proxy::{FaultProxy, Faults, Injected};
 use e2e::history::{is_linearizable, overlapping_holds, token_regressions, Hold, Op, Outcome};
 use local_stack::engine::{Engine, EngineKind};
 use local_stack::{EngineChoice, Stack, StackOptions};
@@ -116,6 +116,9 @@ impl Run {
                     Ok(body) => {
                         let took = first_sent.elapsed();
                         self.note(|r| r.slowest = r.slowest.max(took));
+                        if took > CLEAR_ANSWER_DEADLINE {
+                            return Err(format!("a clear answer only after {took:?}"));
+                        }
                         return Ok(body);
                     }
                     Err(err) => format!("200 with an unreadable body: {err}"),
@@ -285,9 +288,9 @@ impl Run {
     }
 }
 
-/// A number in [0, 1).
+/// A number in [0, 1): the top 48 bits of a v4 UUID, all random.
 fn random_fraction() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+    (uuid::Uuid::new_v4().as_u128() >> 80) as f64 / (1u64 << 48) as f64
 }
 
 /// What is done to the stack while the clients run.
@@ -487,6 +490,31 @@ fn owner_of_port(pids: &[u32], port: u16) -> Option<u32> {
     })
 }
 
+/// What `fault` did in a run (`""` for no fault), or `None` if it never fired.
+fn injected_report(fault: Fault, proxy: Injected, inflicted: u64) -> Option<String> {
+    let (count, what) = match fault {
+        Fault::None => return Some(String::new()),
+        Fault::Drop => (
+            proxy.dropped_answers,
+            "answers dropped after dynalite applied the write".to_owned(),
+        ),
+        Fault::Delay => (proxy.delays, "chunks delayed".to_owned()),
+        Fault::Reset => (proxy.resets, "connections reset".to_owned()),
+        Fault::Restart => (
+            inflicted,
+            format!(
+                "dynalite restarts ({} connections found it down)",
+                proxy.engine_down
+            ),
+        ),
+        Fault::Kill => (
+            inflicted,
+            "function instances killed mid-request".to_owned(),
+        ),
+    };
+    (count > 0).then(|| format!("; {count} {what}"))
+}
+
 /// A new user's API key.
 async fn new_api_key(http: &reqwest::Client, base: &str) -> Result<String, String> {
     let created: Value = http
@@ -598,36 +626,11 @@ async fn run(
     let last_token = record.holds.iter().map(|h| h.token).max().unwrap_or(0);
     violations.extend(run.check_final_state(last_token).await);
 
-    let faults = match fault {
-        Fault::None => String::new(),
-        Fault::Drop => format!(
-            "; {} answers dropped after dynalite applied the write",
-            injected.dropped_answers - injected_before.dropped_answers
-        ),
-        Fault::Delay => format!(
-            "; {} chunks delayed",
-            injected.delays - injected_before.delays
-        ),
-        Fault::Reset => format!(
-            "; {} connections reset",
-            injected.resets - injected_before.resets
-        ),
-        Fault::Restart => format!(
-            "; dynalite restarted {inflicted} times, {} connections found it down",
-            injected.engine_down - injected_before.engine_down
-        ),
-        Fault::Kill => format!("; {inflicted} function instances killed mid-request"),
-    };
-    let injected_nothing = match fault {
-        Fault::None => false,
-        Fault::Drop => injected.dropped_answers == injected_before.dropped_answers,
-        Fault::Delay => injected.delays == injected_before.delays,
-        Fault::Reset => injected.resets == injected_before.resets,
-        Fault::Restart | Fault::Kill => inflicted == 0,
-    };
-    if injected_nothing {
+    let injected = injected_report(fault, injected.since(injected_before), inflicted);
+    if injected.is_none() {
         violations.push(format!("the {} fault was never injected", fault.name()));
     }
+    let faults = injected.unwrap_or_default();
     let summary = format!(
         "{clients} clients: {grants} grants, {refusals} refusals, {} operations in {:.1} s{faults}; \
          {} unclear answers retried ({} of them 504), {} unlocks answered false, \

@@ -38,6 +38,18 @@ pub struct Injected {
     pub engine_down: u64,
 }
 
+impl Injected {
+    /// What was injected since `earlier`.
+    pub fn since(self, earlier: Injected) -> Injected {
+        Injected {
+            dropped_answers: self.dropped_answers - earlier.dropped_answers,
+            resets: self.resets - earlier.resets,
+            delays: self.delays - earlier.delays,
+            engine_down: self.engine_down - earlier.engine_down,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     dropped_answers: AtomicU64,
