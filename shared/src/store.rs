@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -61,6 +62,15 @@ const RENEW_WITH_TTL_UPDATE: &str =
 /// Renew with the lease's own TTL.
 const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// The attribute names that releasing and force-releasing both use.
+const FREE_LOCK_NAMES: [(&str, &str); 6] = [
+    ("#locked", LOCKED),
+    ("#expiresAt", EXPIRES_AT),
+    ("#updatedAt", UPDATED_AT),
+    ("#gcAt", TTL_ATTRIBUTE),
+    ("#leaseTtl", LEASE_TTL),
+    ("#idempotencyKey", IDEMPOTENCY_KEY),
+];
 /// A forced release needs only the lock to exist.
 const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#lockName)";
 /// Never overwrite a stored key.
@@ -253,18 +263,11 @@ impl LockStore {
         now: Timestamp,
     ) -> Result<Released, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(user, name)))
+            .free_lock(user, name, now)
             .condition_expression(LIVE_LEASE_CONDITION)
             .update_expression(RELEASE_UPDATE)
-            .set_expression_attribute_names(Some(release_names()))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_names("#leaseId", LEASE_ID)
             .expression_attribute_values(":leaseId", s(lease.as_str()))
-            .expression_attribute_values(":now", n(now.millis()))
-            .expression_attribute_values(":gcAt", gc_at(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -291,22 +294,12 @@ impl LockStore {
         name: &LockName,
         now: Timestamp,
     ) -> Result<Released, StoreError> {
-        let mut names = release_names();
-        names.remove("#leaseId");
-        names.insert("#lockName".into(), LOCKS_SORT_KEY.into());
-        names.insert("#forced".into(), FORCED.into());
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(user, name)))
+            .free_lock(user, name, now)
             .condition_expression(FORCE_RELEASE_CONDITION)
             .update_expression(FORCE_RELEASE_UPDATE)
-            .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", n(now.millis()))
-            .expression_attribute_values(":gcAt", gc_at(now))
+            .expression_attribute_names("#lockName", LOCKS_SORT_KEY)
+            .expression_attribute_names("#forced", FORCED)
             .send()
             .await;
         match result {
@@ -314,6 +307,25 @@ impl LockStore {
             // The only way this condition fails: there is no such lock.
             Err(err) => old_item_on_condition_failure(err).map(|_| Released::NotFound),
         }
+    }
+
+    /// What a release and a forced release share: an update of `name` at
+    /// `now` with the names and values both their expressions use.
+    fn free_lock(&self, user: &UserId, name: &LockName, now: Timestamp) -> UpdateItemFluentBuilder {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)));
+        FREE_LOCK_NAMES
+            .into_iter()
+            .fold(request, |request, (placeholder, attribute)| {
+                request.expression_attribute_names(placeholder, attribute)
+            })
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":gcAt", gc_at(now))
     }
 
     /// Extends `lease` to `now + ttl` (or its own TTL again) if it is the live
@@ -526,21 +538,6 @@ fn old_item_on_condition_failure(
         UpdateItemError::ConditionalCheckFailedException(failed) => Ok(failed.item),
         other => Err(aws_sdk_dynamodb::Error::from(other).into()),
     }
-}
-
-fn release_names() -> HashMap<String, String> {
-    [
-        ("#leaseId", LEASE_ID),
-        ("#locked", LOCKED),
-        ("#expiresAt", EXPIRES_AT),
-        ("#updatedAt", UPDATED_AT),
-        ("#gcAt", TTL_ATTRIBUTE),
-        ("#leaseTtl", LEASE_TTL),
-        ("#idempotencyKey", IDEMPOTENCY_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
 }
 
 /// When DynamoDB TTL may delete an item last relevant at `last_use`, in epoch seconds.
