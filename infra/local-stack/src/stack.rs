@@ -215,9 +215,7 @@ impl Stack {
             }
         }
     }
-}
 
-impl Stack {
     /// Process ids of the running instances of `function` (each a binary
     /// that `cargo lambda watch` started as its child).
     pub fn function_pids(&self, function: &str) -> Vec<u32> {
