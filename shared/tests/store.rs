@@ -61,18 +61,19 @@ fn granted(outcome: Acquired) -> Lock {
 async fn take(
     locks: &LockStore,
     user: &UserId,
-    name: &LockName,
-    requester: &Requester,
+    lock: &str,
+    requester: &str,
     lease: &LeaseId,
     now: Timestamp,
 ) -> Result<Acquired, StoreError> {
+    let requester = who(requester);
     let grant = Grant {
-        requester,
+        requester: &requester,
         lease,
         ttl: None,
         idempotency_key: None,
     };
-    locks.acquire(user, name, &grant, now).await
+    locks.acquire(user, &name(lock), &grant, now).await
 }
 
 const T0: u64 = 1_795_678_800_000;
@@ -86,8 +87,8 @@ pub async fn a_free_lock_is_granted_in_one_write(kind: EngineKind) {
         .during(take(
             &f.locks,
             &user,
-            &name("resource-123"),
-            &who("service-a"),
+            "resource-123",
+            "service-a",
             &lease,
             Timestamp::from_millis(T0),
         ))
@@ -116,8 +117,8 @@ pub async fn a_held_lock_is_refused_and_left_unchanged(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("service-a"),
+            "l",
+            "service-a",
             &LeaseId::generate(),
             Timestamp::from_millis(T0),
         )
@@ -131,8 +132,8 @@ pub async fn a_held_lock_is_refused_and_left_unchanged(kind: EngineKind) {
             .during(take(
                 &f.locks,
                 &user,
-                &name("l"),
-                &who(requester),
+                "l",
+                requester,
                 &LeaseId::generate(),
                 Timestamp::from_millis(T0 + 5),
             ))
@@ -156,8 +157,8 @@ pub async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(kind: EngineKi
                     let outcome = take(
                         &locks,
                         &user,
-                        &lock_name,
-                        &who(&format!("worker-{i}")),
+                        lock_name.as_str(),
+                        &format!("worker-{i}"),
                         &lease,
                         Timestamp::now(),
                     )
@@ -193,8 +194,8 @@ pub async fn release_frees_the_lock_and_the_next_grant_counts_up(kind: EngineKin
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("a"),
+            "l",
+            "a",
             &lease,
             Timestamp::from_millis(T0),
         )
@@ -226,8 +227,8 @@ pub async fn release_frees_the_lock_and_the_next_grant_counts_up(kind: EngineKin
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("b"),
+            "l",
+            "b",
             &next,
             Timestamp::from_millis(T0 + 20),
         )
@@ -248,16 +249,9 @@ pub async fn a_stale_or_foreign_lease_cannot_release(kind: EngineKind) {
     let user = UserId::generate();
     let old = LeaseId::generate();
     granted(
-        take(
-            &f.locks,
-            &user,
-            &name("l"),
-            &who("a"),
-            &old,
-            Timestamp::from_millis(T0),
-        )
-        .await
-        .unwrap(),
+        take(&f.locks, &user, "l", "a", &old, Timestamp::from_millis(T0))
+            .await
+            .unwrap(),
     );
     f.locks
         .release(&user, &name("l"), &old, Timestamp::from_millis(T0 + 1))
@@ -268,8 +262,8 @@ pub async fn a_stale_or_foreign_lease_cannot_release(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("b"),
+            "l",
+            "b",
             &current,
             Timestamp::from_millis(T0 + 2),
         )
@@ -319,8 +313,8 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("a"),
+            "l",
+            "a",
             &lease,
             Timestamp::from_millis(T0),
         )
@@ -333,8 +327,8 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         .during(take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("a"),
+            "l",
+            "a",
             &lease,
             Timestamp::from_millis(T0),
         ))
@@ -375,8 +369,8 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("b"),
+            "l",
+            "b",
             &next,
             Timestamp::from_millis(T0 + 2),
         )
@@ -394,8 +388,8 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("l"),
-            &who("a"),
+            "l",
+            "a",
             &lease,
             Timestamp::from_millis(T0 + 3)
         )
@@ -414,8 +408,8 @@ pub async fn tenants_with_the_same_lock_names_stay_independent(kind: EngineKind)
         take(
             &f.locks,
             &alice,
-            &name("shared-name"),
-            &who("a"),
+            "shared-name",
+            "a",
             &alice_lease,
             Timestamp::from_millis(T0),
         )
@@ -426,8 +420,8 @@ pub async fn tenants_with_the_same_lock_names_stay_independent(kind: EngineKind)
         take(
             &f.locks,
             &bob,
-            &name("shared-name"),
-            &who("b"),
+            "shared-name",
+            "b",
             &bob_lease,
             Timestamp::from_millis(T0),
         )
@@ -469,8 +463,8 @@ pub async fn tenants_with_the_same_lock_names_stay_independent(kind: EngineKind)
         take(
             &f.locks,
             &bob,
-            &name("only-bob"),
-            &who("b"),
+            "only-bob",
+            "b",
             &LeaseId::generate(),
             Timestamp::from_millis(T0),
         )
@@ -502,8 +496,8 @@ pub async fn list_reads_every_page_of_the_users_partition(kind: EngineKind) {
             take(
                 &locks,
                 &user,
-                &lock_name,
-                &who("a"),
+                lock_name.as_str(),
+                "a",
                 &LeaseId::generate(),
                 Timestamp::from_millis(T0),
             )
@@ -739,8 +733,8 @@ pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
         take(
             &f.locks,
             &user,
-            &name("forever"),
-            &who("a"),
+            "forever",
+            "a",
             &forever,
             Timestamp::from_millis(T0),
         )
@@ -784,16 +778,9 @@ pub async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(kind: Eng
     for i in 0..1000 {
         let lease = LeaseId::generate();
         let lock = granted(
-            take(
-                &f.locks,
-                &user,
-                &name("counter"),
-                &who("a"),
-                &lease,
-                Timestamp::now(),
-            )
-            .await
-            .unwrap(),
+            take(&f.locks, &user, "counter", "a", &lease, Timestamp::now())
+                .await
+                .unwrap(),
         );
         assert!(
             lock.fencing_token > last,
@@ -819,16 +806,9 @@ pub async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(kind: Engi
         for _ in 0..5 {
             let lease = LeaseId::generate();
             let lock = granted(
-                take(
-                    &f.locks,
-                    &user,
-                    &name("gc"),
-                    &who("a"),
-                    &lease,
-                    Timestamp::now(),
-                )
-                .await
-                .unwrap(),
+                take(&f.locks, &user, "gc", "a", &lease, Timestamp::now())
+                    .await
+                    .unwrap(),
             );
             assert!(lock.fencing_token > last, "round {round}");
             last = lock.fencing_token;
@@ -910,16 +890,9 @@ pub async fn force_release_frees_the_lock_and_fences_the_old_holder(kind: Engine
     let user = UserId::generate();
     let old = LeaseId::generate();
     let held = granted(
-        take(
-            &f.locks,
-            &user,
-            &name("l"),
-            &who("a"),
-            &old,
-            Timestamp::from_millis(T0),
-        )
-        .await
-        .unwrap(),
+        take(&f.locks, &user, "l", "a", &old, Timestamp::from_millis(T0))
+            .await
+            .unwrap(),
     );
     let (forced, calls) = f
         .calls
@@ -953,16 +926,9 @@ pub async fn force_release_frees_the_lock_and_fences_the_old_holder(kind: Engine
         Renewed::NotLive
     );
     let next = granted(
-        take(
-            &f.locks,
-            &user,
-            &name("l"),
-            &who("b"),
-            &LeaseId::generate(),
-            at,
-        )
-        .await
-        .unwrap(),
+        take(&f.locks, &user, "l", "b", &LeaseId::generate(), at)
+            .await
+            .unwrap(),
     );
     assert!(next.fencing_token > held.fencing_token);
 
