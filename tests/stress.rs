@@ -378,12 +378,7 @@ impl Backend {
         std::fs::create_dir_all(&data_dir).expect("a data folder for dynalite");
         let engine = Engine::start(EngineKind::Dynalite, 0, Some(&data_dir))
             .unwrap_or_else(|e| panic!("dynalite did not start: {e}"));
-        let port: u16 = engine
-            .endpoint
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("a port in the engine's endpoint");
+        let port = engine.port;
         let proxy = FaultProxy::start(([127, 0, 0, 1], port).into())
             .await
             .expect("the fault proxy");

@@ -77,6 +77,8 @@ pub struct Engine {
     pub kind: EngineKind,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The port on 127.0.0.1 it listens on.
+    pub port: u16,
     child: Child,
 }
 
@@ -134,6 +136,7 @@ impl Engine {
         let engine = Self {
             kind,
             endpoint: format!("http://127.0.0.1:{port}"),
+            port,
             child,
         };
         if !wait_for_port(port, Duration::from_secs(60)) {

@@ -24,28 +24,39 @@ fn template() -> Template {
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
-/// (METHOD, path, needs an API key) for every operation in the description.
-fn operations(spec: &Value) -> BTreeSet<(String, String, bool)> {
-    let global_security = !spec["security"].as_sequence().unwrap().is_empty();
-    let mut operations = BTreeSet::new();
+/// Every operation in the description: (method, path, the operation).
+fn each_operation(spec: &Value) -> Vec<(&'static str, &str, &Value)> {
+    let mut operations = Vec::new();
     for (path, item) in spec["paths"].as_mapping().unwrap() {
         for method in METHODS {
-            let operation = &item[method];
-            if operation.is_null() {
-                continue;
+            if !item[method].is_null() {
+                operations.push((method, path.as_str().unwrap(), &item[method]));
             }
-            let secured = match operation["security"].as_sequence() {
-                Some(requirements) => !requirements.is_empty(),
-                None => global_security,
-            };
-            operations.insert((
-                method.to_uppercase(),
-                path.as_str().unwrap().to_owned(),
-                secured,
-            ));
         }
     }
     operations
+}
+
+/// Whether `operation` needs an API key: its own `security`, or else the document's.
+fn secured(spec: &Value, operation: &Value) -> bool {
+    let requirements = operation["security"]
+        .as_sequence()
+        .or(spec["security"].as_sequence());
+    requirements.is_some_and(|r| !r.is_empty())
+}
+
+/// (METHOD, path, needs an API key) for every operation in the description.
+fn operations(spec: &Value) -> BTreeSet<(String, String, bool)> {
+    each_operation(spec)
+        .into_iter()
+        .map(|(method, path, operation)| {
+            (
+                method.to_uppercase(),
+                path.to_owned(),
+                secured(spec, operation),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -122,39 +133,32 @@ fn every_error_code_is_described() {
 #[test]
 fn every_answer_is_json_and_every_operation_has_its_errors() {
     let spec = openapi();
-    for (path, item) in spec["paths"].as_mapping().unwrap() {
-        for method in METHODS {
-            let operation = &item[method];
-            if operation.is_null() {
-                continue;
-            }
-            let responses = operation["responses"].as_mapping().unwrap();
-            let statuses: BTreeSet<&str> = responses.keys().map(|k| k.as_str().unwrap()).collect();
-            let path = path.as_str().unwrap();
-            let secured = operation["security"].as_sequence().is_none();
-            let has_body = !operation["requestBody"].is_null();
-            let has_input = has_body || !operation["parameters"].is_null();
-            assert!(
-                statuses.contains("200") && statuses.contains("500"),
-                "{method} {path}"
-            );
-            assert_eq!(statuses.contains("401"), secured, "{method} {path}");
-            assert_eq!(statuses.contains("400"), has_input, "{method} {path}");
-            for (status, response) in responses {
-                let content = if response["$ref"].is_null() {
-                    response["content"].clone()
-                } else {
-                    let name = response["$ref"]
-                        .as_str()
-                        .unwrap()
-                        .rsplit('/')
-                        .next()
-                        .unwrap();
-                    spec["components"]["responses"][name]["content"].clone()
-                };
-                let types: Vec<_> = content.as_mapping().unwrap().keys().collect();
-                assert_eq!(types, ["application/json"], "{method} {path} {status:?}");
-            }
+    for (method, path, operation) in each_operation(&spec) {
+        let responses = operation["responses"].as_mapping().unwrap();
+        let statuses: BTreeSet<&str> = responses.keys().map(|k| k.as_str().unwrap()).collect();
+        let secured = secured(&spec, operation);
+        let has_body = !operation["requestBody"].is_null();
+        let has_input = has_body || !operation["parameters"].is_null();
+        assert!(
+            statuses.contains("200") && statuses.contains("500"),
+            "{method} {path}"
+        );
+        assert_eq!(statuses.contains("401"), secured, "{method} {path}");
+        assert_eq!(statuses.contains("400"), has_input, "{method} {path}");
+        for (status, response) in responses {
+            let content = if response["$ref"].is_null() {
+                response["content"].clone()
+            } else {
+                let name = response["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap();
+                spec["components"]["responses"][name]["content"].clone()
+            };
+            let types: Vec<_> = content.as_mapping().unwrap().keys().collect();
+            assert_eq!(types, ["application/json"], "{method} {path} {status:?}");
         }
     }
 }
