@@ -510,23 +510,6 @@ fn injected_report(fault: Fault, proxy: Injected, inflicted: u64) -> Option<Stri
     (count > 0).then(|| format!("; {count} {what}"))
 }
 
-/// A new user's API key.
-async fn new_api_key(http: &reqwest::Client, base: &str) -> Result<String, String> {
-    let created: Value = http
-        .post(format!("{base}/v0/users/anonymous"))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    created["apiKey"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no apiKey in {created}"))
-}
-
 /// One run of `clients` clients doing `cycles` grants each under `fault`;
 /// its summary, or the violations found.
 async fn run(
@@ -541,7 +524,7 @@ async fn run(
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let key = new_api_key(&http, base).await.map_err(|e| vec![e])?;
+    let key = stack.new_api_key().await.map_err(|e| vec![e])?;
     // One request first, so the gateway caches the key's authorizer decision
     // instead of 128 first requests each starting an authorizer instance.
     http.get(format!("{base}/v0/locks"))
@@ -650,14 +633,13 @@ async fn run(
 /// (each start is a `cargo run`, seconds on a small machine), so the runs
 /// measure the lock, not the emulator's cold starts. Bad requests suffice:
 /// they reach the functions and change nothing.
-async fn warm_up(base: &str, instances: usize) {
+async fn warm_up(stack: &Stack, instances: usize) {
+    let base = &stack.base_url;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let key = new_api_key(&http, base)
-        .await
-        .expect("a user for the warm-up");
+    let key = stack.new_api_key().await.expect("a user for the warm-up");
     let tasks: Vec<_> = (0..instances)
         .flat_map(|_| ["/v0/lock", "/v0/unlock"])
         .map(|path| {
@@ -736,7 +718,7 @@ fn main() -> std::process::ExitCode {
             .await
             .unwrap_or_else(|e| panic!("the local stack did not start: {e}"));
         let busiest = scenarios.iter().map(|s| s.1).max().unwrap_or(0);
-        warm_up(&stack.base_url, busiest.min(concurrency as usize)).await;
+        warm_up(&stack, busiest.min(concurrency as usize)).await;
         println!("running {} tests", scenarios.len());
         let (mut passed, mut failed) = (0, 0);
         for &(fault, n, cycles) in &scenarios {

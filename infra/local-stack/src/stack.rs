@@ -216,6 +216,23 @@ impl Stack {
         }
     }
 
+    /// A new user's API key, signed up through the gateway.
+    pub async fn new_api_key(&self) -> Result<String, String> {
+        let created: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v0/users/anonymous", self.base_url))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        created["apiKey"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no apiKey in {created}"))
+    }
+
     /// Process ids of the running instances of `function` (each a binary
     /// that `cargo lambda watch` started as its child).
     pub fn function_pids(&self, function: &str) -> Vec<u32> {

@@ -18,15 +18,7 @@ async fn the_api_answers_as_openapi_yaml_describes() {
     let stack = Stack::start(StackOptions::default())
         .await
         .unwrap_or_else(|e| panic!("the local stack did not start: {e}"));
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v0/users/anonymous", stack.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["apiKey"].as_str().unwrap();
+    let key = stack.new_api_key().await.unwrap();
 
     let workdir = repo_root().join("target/schemathesis");
     std::fs::create_dir_all(&workdir).unwrap();
