@@ -36,7 +36,7 @@ $(NODE)/.stamp: infra/package.json infra/package-lock.json
 tools: $(VENV)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
 
 # --- run
-dev: tools ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides) until Ctrl-C
+dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides) until Ctrl-C
 	@cargo build --quiet -p local-stack
 	@exec ./target/debug/local-stack
 
@@ -52,7 +52,7 @@ template-lint: tools ## cfn-lint and sam validate --lint on template.yaml (offli
 test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast
 
-stress: tools ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
+stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
 	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10
 
 # --- deploy

@@ -4,7 +4,8 @@
 use lambda_http::http::{header, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -47,20 +48,94 @@ pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-/// The body as a JSON object. Unknown fields are kept (and ignored by callers).
+/// The body as a JSON object. Unknown fields are kept (and ignored by callers);
+/// a field named twice is refused, since which one counts would be a guess.
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = body_bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("request body is required".into()));
     }
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::BadRequest(
+        Ok(TopLevel::Object {
+            fields,
+            repeated: None,
+        }) => Ok(fields),
+        Ok(TopLevel::Object {
+            repeated: Some(field),
+            ..
+        }) => Err(ApiError::invalid(&field, "is given more than once")),
+        Ok(TopLevel::NotAnObject) => Err(ApiError::BadRequest(
             "request body must be a JSON object".into(),
         )),
         Err(err) => Err(ApiError::BadRequest(format!(
             "request body is not valid JSON: {err}"
         ))),
+    }
+}
+
+/// A JSON body, read in one pass: its fields if it is an object, with the
+/// first field name it repeats.
+enum TopLevel {
+    Object {
+        fields: Map<String, Value>,
+        repeated: Option<String>,
+    },
+    NotAnObject,
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let (mut fields, mut repeated) = (Map::new(), None);
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value()?;
+            if fields.insert(name.clone(), value).is_some() && repeated.is_none() {
+                repeated = Some(name);
+            }
+        }
+        Ok(TopLevel::Object { fields, repeated })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
+    }
+
+    fn visit_unit<E>(self) -> Result<TopLevel, E> {
+        Ok(TopLevel::NotAnObject)
     }
 }
 

@@ -341,6 +341,20 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         (
             "POST",
             "/v0/lock",
+            Some(r#"{"lockName":"a","requester":"r","lockName":"b"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "lockName is given more than once",
+        ),
+        (
+            "POST",
+            "/v0/unlock",
+            Some(r#"{"lockName":"a","force":false,"force":true}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "force is given more than once",
+        ),
+        (
+            "POST",
+            "/v0/lock",
             Some("\"x\"".into()),
             StatusCode::BAD_REQUEST,
             "request body must be a JSON object",
