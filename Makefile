@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 TOOLS  := .tools
 VENV   := $(TOOLS)/venv
+DEPLOY := $(TOOLS)/deploy
 FUZZ   := $(TOOLS)/schemathesis
 NODE   := $(TOOLS)/node
 PYTHON ?= python3
@@ -20,6 +21,13 @@ $(VENV)/.stamp: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	@touch $@
 
+# SAM CLI and cfn-lint: only for checking and building the deployment.
+$(DEPLOY)/.stamp: infra/requirements-deploy.txt
+	@mkdir -p $(TOOLS)
+	@test -x $(DEPLOY)/bin/python || $(PYTHON) -m venv $(DEPLOY)
+	$(DEPLOY)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-deploy.txt
+	@touch $@
+
 # schemathesis in a venv of its own: its pins clash with moto's and SAM's.
 $(FUZZ)/.stamp: infra/requirements-schemathesis.txt
 	@mkdir -p $(TOOLS)
@@ -33,11 +41,11 @@ $(NODE)/.stamp: infra/package.json infra/package-lock.json
 	cd $(NODE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: $(VENV)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
+tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
 
 # --- run
-dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides) until Ctrl-C
-	@cargo build --quiet -p local-stack
+dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides; VERBOSE=1 shows everything) until Ctrl-C
+	@cargo build -p local-stack
 	@exec ./target/debug/local-stack
 
 # --- checks
@@ -45,9 +53,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-template-lint: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
-	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+template-lint: $(DEPLOY)/.stamp ## cfn-lint and sam validate --lint on template.yaml (offline)
+	$(DEPLOY)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(DEPLOY)/bin/sam validate --lint
 
 test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast
@@ -57,5 +65,5 @@ stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, t
 
 # --- deploy
 sam-build: tools ## sam build for x86_64 (what `sam deploy` uploads); arm64 needs a target not installable here
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --parameter-overrides Architecture=x86_64
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(DEPLOY)/bin/sam build --parameter-overrides Architecture=x86_64
 	@ls -l .aws-sam/build/*/bootstrap

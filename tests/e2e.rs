@@ -747,6 +747,41 @@ async fn waiter_gives_up(api: Api) {
     );
 }
 
+/// Several waiting acquires at once, each on a held lock: every one answers
+/// when its own wait is over (plus at most 1 s), never behind the others'
+/// waits and never with a 504. Twice as many as the functions' instances
+/// that run at first, so instances start while others wait.
+async fn concurrent_waiters_each_answer_after_their_own_wait(api: Api) {
+    const WAITERS: usize = 6;
+    const WAIT_SECONDS: u64 = 4;
+    let (_, key) = api.new_user().await;
+    for waiter in 0..WAITERS {
+        lease_of(&api.acquire(&key, &format!("held-{waiter}"), "holder").await);
+    }
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|waiter| {
+            let (api, key) = (api.clone(), key.clone());
+            tokio::spawn(async move {
+                let body = json!({
+                    "lockName": format!("held-{waiter}"), "requester": "w", "waitSeconds": WAIT_SECONDS
+                });
+                let started = Instant::now();
+                (acquire_with(&api, &key, body).await, started.elapsed())
+            })
+        })
+        .collect();
+    for waiter in waiters {
+        let (answer, took) = waiter.await.unwrap();
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        assert_eq!(answer.body["locked"], false, "{answer:?}");
+        let wait = Duration::from_secs(WAIT_SECONDS);
+        assert!(
+            took >= wait && took <= wait + Duration::from_secs(1),
+            "answered after {took:?}"
+        );
+    }
+}
+
 /// An Idempotency-Key retry gets the same lease; force release fences it.
 async fn idempotent_retry_and_force_release(api: Api) {
     let (_, key) = api.new_user().await;
@@ -844,6 +879,18 @@ macro_rules! scenarios {
     };
 }
 
+/// The scenarios defined in this file (every top-level `async fn NAME(api: Api)`)
+/// that `listed` lacks: a scenario someone forgot to list would never run.
+fn unlisted_scenarios(listed: &[&str]) -> Vec<String> {
+    include_str!("e2e.rs")
+        .lines()
+        .filter_map(|line| line.strip_prefix("async fn "))
+        .filter_map(|rest| rest.strip_suffix("(api: Api) {"))
+        .filter(|name| !listed.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn main() -> std::process::ExitCode {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let all = scenarios![
@@ -859,8 +906,20 @@ fn main() -> std::process::ExitCode {
         waiter_granted_when_holder_unlocks,
         waiter_granted_when_lease_expires,
         waiter_gives_up,
+        concurrent_waiters_each_answer_after_their_own_wait,
         idempotent_retry_and_force_release,
     ];
+    let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+    let unlisted = unlisted_scenarios(&names);
+    if !unlisted.is_empty() {
+        println!(
+            "\ntest e2e::every_scenario_is_listed ... FAILED: add {unlisted:?} to scenarios![]"
+        );
+        println!(
+            "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n"
+        );
+        return std::process::ExitCode::FAILURE;
+    }
     let selected: Vec<_> = all
         .into_iter()
         .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))

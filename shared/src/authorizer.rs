@@ -13,6 +13,15 @@ use crate::http::CONTEXT_USER_ID;
 use crate::keys::ApiKey;
 use crate::store::KeyStore;
 
+/// Log directives of the authorizer function. The runtime logs every error a
+/// handler returns at `ERROR` (target `lambda_runtime::layers::panic`), but a
+/// refused key is this handler's ordinary answer (API Gateway turns the error
+/// `Unauthorized` into a 401), not a fault: one ERROR line per bad key would
+/// drown real faults and trip alarms. Real faults (the key table unreadable)
+/// are logged by [`AuthError`]'s conversion itself; panics abort the process
+/// in release builds and reach the gateway as a failed invocation.
+pub const LOG_DIRECTIVES: &[&str] = &["lambda_runtime::layers::panic=off"];
+
 /// Why a request is not allowed through.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

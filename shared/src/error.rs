@@ -2,6 +2,8 @@
 
 use lambda_http::http::StatusCode;
 
+use crate::types::ValidationError;
+
 /// Why a request failed. Each variant maps to one HTTP status in
 /// [`ApiError::status`]; the `Display` text is what the client reads.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,12 @@ impl ApiError {
     }
 }
 
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::BadRequest(err.to_string())
+    }
+}
+
 /// A failure of the DynamoDB store. Lost races are not errors: they are
 /// outcomes of the store's operations.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +73,9 @@ pub enum StoreError {
     /// An item in the table does not have the shape this code writes.
     #[error("malformed item in table: attribute {0} is missing or has the wrong type")]
     MalformedItem(&'static str),
+    /// A write asked for the item it wrote (`ReturnValues`) and got none.
+    #[error("dynamodb answered a write without the item it wrote")]
+    NoAttributes,
 }
 
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
@@ -120,6 +131,9 @@ mod tests {
             "requester must be a string"
         );
         assert_eq!(ApiError::Unauthorized.to_string(), "Unauthorized");
+        let validation = ApiError::from(ValidationError::new("lockName", "must not be blank"));
+        assert_eq!(validation.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(validation.to_string(), "lockName must not be blank");
         let store = ApiError::Store(StoreError::MalformedItem("leaseId"));
         assert_eq!(store.to_string(), "internal error");
     }

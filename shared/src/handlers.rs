@@ -7,16 +7,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+use crate::config::AcquireSettings;
 use crate::error::ApiError;
 use crate::http::{self, json, tenant};
 use crate::keys::ApiKey;
 use crate::requests::{AcquireRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
 use crate::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
-use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId};
-use crate::ConfigError;
-
-/// Environment variable with the TTL (seconds) of leases acquired without `ttlSeconds`.
-pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
+use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
 pub const MAX_WAIT_ATTEMPTS: u32 = 40;
@@ -24,36 +21,6 @@ pub const MAX_WAIT_ATTEMPTS: u32 = 40;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between attempts; each pause is jittered down to half.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Settings of the acquire function, read once at cold start.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AcquireSettings {
-    /// TTL of leases acquired without `ttlSeconds`; `None`: they last until released.
-    pub default_ttl: Option<LeaseTtl>,
-}
-
-impl AcquireSettings {
-    /// Reads [`DEFAULT_LEASE_TTL_ENV`]; unset, empty or `0` means no default.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let invalid = |problem: String| ConfigError::InvalidSetting {
-            var: DEFAULT_LEASE_TTL_ENV,
-            problem,
-        };
-        let seconds = std::env::var(DEFAULT_LEASE_TTL_ENV).unwrap_or_default();
-        let default_ttl = match seconds.trim() {
-            "" | "0" => None,
-            text => {
-                let seconds = text
-                    .parse()
-                    .map_err(|_| invalid("must be a whole number of seconds".into()))?;
-                let ttl = LeaseTtl::from_seconds(seconds)
-                    .map_err(|_| invalid(format!("must be from 0 to {}", LeaseTtl::MAX_SECONDS)))?;
-                Some(ttl)
-            }
-        };
-        Ok(Self { default_ttl })
-    }
-}
 
 /// A lock as the API shows it at one moment.
 #[derive(Serialize)]

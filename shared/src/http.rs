@@ -28,7 +28,7 @@ pub fn tenant(request: &Request) -> Result<UserId, ApiError> {
         .fields
         .get(CONTEXT_USER_ID)
         .and_then(Value::as_str)
-        .and_then(UserId::parse)
+        .and_then(|user| UserId::parse(user).ok())
         .ok_or(ApiError::Unauthorized)
 }
 
@@ -182,13 +182,21 @@ pub fn optional_header<'a>(request: &'a Request, name: &str) -> Result<Option<&'
         .transpose()
 }
 
-/// A required query string parameter (the last one, if repeated).
+/// A required query string parameter, given once: like a field named twice
+/// in a body, a repeated parameter is refused, since which one counts would be a guess.
 pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
-    request
+    let values = request
         .query_string_parameters_ref()
         .and_then(|query| query.all(name))
-        .and_then(|values| values.last().map(|value| (*value).to_owned()))
-        .ok_or_else(|| ApiError::invalid(name, "query parameter is required"))
+        .unwrap_or_default();
+    match values.as_slice() {
+        [] => Err(ApiError::invalid(name, "query parameter is required")),
+        [value] => Ok((*value).to_owned()),
+        _ => Err(ApiError::invalid(
+            name,
+            "query parameter is given more than once",
+        )),
+    }
 }
 
 /// A JSON answer with `status`.

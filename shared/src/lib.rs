@@ -1,9 +1,11 @@
 //! Everything the lock service's Lambdas share: validated domain types, the
 //! DynamoDB store, API keys, the authorizer, and the HTTP mapping of every
 //! endpoint. Each function binary is a thin `main` over [`handlers`] or
-//! [`authorizer`].
+//! [`authorizer`]. Only what runs in AWS lives here; table creation for local
+//! engines and tests lives in `infra/local-stack`.
 
 pub mod authorizer;
+pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -11,33 +13,10 @@ pub mod keys;
 pub mod requests;
 pub mod schema;
 pub mod store;
+pub mod time;
 pub mod types;
 
 use aws_config::BehaviorVersion;
-
-/// Why a function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A required environment variable is unset or empty.
-    #[error("environment variable {0} must name a DynamoDB table")]
-    MissingTable(&'static str),
-    /// A setting's environment variable holds a value out of its range.
-    #[error("environment variable {var} {problem}")]
-    InvalidSetting {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong with its value.
-        problem: String,
-    },
-}
-
-/// The table named by environment variable `var`; fails fast when unset.
-pub fn table_from_env(var: &'static str) -> Result<String, ConfigError> {
-    std::env::var(var)
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-        .ok_or(ConfigError::MissingTable(var))
-}
 
 /// A DynamoDB client from the standard AWS configuration chain (region,
 /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for a local engine).
@@ -48,12 +27,22 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
+    init_tracing_with(&[]);
+}
+
+/// [`init_tracing`], with `directives` (e.g. `some::target=off`) applied on
+/// top of `RUST_LOG`, so they hold whatever level the operator sets.
+pub fn init_tracing_with(directives: &[&str]) {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in directives {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_target(false)
         .without_time() // CloudWatch stamps every line
         .init();

@@ -1,18 +1,5 @@
-//! The two tables: their key attributes and how to create them. `template.yaml`
-//! declares the same keys; a test compares the two.
-
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
-};
-use aws_sdk_dynamodb::Client;
-
-use crate::error::StoreError;
-
-/// Environment variable that names the lock table.
-pub const LOCKS_TABLE_ENV: &str = "LOCKS_TABLE";
-/// Environment variable that names the API-key table.
-pub const API_KEYS_TABLE_ENV: &str = "API_KEYS_TABLE";
+//! The two tables' key attributes. `template.yaml` declares the same keys; a
+//! test compares the two, and the local stack creates tables from these specs.
 
 /// Lock table partition key: the tenant.
 pub const LOCKS_PARTITION_KEY: &str = "userId";
@@ -48,70 +35,3 @@ pub const API_KEYS_SPEC: TableSpec<'static> = TableSpec {
     sort: None,
     ttl_attribute: Some(TTL_ATTRIBUTE),
 };
-
-/// Waits until table `name` is `ACTIVE` (engines create tables asynchronously).
-async fn wait_until_active(client: &Client, name: &str) -> Result<(), StoreError> {
-    loop {
-        let described = client.describe_table().table_name(name).send().await?;
-        let status = described.table.and_then(|table| table.table_status);
-        if status == Some(TableStatus::Active) {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// Creates table `name` (on-demand billing) as `spec` says, waits until it is
-/// active, and enables TTL where the engine supports it. For local engines and
-/// tests; on AWS the SAM template creates the tables.
-pub async fn create_table(
-    client: &Client,
-    name: &str,
-    spec: &TableSpec<'_>,
-) -> Result<(), StoreError> {
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest);
-    let key_attributes = [(spec.partition, KeyType::Hash)]
-        .into_iter()
-        .chain(spec.sort.map(|sort| (sort, KeyType::Range)));
-    for (attribute, key_type) in key_attributes {
-        request = request
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(attribute)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(aws_sdk_dynamodb::Error::from)?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(attribute)
-                    .key_type(key_type)
-                    .build()
-                    .map_err(aws_sdk_dynamodb::Error::from)?,
-            );
-    }
-    request.send().await?;
-    wait_until_active(client, name).await?;
-    let Some(ttl_attribute) = spec.ttl_attribute else {
-        return Ok(());
-    };
-    let ttl = TimeToLiveSpecification::builder()
-        .attribute_name(ttl_attribute)
-        .enabled(true)
-        .build()
-        .map_err(aws_sdk_dynamodb::Error::from)?;
-    // dynalite has no TTL API; the attribute is advisory, so its absence is fine.
-    if let Err(err) = client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-    {
-        tracing::debug!(table = name, error = %aws_sdk_dynamodb::Error::from(err), "TTL not enabled");
-    }
-    Ok(())
-}

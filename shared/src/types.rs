@@ -2,29 +2,50 @@
 //! that receives one never checks it again ("parse, don't validate").
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+pub use crate::time::{LeaseTtl, Timestamp, WaitTime};
 
 /// Longest `lockName` or `requester`, in UTF-8 bytes.
 pub const MAX_LABEL_BYTES: usize = 255;
 
+/// Why a value is not valid for its field: `"{field} {problem}"`, e.g.
+/// `lockName must not be blank`. Knows nothing of HTTP; the API maps it to a
+/// `400` in one place ([`crate::error::ApiError`]'s `From`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct ValidationError {
+    /// The field, as the client names it.
+    pub field: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl ValidationError {
+    /// `field` fails because of `problem`.
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Checks a free-text label: not blank, at most [`MAX_LABEL_BYTES`], no control characters.
-fn label(field: &'static str, value: &str) -> Result<String, ApiError> {
+fn label(field: &'static str, value: &str) -> Result<String, ValidationError> {
     if value.trim().is_empty() {
-        return Err(ApiError::invalid(field, "must not be blank"));
+        return Err(ValidationError::new(field, "must not be blank"));
     }
     if value.len() > MAX_LABEL_BYTES {
-        return Err(ApiError::invalid(
+        return Err(ValidationError::new(
             field,
-            &format!("must be at most {MAX_LABEL_BYTES} bytes"),
+            format!("must be at most {MAX_LABEL_BYTES} bytes"),
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
+        return Err(ValidationError::new(
             field,
             "must not contain control characters",
         ));
@@ -94,24 +115,24 @@ string_newtype!(
 
 impl LockName {
     /// Validates the `lockName` field.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
         label("lockName", value).map(Self)
     }
 }
 
 impl Requester {
     /// Validates the `requester` field.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
         label("requester", value).map(Self)
     }
 }
 
 impl LeaseId {
     /// Validates the `leaseId` field.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
         uuid(value)
             .map(|id| Self(id.to_string()))
-            .ok_or_else(|| ApiError::invalid("leaseId", "must be a UUID"))
+            .ok_or_else(|| ValidationError::new("leaseId", "must be a UUID"))
     }
 
     /// A fresh random lease id (UUID v4).
@@ -121,57 +142,16 @@ impl LeaseId {
 }
 
 impl UserId {
-    /// Accepts a user id only if it is a UUID; `None` otherwise.
-    pub fn parse(value: &str) -> Option<Self> {
-        uuid(value).map(|id| Self(id.to_string()))
+    /// Validates a user id: a hyphenated UUID.
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        uuid(value)
+            .map(|id| Self(id.to_string()))
+            .ok_or_else(|| ValidationError::new("userId", "must be a UUID"))
     }
 
     /// A fresh random user id (UUID v4).
     pub fn generate() -> Self {
         Self(Uuid::new_v4().to_string())
-    }
-}
-
-/// A point in time with millisecond precision, stored as epoch milliseconds
-/// and shown as RFC 3339 UTC (`2026-11-26T07:40:00.123Z`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(u64);
-
-impl Timestamp {
-    /// The current time of this machine.
-    pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        Self(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// The timestamp `millis` milliseconds after the Unix epoch.
-    pub fn from_millis(millis: u64) -> Self {
-        Self(millis)
-    }
-
-    /// Milliseconds since the Unix epoch.
-    pub fn millis(self) -> u64 {
-        self.0
-    }
-
-    /// The timestamp `millis` milliseconds later.
-    pub fn plus_millis(self, millis: u64) -> Self {
-        Self(self.0.saturating_add(millis))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = UNIX_EPOCH + Duration::from_millis(self.0);
-        write!(f, "{}", humantime::format_rfc3339_millis(time))
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 
@@ -204,58 +184,6 @@ impl Lock {
     }
 }
 
-/// A lease's time to live: 1 to 86 400 seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LeaseTtl(u64);
-
-impl LeaseTtl {
-    /// Longest lease, in seconds (one day).
-    pub const MAX_SECONDS: u64 = 86_400;
-
-    /// Validates a `ttlSeconds` value.
-    pub fn from_seconds(seconds: u64) -> Result<Self, ApiError> {
-        if (1..=Self::MAX_SECONDS).contains(&seconds) {
-            Ok(Self(seconds))
-        } else {
-            Err(ApiError::invalid(
-                "ttlSeconds",
-                &format!("must be from 1 to {}", Self::MAX_SECONDS),
-            ))
-        }
-    }
-
-    /// The TTL in milliseconds.
-    pub fn millis(self) -> u64 {
-        self.0 * 1000
-    }
-}
-
-/// How long an acquire may wait for a held lock: 0 to 20 seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct WaitTime(u64);
-
-impl WaitTime {
-    /// Longest wait, in seconds.
-    pub const MAX_SECONDS: u64 = 20;
-
-    /// Validates a `waitSeconds` value.
-    pub fn from_seconds(seconds: u64) -> Result<Self, ApiError> {
-        if seconds <= Self::MAX_SECONDS {
-            Ok(Self(seconds))
-        } else {
-            Err(ApiError::invalid(
-                "waitSeconds",
-                &format!("must be from 0 to {}", Self::MAX_SECONDS),
-            ))
-        }
-    }
-
-    /// The wait as a duration.
-    pub fn duration(self) -> Duration {
-        Duration::from_secs(self.0)
-    }
-}
-
 string_newtype!(
     /// A client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
     IdempotencyKey
@@ -263,10 +191,10 @@ string_newtype!(
 
 impl IdempotencyKey {
     /// Validates an `Idempotency-Key` header value.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
         let visible = value.bytes().all(|b| b.is_ascii_graphic());
         if value.is_empty() || value.len() > MAX_LABEL_BYTES || !visible {
-            return Err(ApiError::invalid(
+            return Err(ValidationError::new(
                 "Idempotency-Key header",
                 "must be 1 to 255 visible ASCII characters",
             ));
@@ -331,32 +259,13 @@ mod tests {
 
     #[test]
     fn user_ids_must_be_uuids() {
-        assert!(UserId::parse(UserId::generate().as_str()).is_some());
-        assert!(UserId::parse("someone-else").is_none());
+        assert!(UserId::parse(UserId::generate().as_str()).is_ok());
+        let err = UserId::parse("someone-else").unwrap_err();
+        assert_eq!(err, ValidationError::new("userId", "must be a UUID"));
     }
 
     #[test]
-    fn ttl_wait_and_idempotency_keys_have_bounds() {
-        assert_eq!(LeaseTtl::from_seconds(1).unwrap().millis(), 1000);
-        assert!(LeaseTtl::from_seconds(86_400).is_ok());
-        for bad in [0, 86_401, u64::MAX] {
-            assert_eq!(
-                LeaseTtl::from_seconds(bad).unwrap_err().to_string(),
-                "ttlSeconds must be from 1 to 86400"
-            );
-        }
-        assert_eq!(
-            WaitTime::from_seconds(0).unwrap().duration(),
-            Duration::ZERO
-        );
-        assert_eq!(
-            WaitTime::from_seconds(20).unwrap().duration(),
-            Duration::from_secs(20)
-        );
-        assert_eq!(
-            WaitTime::from_seconds(21).unwrap_err().to_string(),
-            "waitSeconds must be from 0 to 20"
-        );
+    fn idempotency_keys_are_1_to_255_visible_ascii_characters() {
         assert!(IdempotencyKey::parse("retry-7f3a").is_ok());
         for bad in ["", "has space", "é", &"k".repeat(256)] {
             assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
@@ -390,18 +299,5 @@ mod tests {
             ..lock
         };
         assert!(!released.is_held(Timestamp::from_millis(0)));
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_with_milliseconds() {
-        assert_eq!(
-            Timestamp::from_millis(0).to_string(),
-            "1970-01-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            Timestamp::from_millis(1_795_678_800_123).to_string(),
-            "2026-11-26T07:40:00.123Z"
-        );
-        assert!(Timestamp::now() > Timestamp::from_millis(1_700_000_000_000));
     }
 }

@@ -975,3 +975,29 @@ suite!(
     an_idempotent_retry_gets_the_same_lease_and_token,
     force_release_frees_the_lock_and_fences_the_old_holder,
 );
+
+/// Every test of the suite (a `pub async fn NAME(kind: EngineKind)` at the top
+/// level of this file) is listed in `suite!` above, so none is silently
+/// left out of a run.
+#[test]
+fn every_suite_test_is_listed() {
+    let source = include_str!("store.rs");
+    let (tests, list) = source
+        .split_once("\nsuite!(")
+        .expect("the suite! invocation");
+    let listed: std::collections::BTreeSet<&str> = list
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    let defined: std::collections::BTreeSet<&str> = tests
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub async fn "))
+        .filter_map(|rest| rest.strip_suffix("(kind: EngineKind) {"))
+        .collect();
+    assert!(defined.len() >= 17, "found only {defined:?}");
+    assert_eq!(listed, defined, "suite! and the suite's tests differ");
+}

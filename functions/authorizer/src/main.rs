@@ -1,17 +1,18 @@
 //! The REST API's TOKEN authorizer, served by [`shared::authorizer::authorize`].
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use shared::authorizer::authorize;
-use shared::schema::API_KEYS_TABLE_ENV;
+use lambda_runtime::{run_concurrent, service_fn, Error, LambdaEvent};
+use shared::authorizer::{authorize, LOG_DIRECTIVES};
+use shared::config::{table_from_env, API_KEYS_TABLE_ENV};
 use shared::store::KeyStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::init_tracing();
-    let table = shared::table_from_env(API_KEYS_TABLE_ENV)?;
+    shared::init_tracing_with(LOG_DIRECTIVES);
+    let table = table_from_env(API_KEYS_TABLE_ENV)?;
     let keys = KeyStore::new(shared::dynamodb_client().await, table);
-    run(service_fn(|event: LambdaEvent<_>| {
-        authorize(&keys, event.payload)
+    run_concurrent(service_fn(move |event: LambdaEvent<_>| {
+        let keys = keys.clone();
+        async move { authorize(&keys, event.payload).await }
     }))
     .await
 }

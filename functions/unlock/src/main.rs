@@ -1,16 +1,17 @@
-//! Lambda for the lock service endpoint served by [`shared::handlers::unlock`].
+//! Lambda for `POST /v0/unlock`, served by [`shared::handlers::unlock`].
 
-use lambda_http::{run, service_fn, Error, Request};
-use shared::schema::LOCKS_TABLE_ENV;
+use lambda_http::{run_concurrent, service_fn, Error, Request};
+use shared::config::{table_from_env, LOCKS_TABLE_ENV};
 use shared::store::LockStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::init_tracing();
-    let table = shared::table_from_env(LOCKS_TABLE_ENV)?;
+    let table = table_from_env(LOCKS_TABLE_ENV)?;
     let locks = LockStore::new(shared::dynamodb_client().await, table);
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(shared::handlers::unlock(&locks, request).await)
+    run_concurrent(service_fn(move |request: Request| {
+        let locks = locks.clone();
+        async move { Ok::<_, Error>(shared::handlers::unlock(&locks, request).await) }
     }))
     .await
 }

@@ -3,12 +3,13 @@
 //! Environment: `PORT` (default 3000); `AWS_ENDPOINT_URL_DYNAMODB` to use an
 //! engine that is already running instead of starting dynalite; `LOCAL_ENGINE`
 //! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory);
-//! `AUTH_CACHE_SECONDS` (default: the template's, 300; 0 turns the cache off).
+//! `AUTH_CACHE_SECONDS` (default: the template's, 300; 0 turns the cache off);
+//! `VERBOSE=1` shows everything cargo, cargo-lambda and the functions print.
 
 use std::time::{Duration, Instant};
 
 use local_stack::engine::repo_root;
-use local_stack::{EngineChoice, EngineKind, Stack, StackOptions};
+use local_stack::{EngineChoice, EngineKind, Stack, StackOptions, Verbosity};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[tokio::main]
@@ -26,29 +27,8 @@ async fn run() -> Result<(), String> {
             .map_err(|_| format!("PORT={port} is not a port number"))?,
         Err(_) => 3000,
     };
-    let engine = match (
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
-        std::env::var("LOCAL_ENGINE"),
-    ) {
-        (Ok(url), _) if !url.is_empty() => EngineChoice::Endpoint(url),
-        (_, Ok(name)) if name == "moto" => EngineChoice::Start {
-            kind: EngineKind::Moto,
-            data_dir: None,
-        },
-        (_, Ok(name)) if !name.is_empty() && name != "dynalite" => {
-            return Err(format!("LOCAL_ENGINE={name}: use dynalite or moto"))
-        }
-        _ => EngineChoice::Start {
-            kind: EngineKind::Dynalite,
-            data_dir: Some(repo_root().join(".dev/dynalite")),
-        },
-    };
-    let auth_cache_ttl = match std::env::var("AUTH_CACHE_SECONDS") {
-        Ok(seconds) => Some(Duration::from_secs(seconds.parse().map_err(|_| {
-            format!("AUTH_CACHE_SECONDS={seconds} is not a number of seconds")
-        })?)),
-        Err(_) => None,
-    };
+    let engine = engine_from_env()?;
+    let auth_cache_ttl = auth_cache_from_env()?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -57,7 +37,10 @@ async fn run() -> Result<(), String> {
         port,
         engine,
         reload: true,
-        verbose: true,
+        verbosity: match std::env::var("VERBOSE").as_deref() {
+            Ok("1") => Verbosity::Everything,
+            _ => Verbosity::Requests,
+        },
         auth_cache_ttl,
         ..StackOptions::default()
     };
@@ -82,4 +65,38 @@ async fn run() -> Result<(), String> {
     drop(stack);
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// The engine `AWS_ENDPOINT_URL_DYNAMODB` or `LOCAL_ENGINE` asks for (default:
+/// dynalite, persisted in `.dev/dynalite`).
+fn engine_from_env() -> Result<EngineChoice, String> {
+    Ok(
+        match (
+            std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+            std::env::var("LOCAL_ENGINE"),
+        ) {
+            (Ok(url), _) if !url.is_empty() => EngineChoice::Endpoint(url),
+            (_, Ok(name)) if name == "moto" => EngineChoice::Start {
+                kind: EngineKind::Moto,
+                data_dir: None,
+            },
+            (_, Ok(name)) if !name.is_empty() && name != "dynalite" => {
+                return Err(format!("LOCAL_ENGINE={name}: use dynalite or moto"))
+            }
+            _ => EngineChoice::Start {
+                kind: EngineKind::Dynalite,
+                data_dir: Some(repo_root().join(".dev/dynalite")),
+            },
+        },
+    )
+}
+
+/// `AUTH_CACHE_SECONDS`, if set.
+fn auth_cache_from_env() -> Result<Option<Duration>, String> {
+    Ok(match std::env::var("AUTH_CACHE_SECONDS") {
+        Ok(seconds) => Some(Duration::from_secs(seconds.parse().map_err(|_| {
+            format!("AUTH_CACHE_SECONDS={seconds} is not a number of seconds")
+        })?)),
+        Err(_) => None,
+    })
 }

@@ -85,110 +85,134 @@ impl Template {
             .get("Resources")
             .and_then(Value::as_mapping)
             .ok_or_else(|| shape("no Resources"))?;
-        let of_type = |kind: &'static str| {
-            resources.iter().filter_map(move |(id, resource)| {
-                (resource.get("Type").and_then(Value::as_str) == Some(kind))
-                    .then(|| Some((id.as_str()?, resource.get("Properties")?)))
-                    .flatten()
-            })
-        };
-
+        let functions: Vec<_> = of_type(resources, "AWS::Serverless::Function").collect();
         let mut binaries = BTreeMap::new();
-        for (id, props) in of_type("AWS::Serverless::Function") {
-            let code_uri = props
-                .get("CodeUri")
-                .and_then(Value::as_str)
-                .ok_or_else(|| shape(&format!("{id} has no CodeUri")))?;
-            let binary = Path::new(code_uri)
-                .file_name()
-                .and_then(|name| name.to_str())
-                .ok_or_else(|| shape(&format!("{id}: CodeUri {code_uri} names no package")))?;
-            binaries.insert(id.to_owned(), binary.to_owned());
+        for (id, props) in &functions {
+            binaries.insert(id.to_owned(), binary(id, props)?);
         }
-
-        let tables = of_type("AWS::DynamoDB::Table")
+        let tables = of_type(resources, "AWS::DynamoDB::Table")
             .map(|(id, props)| table(id, props))
             .collect::<Result<Vec<_>, _>>()?;
-
         let mut routes = Vec::new();
         let mut table_env = BTreeMap::new();
-        for (id, props) in of_type("AWS::Serverless::Function") {
-            let function = binaries[id].clone();
-            let variables = props
-                .get("Environment")
-                .and_then(|e| e.get("Variables"))
-                .and_then(Value::as_mapping);
-            for (name, value) in variables.into_iter().flat_map(Mapping::iter) {
-                if let (Some(name), Some(target)) = (name.as_str(), reference(value, "Ref")) {
-                    if tables.iter().any(|t| t.logical_id == target) {
-                        table_env.insert(name.to_owned(), target.to_owned());
-                    }
-                }
-            }
-            let events = props.get("Events").and_then(Value::as_mapping);
-            for event in events.into_iter().flat_map(Mapping::values) {
-                if event.get("Type").and_then(Value::as_str) != Some("Api") {
-                    continue;
-                }
-                let p = event
-                    .get("Properties")
-                    .ok_or_else(|| shape(&format!("{id}: Api event without Properties")))?;
-                let field = |name: &str| {
-                    p.get(name)
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| shape(&format!("{id}: Api event without {name}")))
-                };
-                let authorizer = p
-                    .get("Auth")
-                    .and_then(|a| a.get("Authorizer"))
-                    .and_then(Value::as_str);
-                routes.push(Route {
-                    method: field("Method")?.to_ascii_uppercase(),
-                    path: field("Path")?.to_owned(),
-                    function: function.clone(),
-                    authorized: authorizer != Some("NONE"),
-                });
-            }
+        for (id, props) in &functions {
+            table_env.extend(table_variables(props, &tables));
+            routes.extend(api_routes(id, props, &binaries[id])?);
         }
-
-        let (_, api) = of_type("AWS::Serverless::Api")
+        let (_, api) = of_type(resources, "AWS::Serverless::Api")
             .next()
             .ok_or_else(|| shape("no AWS::Serverless::Api"))?;
-        let auth = api
-            .get("Auth")
-            .ok_or_else(|| shape("the API has no Auth"))?;
-        let default = auth
-            .get("DefaultAuthorizer")
-            .and_then(Value::as_str)
-            .ok_or_else(|| shape("the API has no DefaultAuthorizer"))?;
-        let authorizer = auth
-            .get("Authorizers")
-            .and_then(|a| a.get(default))
-            .ok_or_else(|| shape(&format!("authorizer {default} is not declared")))?;
-        let authorizer_id = authorizer
-            .get("FunctionArn")
-            .and_then(|arn| reference(arn, "GetAtt"))
-            .and_then(|target| target.strip_suffix(".Arn"))
-            .ok_or_else(|| shape("the authorizer's FunctionArn is not !GetAtt <Function>.Arn"))?;
-        let auth_cache_seconds = authorizer
-            .get("Identity")
-            .and_then(|i| i.get("ReauthorizeEvery"))
-            .and_then(Value::as_u64)
-            .unwrap_or(300);
-
+        let (authorizer_id, auth_cache_seconds) = default_authorizer(api)?;
+        let authorizer = binaries.get(authorizer_id).cloned().ok_or_else(|| {
+            shape(&format!(
+                "authorizer function {authorizer_id} is not a function"
+            ))
+        })?;
         Ok(Self {
             routes,
-            authorizer: binaries.get(authorizer_id).cloned().ok_or_else(|| {
-                shape(&format!(
-                    "authorizer function {authorizer_id} is not a function"
-                ))
-            })?,
+            authorizer,
             tables,
             table_env,
             functions: binaries.into_values().collect(),
             auth_cache_seconds,
         })
     }
+}
+
+/// The resources of type `kind`: (logical id, properties).
+fn of_type<'a>(
+    resources: &'a Mapping,
+    kind: &'static str,
+) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    resources.iter().filter_map(move |(id, resource)| {
+        (resource.get("Type").and_then(Value::as_str) == Some(kind))
+            .then(|| Some((id.as_str()?, resource.get("Properties")?)))
+            .flatten()
+    })
+}
+
+/// The binary (and package) a function is built from: the last part of its `CodeUri`.
+fn binary(id: &str, props: &Value) -> Result<String, TemplateError> {
+    let code_uri = props
+        .get("CodeUri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape(&format!("{id} has no CodeUri")))?;
+    Path::new(code_uri)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| shape(&format!("{id}: CodeUri {code_uri} names no package")))
+}
+
+/// A function's environment variables that name one of `tables` (`!Ref`).
+fn table_variables(props: &Value, tables: &[Table]) -> Vec<(String, String)> {
+    let variables = props
+        .get("Environment")
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping);
+    variables
+        .into_iter()
+        .flat_map(Mapping::iter)
+        .filter_map(|(name, value)| Some((name.as_str()?, reference(value, "Ref")?)))
+        .filter(|(_, target)| tables.iter().any(|t| t.logical_id == *target))
+        .map(|(name, target)| (name.to_owned(), target.to_owned()))
+        .collect()
+}
+
+/// The routes of a function's `Api` events.
+fn api_routes(id: &str, props: &Value, function: &str) -> Result<Vec<Route>, TemplateError> {
+    let events = props.get("Events").and_then(Value::as_mapping);
+    let mut routes = Vec::new();
+    for event in events.into_iter().flat_map(Mapping::values) {
+        if event.get("Type").and_then(Value::as_str) != Some("Api") {
+            continue;
+        }
+        let p = event
+            .get("Properties")
+            .ok_or_else(|| shape(&format!("{id}: Api event without Properties")))?;
+        let field = |name: &str| {
+            p.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| shape(&format!("{id}: Api event without {name}")))
+        };
+        let authorizer = p
+            .get("Auth")
+            .and_then(|a| a.get("Authorizer"))
+            .and_then(Value::as_str);
+        routes.push(Route {
+            method: field("Method")?.to_ascii_uppercase(),
+            path: field("Path")?.to_owned(),
+            function: function.to_owned(),
+            authorized: authorizer != Some("NONE"),
+        });
+    }
+    Ok(routes)
+}
+
+/// The API's default authorizer: its function's logical id and cache time.
+fn default_authorizer(api: &Value) -> Result<(&str, u64), TemplateError> {
+    let auth = api
+        .get("Auth")
+        .ok_or_else(|| shape("the API has no Auth"))?;
+    let default = auth
+        .get("DefaultAuthorizer")
+        .and_then(Value::as_str)
+        .ok_or_else(|| shape("the API has no DefaultAuthorizer"))?;
+    let authorizer = auth
+        .get("Authorizers")
+        .and_then(|a| a.get(default))
+        .ok_or_else(|| shape(&format!("authorizer {default} is not declared")))?;
+    let function = authorizer
+        .get("FunctionArn")
+        .and_then(|arn| reference(arn, "GetAtt"))
+        .and_then(|target| target.strip_suffix(".Arn"))
+        .ok_or_else(|| shape("the authorizer's FunctionArn is not !GetAtt <Function>.Arn"))?;
+    let cache_seconds = authorizer
+        .get("Identity")
+        .and_then(|i| i.get("ReauthorizeEvery"))
+        .and_then(Value::as_u64)
+        .unwrap_or(300);
+    Ok((function, cache_seconds))
 }
 
 fn shape(problem: &str) -> TemplateError {

@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
+use local_stack::dynamodb::{create_table, local_config};
 pub use local_stack::engine::{free_port, Engine, EngineKind};
-use shared::schema::{create_table, API_KEYS_SPEC, LOCKS_SPEC};
+use shared::schema::{API_KEYS_SPEC, LOCKS_SPEC};
 
 /// Name of the lock table in test engines.
 pub const LOCKS_TABLE: &str = "Locks";
@@ -34,16 +33,9 @@ pub async fn engine_with_tables(kind: EngineKind) -> (Engine, Client, CallCounte
     (engine, client, calls)
 }
 
-/// A DynamoDB client for `endpoint` with static test credentials.
+/// A DynamoDB client for the local engine at `endpoint` that counts its calls in `calls`.
 pub fn client_for(endpoint: &str, calls: &CallCounter) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
-        .interceptor(calls.clone())
-        .build();
-    Client::from_conf(config)
+    Client::from_conf(local_config(endpoint).interceptor(calls.clone()).build())
 }
 
 /// Counts the HTTP requests (attempts, retries included) a client sends.

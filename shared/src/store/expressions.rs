@@ -1,0 +1,142 @@
+//! Every condition, update and key expression the lock and key stores send,
+//! each whole and named. An expression names attribute `x` as `#x` and is
+//! bound by [`super::item::attribute_names`]; the tests check each name.
+
+/// How long after its last use a free (or expired) lock item may be deleted
+/// by DynamoDB TTL. No decision depends on it; it only bounds storage.
+pub(super) const GC_AFTER_MILLIS: u64 = 30 * 24 * 3600 * 1000;
+
+/// Grant only if the lock is new, free, or its lease has expired.
+pub(super) const ACQUIRE_CONDITION: &str =
+    "attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now";
+
+/// The part of every acquire update that takes the lock for the new lease.
+/// The fencing token grows by one per grant; a new (or garbage-collected and
+/// re-created) item starts from the clock in microseconds, above every token
+/// an earlier item of that name gave out. A new grant is never forced away.
+macro_rules! acquire_set {
+    () => {
+        "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, #updatedAt = :now, \
+         #createdAt = if_not_exists(#createdAt, :now), \
+         #fencingToken = if_not_exists(#fencingToken, :tokenBase) + :one"
+    };
+}
+/// Acquire with a TTL and an idempotency key.
+pub(super) const ACQUIRE_TTL_KEY: &str = concat!(
+    acquire_set!(),
+    ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt, #idempotencyKey = :idempotencyKey",
+    " REMOVE #forcedRelease"
+);
+/// Acquire with a TTL, without an idempotency key.
+pub(super) const ACQUIRE_TTL: &str = concat!(
+    acquire_set!(),
+    ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt",
+    " REMOVE #idempotencyKey, #forcedRelease"
+);
+/// Acquire without a TTL (never garbage-collected while held), with an idempotency key.
+pub(super) const ACQUIRE_KEY: &str = concat!(
+    acquire_set!(),
+    ", #idempotencyKey = :idempotencyKey",
+    " REMOVE #expiresAt, #leaseTtl, #gcAt, #forcedRelease"
+);
+/// Acquire without a TTL or an idempotency key.
+pub(super) const ACQUIRE_PLAIN: &str = concat!(
+    acquire_set!(),
+    " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyKey, #forcedRelease"
+);
+
+/// Only the live lease (granted, not released, not expired) may release or renew.
+pub(super) const LIVE_LEASE_CONDITION: &str =
+    "#leaseId = :leaseId AND #locked = :true AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)";
+/// Renewing with the lease's own TTL also needs the lease to have one.
+pub(super) const LIVE_LEASE_WITH_TTL_CONDITION: &str =
+    "#leaseId = :leaseId AND #locked = :true AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now) \
+     AND attribute_exists(#leaseTtl)";
+/// Free the lock, keeping its last lease for `GET`.
+pub(super) const RELEASE_UPDATE: &str =
+    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+/// A forced release needs only the lock to exist.
+pub(super) const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#lockName)";
+/// Free the lock whoever holds it, and mark the lease as taken away, so its
+/// holder's later unlock is not mistaken for a retry of its own.
+pub(super) const FORCE_RELEASE_UPDATE: &str =
+    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt, #forcedRelease = :true \
+     REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+/// Renew with a new TTL.
+pub(super) const RENEW_WITH_TTL_UPDATE: &str =
+    "SET #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// Renew with the lease's own TTL.
+pub(super) const RENEW_OWN_TTL_UPDATE: &str =
+    "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// Never overwrite a stored key.
+pub(super) const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
+/// The partition of one user.
+pub(super) const USER_PARTITION: &str = "#userId = :userId";
+
+/// Whether value placeholder `placeholder` occurs in `expressions` as a whole word.
+pub(super) fn uses_value(expressions: &[&str], placeholder: &str) -> bool {
+    expressions.iter().any(|expression| {
+        expression.match_indices(placeholder).any(|(start, _)| {
+            let next = expression[start + placeholder.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::item::{attribute_names, ATTRIBUTES};
+    use super::*;
+
+    const EXPRESSIONS: [&str; 14] = [
+        ACQUIRE_CONDITION,
+        ACQUIRE_TTL_KEY,
+        ACQUIRE_TTL,
+        ACQUIRE_KEY,
+        ACQUIRE_PLAIN,
+        LIVE_LEASE_CONDITION,
+        LIVE_LEASE_WITH_TTL_CONDITION,
+        RELEASE_UPDATE,
+        FORCE_RELEASE_CONDITION,
+        FORCE_RELEASE_UPDATE,
+        RENEW_WITH_TTL_UPDATE,
+        RENEW_OWN_TTL_UPDATE,
+        USER_PARTITION,
+        REGISTER_KEY_CONDITION,
+    ];
+
+    #[test]
+    fn every_placeholder_names_a_known_attribute() {
+        for expression in EXPRESSIONS {
+            for name in attribute_names(&[expression]).into_values() {
+                assert!(
+                    ATTRIBUTES.contains(&name.as_str()),
+                    "#{name} in {expression}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_acquire_updates_differ_only_in_ttl_and_idempotency_key() {
+        for update in [ACQUIRE_TTL_KEY, ACQUIRE_TTL, ACQUIRE_KEY, ACQUIRE_PLAIN] {
+            assert!(update.starts_with(acquire_set!()));
+            assert!(update.ends_with("#forcedRelease"), "{update}");
+            for attribute in ["#expiresAt", "#leaseTtl", "#gcAt", "#idempotencyKey"] {
+                assert_eq!(
+                    update.matches(attribute).count(),
+                    1,
+                    "{attribute} in {update}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_values_an_expression_uses_are_bound() {
+        assert!(uses_value(&[ACQUIRE_CONDITION], ":now"));
+        assert!(uses_value(&[RELEASE_UPDATE], ":false"));
+        assert!(!uses_value(&[RELEASE_UPDATE], ":true"));
+        assert!(!uses_value(&[":nowhere"], ":now"));
+    }
+}

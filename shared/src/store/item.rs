@@ -1,0 +1,185 @@
+//! Items as stored: attribute names, how expressions name them, and the
+//! conversion between a lock item and a [`Lock`].
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::error::StoreError;
+use crate::schema::{LOCKS_PARTITION_KEY, LOCKS_SORT_KEY};
+use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
+
+/// An item: attribute name → value.
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// How an `UpdateItem` call fails.
+pub(super) type UpdateFailure = SdkError<UpdateItemError, HttpResponse>;
+
+// Lock item attributes besides the key.
+pub(super) const LOCKED: &str = "locked";
+pub(super) const LEASE_ID: &str = "leaseId";
+pub(super) const LEASED_BY: &str = "leasedBy";
+pub(super) const CREATED_AT: &str = "createdAt";
+pub(super) const UPDATED_AT: &str = "updatedAt";
+pub(super) const EXPIRES_AT: &str = "expiresAt";
+pub(super) const FENCING_TOKEN: &str = "fencingToken";
+pub(super) const IDEMPOTENCY_KEY: &str = "idempotencyKey";
+pub(super) const FORCED_RELEASE: &str = "forcedRelease";
+// API-key item attributes besides the key.
+pub(super) const USER_ID: &str = "userId";
+
+/// Every attribute an expression may name (the tests check each expression
+/// against it). An expression names attribute `x` as `#x`, always:
+/// [`attribute_names`] binds the placeholders from there.
+#[cfg(test)]
+pub(super) const ATTRIBUTES: [&str; 15] = [
+    LOCKS_PARTITION_KEY,
+    LOCKS_SORT_KEY,
+    crate::schema::API_KEYS_PARTITION_KEY,
+    crate::schema::TTL_ATTRIBUTE,
+    LOCKED,
+    LEASE_ID,
+    LEASED_BY,
+    CREATED_AT,
+    UPDATED_AT,
+    EXPIRES_AT,
+    "leaseTtl",
+    FENCING_TOKEN,
+    IDEMPOTENCY_KEY,
+    FORCED_RELEASE,
+    USER_ID,
+];
+
+/// The `ExpressionAttributeNames` of a request whose expressions are
+/// `expressions`: `#x` → `x` for every placeholder they use, and no other
+/// (DynamoDB refuses unused names).
+pub(super) fn attribute_names(expressions: &[&str]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for expression in expressions {
+        for (start, _) in expression.match_indices('#') {
+            let name: String = expression[start + 1..]
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            names.insert(format!("#{name}"), name);
+        }
+    }
+    names
+}
+
+/// The key of lock `name` of `user`.
+pub(super) fn lock_key(user: &UserId, name: &LockName) -> Item {
+    HashMap::from([
+        (LOCKS_PARTITION_KEY.to_owned(), string_value(user.as_str())),
+        (LOCKS_SORT_KEY.to_owned(), string_value(name.as_str())),
+    ])
+}
+
+/// Reads a lock item back; fails if it lacks an attribute this code writes.
+pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
+    Ok(Lock {
+        lock_name: LockName::from_stored(string_attr(item, LOCKS_SORT_KEY)?.to_owned()),
+        locked: *item
+            .get(LOCKED)
+            .and_then(|v| v.as_bool().ok())
+            .ok_or(StoreError::MalformedItem(LOCKED))?,
+        lease_id: LeaseId::from_stored(string_attr(item, LEASE_ID)?.to_owned()),
+        leased_by: Requester::from_stored(string_attr(item, LEASED_BY)?.to_owned()),
+        created_at: Timestamp::from_millis(number_attr(item, CREATED_AT)?),
+        updated_at: Timestamp::from_millis(number_attr(item, UPDATED_AT)?),
+        expires_at: match item.get(EXPIRES_AT) {
+            Some(_) => Some(Timestamp::from_millis(number_attr(item, EXPIRES_AT)?)),
+            None => None,
+        },
+        fencing_token: number_attr(item, FENCING_TOKEN)?,
+    })
+}
+
+/// A string attribute that may be absent.
+pub(super) fn optional_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// Whether a boolean attribute is present and true.
+pub(super) fn is_true(item: &Item, name: &str) -> bool {
+    item.get(name).and_then(|v| v.as_bool().ok()) == Some(&true)
+}
+
+/// A string attribute that must be present.
+pub(super) fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
+    optional_string(item, name).ok_or(StoreError::MalformedItem(name))
+}
+
+fn number_attr(item: &Item, name: &'static str) -> Result<u64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or(StoreError::MalformedItem(name))
+}
+
+/// A DynamoDB string value.
+pub(super) fn string_value(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// A DynamoDB number value.
+pub(super) fn number_value(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The old item a failed condition returned (`ALL_OLD`), or `None` if the
+/// engine returned none; any other failure is an error.
+pub(super) fn old_item_on_condition_failure(
+    failure: UpdateFailure,
+) -> Result<Option<Item>, StoreError> {
+    match failure.into_service_error() {
+        UpdateItemError::ConditionalCheckFailedException(failed) => Ok(failed.item),
+        other => Err(aws_sdk_dynamodb::Error::from(other).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_bind_to_the_attribute_of_the_same_name() {
+        let names = attribute_names(&[
+            "#locked = :false OR #expiresAt <= :now",
+            "SET #locked = :true",
+        ]);
+        assert_eq!(
+            names,
+            HashMap::from([
+                ("#locked".to_owned(), "locked".to_owned()),
+                ("#expiresAt".to_owned(), "expiresAt".to_owned()),
+            ])
+        );
+        assert!(attribute_names(&["attribute_exists(x)"]).is_empty());
+    }
+
+    #[test]
+    fn a_lock_item_round_trips_and_a_missing_attribute_is_named() {
+        let mut item = lock_key(&UserId::generate(), &LockName::parse("job").unwrap());
+        let lease = LeaseId::generate();
+        item.insert(LOCKED.into(), AttributeValue::Bool(true));
+        item.insert(LEASE_ID.into(), string_value(lease.as_str()));
+        item.insert(LEASED_BY.into(), string_value("worker"));
+        item.insert(CREATED_AT.into(), number_value(1));
+        item.insert(UPDATED_AT.into(), number_value(2));
+        item.insert(FENCING_TOKEN.into(), number_value(7));
+        let lock = lock_from_item(&item).unwrap();
+        assert_eq!(lock.lease_id, lease);
+        assert_eq!((lock.fencing_token, lock.expires_at), (7, None));
+        item.remove(LEASED_BY);
+        assert!(matches!(
+            lock_from_item(&item),
+            Err(StoreError::MalformedItem(LEASED_BY))
+        ));
+    }
+}

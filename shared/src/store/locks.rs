@@ -1,0 +1,351 @@
+//! [`LockStore`]: acquire, release, force release, renew, get and list, each
+//! one DynamoDB call (plus one consistent read where an engine does not
+//! return the old item on a failed condition).
+
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+
+use super::expressions::*;
+use super::item::{
+    attribute_names, is_true, lock_from_item, lock_key, number_value,
+    old_item_on_condition_failure, optional_string, string_value, Item, UpdateFailure,
+    FORCED_RELEASE, IDEMPOTENCY_KEY,
+};
+pub use super::outcomes::{Acquired, Grant, Released, Renewed};
+use crate::error::StoreError;
+use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
+
+/// Locks of every tenant, in the table keyed by (userId, lockName).
+#[derive(Clone, Debug)]
+pub struct LockStore {
+    client: Client,
+    table: String,
+    page_size: Option<i32>,
+}
+
+impl LockStore {
+    /// A store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            page_size: None,
+        }
+    }
+
+    /// Limits how many items each `Query` page of [`LockStore::list`] holds
+    /// (default: DynamoDB's 1 MB pages).
+    pub fn with_page_size(mut self, items: i32) -> Self {
+        self.page_size = Some(items);
+        self
+    }
+
+    /// A conditional update of lock `name` of `user`: `condition` and
+    /// `update` with their placeholders bound, and `:now`, `:true`, `:false`
+    /// as every lock expression uses them. Values an expression does not use
+    /// are dropped, since DynamoDB refuses unused ones.
+    fn update(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        condition: &str,
+        update: &str,
+        now: Timestamp,
+    ) -> UpdateItemFluentBuilder {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(attribute_names(&[condition, update])));
+        let common = [
+            (":now", number_value(now.millis())),
+            (":true", AttributeValue::Bool(true)),
+            (":false", AttributeValue::Bool(false)),
+        ];
+        for (placeholder, value) in common {
+            if uses_value(&[condition, update], placeholder) {
+                request = request.expression_attribute_values(placeholder, value);
+            }
+        }
+        request
+    }
+
+    /// Grants `name` to `grant.lease` if the lock is new, free or expired,
+    /// in one conditional write. Safe to retry: a write that already landed
+    /// (same lease) or a client retry with the same idempotency key while
+    /// that lease is live is recognised from the old item and reported as
+    /// granted, with the original lease and token.
+    pub async fn acquire(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        grant: &Grant<'_>,
+        now: Timestamp,
+    ) -> Result<Acquired, StoreError> {
+        let update = match (grant.ttl, grant.idempotency_key) {
+            (Some(_), Some(_)) => ACQUIRE_TTL_KEY,
+            (Some(_), None) => ACQUIRE_TTL,
+            (None, Some(_)) => ACQUIRE_KEY,
+            (None, None) => ACQUIRE_PLAIN,
+        };
+        let mut request = self
+            .update(user, name, ACQUIRE_CONDITION, update, now)
+            .expression_attribute_values(":leaseId", string_value(grant.lease.as_str()))
+            .expression_attribute_values(":leasedBy", string_value(grant.requester.as_str()))
+            .expression_attribute_values(
+                ":tokenBase",
+                number_value(now.millis().saturating_mul(1000)),
+            )
+            .expression_attribute_values(":one", number_value(1));
+        if let Some(ttl) = grant.ttl {
+            let expires_at = now.plus_millis(ttl.millis());
+            request = request
+                .expression_attribute_values(":expiresAt", number_value(expires_at.millis()))
+                .expression_attribute_values(":leaseTtl", number_value(ttl.millis()))
+                .expression_attribute_values(":gcAt", gc_at(expires_at));
+        }
+        if let Some(key) = grant.idempotency_key {
+            request =
+                request.expression_attribute_values(":idempotencyKey", string_value(key.as_str()));
+        }
+        let failure = match written_item(request).await? {
+            Ok(item) => return Ok(Acquired::Granted(lock_from_item(&item)?)),
+            Err(failure) => failure,
+        };
+        let current = self
+            .item_after_failed_condition(failure, user, name)
+            .await?;
+        Ok(judge_refused_acquire(current, grant, now))
+    }
+
+    /// Frees `name` if `lease` is its live lease, in one conditional write.
+    /// Safe to retry: a lock already freed by this same lease reports
+    /// `Released`. An expired lease cannot release.
+    pub async fn release(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        lease: &LeaseId,
+        now: Timestamp,
+    ) -> Result<Released, StoreError> {
+        let result = self
+            .update(user, name, LIVE_LEASE_CONDITION, RELEASE_UPDATE, now)
+            .expression_attribute_values(":leaseId", string_value(lease.as_str()))
+            .expression_attribute_values(":gcAt", gc_at(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let Err(failure) = result else {
+            return Ok(Released::Released);
+        };
+        let Some(item) = self
+            .item_after_failed_condition(failure, user, name)
+            .await?
+        else {
+            return Ok(Released::NotFound);
+        };
+        let forced = is_true(&item, FORCED_RELEASE);
+        Ok(match lock_from_item(&item) {
+            Ok(lock) if lock.lease_id == *lease && !lock.locked && !forced => Released::Released,
+            Ok(lock) if lock.lease_id == *lease && lock.locked => Released::Expired,
+            _ => Released::NotHolder,
+        })
+    }
+
+    /// Frees `name` whatever lease holds it (the tenant owns its locks), in
+    /// one conditional write. The old lease is dead from then on.
+    pub async fn force_release(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        now: Timestamp,
+    ) -> Result<Released, StoreError> {
+        let result = self
+            .update(
+                user,
+                name,
+                FORCE_RELEASE_CONDITION,
+                FORCE_RELEASE_UPDATE,
+                now,
+            )
+            .expression_attribute_values(":gcAt", gc_at(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Released::Released),
+            // The only way this condition fails: there is no such lock.
+            Err(failure) => old_item_on_condition_failure(failure).map(|_| Released::NotFound),
+        }
+    }
+
+    /// Extends `lease` to `now + ttl` (or its own TTL again) if it is the live
+    /// lease of `name`, in one conditional write.
+    pub async fn renew(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        lease: &LeaseId,
+        ttl: Option<LeaseTtl>,
+        now: Timestamp,
+    ) -> Result<Renewed, StoreError> {
+        let request = match ttl {
+            Some(ttl) => {
+                let expires_at = now.plus_millis(ttl.millis());
+                self.update(user, name, LIVE_LEASE_CONDITION, RENEW_WITH_TTL_UPDATE, now)
+                    .expression_attribute_values(":expiresAt", number_value(expires_at.millis()))
+                    .expression_attribute_values(":leaseTtl", number_value(ttl.millis()))
+                    .expression_attribute_values(":gcAt", gc_at(expires_at))
+            }
+            // The lease's own TTL again; a lease without one has nothing to extend.
+            None => self
+                .update(
+                    user,
+                    name,
+                    LIVE_LEASE_WITH_TTL_CONDITION,
+                    RENEW_OWN_TTL_UPDATE,
+                    now,
+                )
+                .expression_attribute_values(
+                    ":gcAt",
+                    gc_at(now.plus_millis(LeaseTtl::MAX_SECONDS * 1000)),
+                ),
+        };
+        let request = request.expression_attribute_values(":leaseId", string_value(lease.as_str()));
+        let failure = match written_item(request).await? {
+            Ok(item) => {
+                let expires_at = lock_from_item(&item)?.expires_at;
+                return Ok(Renewed::Renewed { expires_at });
+            }
+            Err(failure) => failure,
+        };
+        let current = self
+            .item_after_failed_condition(failure, user, name)
+            .await?;
+        Ok(match current.map(|item| lock_from_item(&item)) {
+            None => Renewed::NotFound,
+            // Live, granted without a TTL and renewed without one: it stays
+            // live until released, which is all renewing asks for.
+            Some(Ok(lock))
+                if lock.lease_id == *lease && lock.is_held(now) && lock.expires_at.is_none() =>
+            {
+                Renewed::Renewed { expires_at: None }
+            }
+            Some(_) => Renewed::NotLive,
+        })
+    }
+
+    /// The lock as stored now (a strongly consistent read), if it exists.
+    pub async fn get(&self, user: &UserId, name: &LockName) -> Result<Option<Lock>, StoreError> {
+        self.read_item(user, name)
+            .await?
+            .as_ref()
+            .map(lock_from_item)
+            .transpose()
+    }
+
+    /// Every lock of `user`, ordered by name: a strongly consistent `Query` of
+    /// the user's partition, one call per page.
+    pub async fn list(&self, user: &UserId) -> Result<Vec<Lock>, StoreError> {
+        let mut locks = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(USER_PARTITION)
+                .set_expression_attribute_names(Some(attribute_names(&[USER_PARTITION])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .consistent_read(true)
+                .set_limit(self.page_size)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                locks.push(lock_from_item(item)?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(locks);
+            }
+        }
+    }
+
+    /// The item as it stood when a write's condition failed: the old item the
+    /// engine returned (`ALL_OLD`), or else one consistent read. A missing
+    /// item also comes back without an old item, so `None` from the engine
+    /// always needs that read to tell "never created" apart.
+    async fn item_after_failed_condition(
+        &self,
+        failure: UpdateFailure,
+        user: &UserId,
+        name: &LockName,
+    ) -> Result<Option<Item>, StoreError> {
+        match old_item_on_condition_failure(failure)? {
+            Some(old) => Ok(Some(old)),
+            None => self.read_item(user, name).await,
+        }
+    }
+
+    async fn read_item(&self, user: &UserId, name: &LockName) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+}
+
+/// Sends a conditional write that returns the item it wrote: `Ok(item)` if
+/// it landed, `Err(failure)` if its condition failed (with the old item where
+/// the engine returns it); any other failure is a [`StoreError`].
+async fn written_item(
+    request: UpdateItemFluentBuilder,
+) -> Result<Result<Item, UpdateFailure>, StoreError> {
+    let result = request
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output.attributes.map(Ok).ok_or(StoreError::NoAttributes),
+        Err(failure) => Ok(Err(failure)),
+    }
+}
+
+/// What a refused acquire means, from the lock as it stood: granted if it
+/// is our own live lease (a retry of a write that landed, or the same
+/// idempotency key), held otherwise.
+fn judge_refused_acquire(current: Option<Item>, grant: &Grant<'_>, now: Timestamp) -> Acquired {
+    // A partial item (moto shows a concurrent first grant that way) is simply
+    // not ours; only a full one can be.
+    let Some((item, lock)) =
+        current.and_then(|item| lock_from_item(&item).ok().map(|lock| (item, lock)))
+    else {
+        return Acquired::Held { expires_at: None };
+    };
+    let same_key = grant
+        .idempotency_key
+        .is_some_and(|key| optional_string(&item, IDEMPOTENCY_KEY) == Some(key.as_str()));
+    let ours = lock.lease_id == *grant.lease || same_key;
+    if ours && lock.is_held(now) {
+        Acquired::Granted(lock)
+    } else {
+        Acquired::Held {
+            expires_at: lock.expires_at,
+        }
+    }
+}
+
+/// When DynamoDB TTL may delete an item last relevant at `last_use`, in epoch seconds.
+fn gc_at(last_use: Timestamp) -> AttributeValue {
+    number_value(last_use.plus_millis(GC_AFTER_MILLIS).millis() / 1000)
+}

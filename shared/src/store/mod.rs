@@ -1,0 +1,18 @@
+//! The DynamoDB store. Acquire, release, force release and renew are each one
+//! conditional write; a lost race is an outcome, not an error. Expiry is
+//! decided in the condition expressions with the caller's clock.
+//!
+//! - [`locks`]: [`LockStore`], the lock operations and their outcomes;
+//! - [`keys`]: [`KeyStore`], API keys by hash;
+//! - `expressions`: every expression the stores send, whole and named;
+//! - `outcomes`: [`Grant`] and what each operation ends in;
+//! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
+
+mod expressions;
+mod item;
+pub mod keys;
+pub mod locks;
+mod outcomes;
+
+pub use keys::KeyStore;
+pub use locks::{Acquired, Grant, LockStore, Released, Renewed};

@@ -1,0 +1,58 @@
+//! What the lock operations are asked ([`Grant`]) and what they end in: a
+//! lost race or a stale lease is an outcome, not an error.
+
+use crate::types::{IdempotencyKey, LeaseId, LeaseTtl, Lock, Requester, Timestamp};
+
+/// A grant request: who asks, under which lease, for how long.
+#[derive(Clone, Debug)]
+pub struct Grant<'a> {
+    /// Who asks.
+    pub requester: &'a Requester,
+    /// The new lease, made before the first write attempt.
+    pub lease: &'a LeaseId,
+    /// The lease's TTL; `None`: it lasts until released.
+    pub ttl: Option<LeaseTtl>,
+    /// The client's key for retrying this acquire.
+    pub idempotency_key: Option<&'a IdempotencyKey>,
+}
+
+/// What an acquire ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// The lease holds the lock; the lock as it now stands. Also the answer to
+    /// a retry (same lease, or same idempotency key) of a grant that landed.
+    Granted(Lock),
+    /// Another lease holds the lock (until `expires_at`, if it has a TTL);
+    /// nothing was written.
+    Held {
+        /// When the holder's lease ends, if it has a TTL.
+        expires_at: Option<Timestamp>,
+    },
+}
+
+/// What a release ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The lease no longer holds the lock (now, or already before a retry).
+    Released,
+    /// The lease is not the lock's current one; nothing was written.
+    NotHolder,
+    /// The lease is the lock's last one but has expired; nothing was written.
+    Expired,
+    /// No lock of that name exists for the user.
+    NotFound,
+}
+
+/// What a renew ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewed {
+    /// The lease is live until `expires_at` (`None`: until released).
+    Renewed {
+        /// The lease's new end.
+        expires_at: Option<Timestamp>,
+    },
+    /// The lease is not the lock's live one (another lease, released, or expired).
+    NotLive,
+    /// No lock of that name exists for the user.
+    NotFound,
+}
