@@ -3,7 +3,7 @@
 //! Environment: `PORT` (default 3000); `AWS_ENDPOINT_URL_DYNAMODB` to use an
 //! engine that is already running instead of starting dynalite; `LOCAL_ENGINE`
 //! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory);
-//! `AUTH_CACHE_SECONDS` (default: the template's, 300; 0 turns the cache off);
+//! `AUTH_CACHE_SECONDS` (default: the template's, 60; 0 turns the cache off);
 //! `VERBOSE=1` shows everything cargo, cargo-lambda and the functions print.
 
 use std::time::{Duration, Instant};

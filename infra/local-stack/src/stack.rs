@@ -157,8 +157,15 @@ impl Stack {
         )?;
         wait_for_listener(lambda_port).await?;
 
+        let token_pattern = match &template.token_pattern {
+            Some(pattern) => Some(regex_lite::Regex::new(pattern).map_err(|err| {
+                TemplateError::Shape(format!("ValidationExpression {pattern}: {err}"))
+            })?),
+            None => None,
+        };
         let gateway = Gateway::new(GatewayConfig {
             routes: template.routes.clone(),
+            token_pattern,
             authorizer: template.authorizer.clone(),
             lambda_endpoint: format!("http://127.0.0.1:{lambda_port}"),
             auth_cache_ttl: options

@@ -64,8 +64,11 @@ pub struct Template {
     pub table_env: BTreeMap<String, String>,
     /// Binary of every function.
     pub functions: Vec<String>,
-    /// Seconds API Gateway caches an authorizer decision.
+    /// Seconds API Gateway caches an authorizer decision (a parameter's default).
     pub auth_cache_seconds: u64,
+    /// The authorizer's `ValidationExpression`: a header that does not match
+    /// is refused without invoking it.
+    pub token_pattern: Option<String>,
 }
 
 impl Template {
@@ -102,7 +105,17 @@ impl Template {
         let (_, api) = of_type(resources, "AWS::Serverless::Api")
             .next()
             .ok_or_else(|| shape("no AWS::Serverless::Api"))?;
-        let (authorizer_id, auth_cache_seconds) = default_authorizer(api)?;
+        let parameters = doc.get("Parameters").and_then(Value::as_mapping);
+        let (authorizer_id, identity) = default_authorizer(api)?;
+        let auth_cache_seconds = identity
+            .and_then(|i| i.get("ReauthorizeEvery"))
+            .and_then(|value| resolve(value, parameters))
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
+        let token_pattern = identity
+            .and_then(|i| i.get("ValidationExpression"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let authorizer = binaries.get(authorizer_id).cloned().ok_or_else(|| {
             shape(&format!(
                 "authorizer function {authorizer_id} is not a function"
@@ -115,6 +128,7 @@ impl Template {
             table_env,
             functions: binaries.into_values().collect(),
             auth_cache_seconds,
+            token_pattern,
         })
     }
 }
@@ -189,8 +203,16 @@ fn api_routes(id: &str, props: &Value, function: &str) -> Result<Vec<Route>, Tem
     Ok(routes)
 }
 
-/// The API's default authorizer: its function's logical id and cache time.
-fn default_authorizer(api: &Value) -> Result<(&str, u64), TemplateError> {
+/// A value, or the default of the parameter it `!Ref`s.
+fn resolve<'a>(value: &'a Value, parameters: Option<&'a Mapping>) -> Option<&'a Value> {
+    match reference(value, "Ref") {
+        Some(name) => parameters?.get(name)?.get("Default"),
+        None => Some(value),
+    }
+}
+
+/// The API's default authorizer: its function's logical id and `Identity`.
+fn default_authorizer(api: &Value) -> Result<(&str, Option<&Value>), TemplateError> {
     let auth = api
         .get("Auth")
         .ok_or_else(|| shape("the API has no Auth"))?;
@@ -207,12 +229,7 @@ fn default_authorizer(api: &Value) -> Result<(&str, u64), TemplateError> {
         .and_then(|arn| reference(arn, "GetAtt"))
         .and_then(|target| target.strip_suffix(".Arn"))
         .ok_or_else(|| shape("the authorizer's FunctionArn is not !GetAtt <Function>.Arn"))?;
-    let cache_seconds = authorizer
-        .get("Identity")
-        .and_then(|i| i.get("ReauthorizeEvery"))
-        .and_then(Value::as_u64)
-        .unwrap_or(300);
-    Ok((function, cache_seconds))
+    Ok((function, authorizer.get("Identity")))
 }
 
 fn shape(problem: &str) -> TemplateError {

@@ -135,6 +135,14 @@ async fn gateway(auth_cache_ttl: Duration) -> Fixture {
 }
 
 async fn gateway_with_timeout(auth_cache_ttl: Duration, integration_timeout: Duration) -> Fixture {
+    gateway_with(auth_cache_ttl, integration_timeout, None).await
+}
+
+async fn gateway_with(
+    auth_cache_ttl: Duration,
+    integration_timeout: Duration,
+    token_pattern: Option<&str>,
+) -> Fixture {
     let calls = Arc::new(Calls::default());
     let lambda_endpoint = stub_lambda(calls.clone()).await;
     let route = |method: &str, path: &str, function: &str, authorized: bool| Route {
@@ -156,6 +164,7 @@ async fn gateway_with_timeout(auth_cache_ttl: Duration, integration_timeout: Dur
         authorizer: "authorizer".into(),
         lambda_endpoint,
         auth_cache_ttl,
+        token_pattern: token_pattern.map(|p| regex_lite::Regex::new(p).unwrap()),
         integration_timeout,
         stage: "local".into(),
         log_requests: false,
@@ -326,6 +335,22 @@ async fn with_no_cache_every_request_asks_the_authorizer() {
         assert_eq!(f.call("GET", "/echo", Some("good"), None).await.0, 200);
     }
     assert_eq!(f.calls.authorizer.load(Ordering::SeqCst), 3);
+}
+
+/// Like the template's `ValidationExpression`: a header that cannot hold a
+/// key is refused before the authorizer is asked.
+#[tokio::test]
+async fn a_header_that_fails_the_token_pattern_never_reaches_the_authorizer() {
+    let f = gateway_with(
+        Duration::ZERO,
+        Duration::from_millis(500),
+        Some("^Bearer good$"),
+    )
+    .await;
+    assert_eq!(f.call("GET", "/echo", Some("good"), None).await.0, 200);
+    let (status, body) = f.call("GET", "/echo", Some("only-this-route"), None).await;
+    assert_eq!((status, &body["code"]), (401, &json!("UNAUTHORIZED")));
+    assert_eq!(f.calls.authorizer.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

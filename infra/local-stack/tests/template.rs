@@ -58,7 +58,8 @@ fn the_reference_routes_are_served_and_every_route_once() {
 fn every_function_package_is_deployed_and_serves_a_route_or_authorizes() {
     let template = template();
     assert_eq!(template.authorizer, "authorizer");
-    assert_eq!(template.auth_cache_seconds, 300);
+    // The AuthorizerCacheSeconds parameter's default, resolved.
+    assert_eq!(template.auth_cache_seconds, 60);
     let mut deployed = template.functions.clone();
     deployed.sort();
     assert_eq!(deployed, function_packages(), "template vs functions/");
@@ -191,4 +192,107 @@ fn every_function_has_least_privilege() {
             "{id}"
         );
     }
+}
+
+/// The authorizer's `ValidationExpression` lets through exactly the headers
+/// the authorizer's own parser reads a key from, so no valid key is refused
+/// before it is checked and no malformed header costs an invocation.
+#[test]
+fn the_token_pattern_matches_what_the_authorizer_accepts() {
+    let pattern = template().token_pattern.expect("a ValidationExpression");
+    let pattern = regex_lite::Regex::new(&pattern).unwrap();
+    let id = "550e8400-e29b-41d4-a716-446655440000";
+    let headers = [
+        format!("Bearer {id}"),
+        format!("bearer {id}"),
+        format!("BEARER  {id} "),
+        format!(" Bearer {id}"),
+        format!("Bearer {}", id.to_uppercase()),
+        String::new(),
+        "Bearer".into(),
+        "Bearer ".into(),
+        id.into(),
+        format!("Basic {id}"),
+        format!("Bearer {id}x"),
+        format!("Bearer {{{id}}}"),
+        format!("Bearer\t{id}"),
+        format!("Bearer {}", id.replace('-', "")),
+        "Bearer not-a-uuid".into(),
+        format!("Bearer {}", "a".repeat(600)),
+    ];
+    for header in headers {
+        assert_eq!(
+            pattern.is_match(&header),
+            shared::keys::ApiKey::from_authorization(&header).is_some(),
+            "{header:?}"
+        );
+    }
+}
+
+/// The operator's limits are parameters with safe defaults, and the stage
+/// writes one JSON access-log line per request that says who (the user id,
+/// never the key) did what, to a log group with retention.
+#[test]
+fn limits_are_parameters_and_the_stage_logs_access_in_json() {
+    let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
+    let parameter = |name: &str| &doc["Parameters"][name];
+    assert_eq!(parameter("AuthorizerCacheSeconds")["Default"], 60);
+    assert_eq!(parameter("AuthorizerCacheSeconds")["MaxValue"], 3600);
+    for reserved in [
+        "AcquireReservedConcurrency",
+        "AuthorizerReservedConcurrency",
+    ] {
+        assert_eq!(
+            parameter(reserved)["Default"],
+            0,
+            "{reserved}: none by default"
+        );
+    }
+    let description = parameter("ThrottleRateLimit")["Description"]
+        .as_str()
+        .unwrap();
+    assert!(description.contains("each method"), "{description}");
+    let resources = &doc["Resources"];
+    for (function, reserved) in [
+        ("AcquireFunction", "AcquireReservedConcurrency"),
+        ("AuthorizerFunction", "AuthorizerReservedConcurrency"),
+    ] {
+        let setting = &resources[function]["Properties"]["ReservedConcurrentExecutions"];
+        let Value::Tagged(choice) = setting else {
+            panic!("{function}: ReservedConcurrentExecutions must be !If")
+        };
+        assert!(
+            format!("{:?}", choice.value).contains(reserved),
+            "{function}"
+        );
+    }
+    let access = &resources["LockApi"]["Properties"]["AccessLogSetting"];
+    let format: serde_json::Value =
+        serde_json::from_str(access["Format"].as_str().unwrap()).expect("a JSON format");
+    for field in [
+        "requestId",
+        "sourceIp",
+        "userId",
+        "route",
+        "status",
+        "latencyMs",
+        "authorizerError",
+    ] {
+        assert!(format.get(field).is_some(), "access log lacks {field}");
+    }
+    assert_eq!(format["userId"], "$context.authorizer.userId");
+    let text = access["Format"].as_str().unwrap();
+    assert!(
+        !text.to_lowercase().contains("authorization"),
+        "the key is never logged"
+    );
+    let Value::Tagged(destination) = &access["DestinationArn"] else {
+        panic!("DestinationArn must be !GetAtt <LogGroup>.Arn")
+    };
+    let group = destination.value.as_str().unwrap().trim_end_matches(".Arn");
+    assert_eq!(resources[group]["Type"], "AWS::Logs::LogGroup");
+    assert_eq!(
+        resources[group]["Properties"]["RetentionInDays"],
+        resources["AcquireLogs"]["Properties"]["RetentionInDays"]
+    );
 }

@@ -55,6 +55,9 @@ pub struct GatewayConfig {
     pub lambda_endpoint: String,
     /// How long an authorizer decision is cached per `Authorization` value (0: never).
     pub auth_cache_ttl: Duration,
+    /// The authorizer's `ValidationExpression`: a header that does not match
+    /// gets a 401 without an authorizer call.
+    pub token_pattern: Option<regex_lite::Regex>,
     /// How long the gateway waits for a function (API Gateway: 29 s) before a 504.
     pub integration_timeout: Duration,
     /// Stage name shown to the functions.
@@ -196,6 +199,11 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .filter(|token| !token.is_empty())
             .ok_or_else(unauthorized)?;
+        if let Some(pattern) = &self.config.token_pattern {
+            if !pattern.is_match(token) {
+                return Err(unauthorized());
+            }
+        }
         let started = Instant::now();
         let policy = self.policy_for(token, &method_arn).await?;
         if !policy.permits(&method_arn) {
