@@ -382,6 +382,29 @@ async fn tenant_isolation(api: Api) {
             unauthorized,
             json!(null),
         ),
+        // A page that starts before her lock names lists only his.
+        (
+            "list",
+            api.get("/v0/locks", Some(&bob))
+                .query(&[("limit", "10"), ("cursor", "c161")]),
+            ok,
+            json!(null),
+        ),
+        // Rotating and revoking touch only the calling key, his.
+        (
+            "rotate as her",
+            api.post("/v0/keys/rotate", Some(&bob))
+                .json(&forged_body(json!({ "oldKeyValidForSeconds": 3600 }))),
+            ok,
+            json!({ "userId": bob_id }),
+        ),
+        (
+            "revoke as her",
+            api.post("/v0/keys/revoke", Some(&bob))
+                .json(&forged_body(json!({}))),
+            ok,
+            json!({ "revoked": true }),
+        ),
     ];
     for (case, request, status, expected) in cases {
         let answer = api.send(forge(request)).await;
@@ -782,6 +805,193 @@ async fn concurrent_waiters_each_answer_after_their_own_wait(api: Api) {
     }
 }
 
+/// `GET /v0/locks` with the key in `key`: status and body.
+async fn list_with(api: &Api, key: &str) -> Answer {
+    api.send(api.get("/v0/locks", Some(key))).await
+}
+
+/// Rotation with and without a grace period, a retried rotation, revocation:
+/// each old key answers 401 (the stack's authorizer cache is off), the new
+/// ones work, and sign-up and rotation answers are never cached.
+async fn keys_rotate_and_revoke(api: Api) {
+    let signup = api.http.post(format!("{}/v0/users/anonymous", api.base));
+    let response = signup.send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let created: Value = response.json().await.unwrap();
+    let (user, first) = (
+        created["userId"].clone(),
+        created["apiKey"].as_str().unwrap().to_owned(),
+    );
+    lease_of(&api.acquire(&first, "kept", "r").await);
+
+    // Rotate at once: the first key is dead for everything but a retried
+    // rotation, which gets the same new key back.
+    let rotate = |key: &str, body: Option<Value>| {
+        let request = api.post("/v0/keys/rotate", Some(key));
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+    };
+    let response = rotate(&first, None).send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let rotated: Value = response.json().await.unwrap();
+    let second = rotated["apiKey"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["userId"], user);
+    assert!(rotated.get("oldKeyExpiresAt").is_none(), "{rotated}");
+    assert_ne!(second, first);
+    assert_eq!(
+        list_with(&api, &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = api.send(rotate(&first, None)).await;
+    assert_eq!(
+        again.body["apiKey"],
+        json!(second),
+        "a retry gets the same key"
+    );
+    let locks = list_with(&api, &second).await;
+    assert_eq!(
+        locks.body["locks"][0]["lockName"], "kept",
+        "same user, same locks"
+    );
+
+    // Rotate with a grace period: both keys work until it ends.
+    let graceful = api
+        .send(rotate(&second, Some(json!({ "oldKeyValidForSeconds": 2 }))))
+        .await;
+    assert_eq!(graceful.status, StatusCode::OK, "{graceful:?}");
+    let third = graceful.body["apiKey"].as_str().unwrap().to_owned();
+    assert!(graceful.body["oldKeyExpiresAt"].is_string(), "{graceful:?}");
+    assert_eq!(list_with(&api, &second).await.status, StatusCode::OK);
+    assert_eq!(list_with(&api, &third).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        list_with(&api, &second).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Bad input changes nothing; revocation ends the third key for good.
+    let bad = api
+        .send(rotate(
+            &third,
+            Some(json!({ "oldKeyValidForSeconds": 86401 })),
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    let revoked = api.send(api.post("/v0/keys/revoke", Some(&third))).await;
+    assert_eq!(revoked.body, json!({ "revoked": true }));
+    for (method, path) in [
+        ("GET", "/v0/locks"),
+        ("POST", "/v0/keys/rotate"),
+        ("POST", "/v0/keys/revoke"),
+    ] {
+        let request = match method {
+            "GET" => api.get(path, Some(&third)),
+            _ => api.post(path, Some(&third)),
+        };
+        assert_eq!(
+            api.send(request).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+}
+
+/// 2 500 locks listed in pages of 100: every lock exactly once, in name
+/// order; the last page has no cursor; a tampered cursor is a 400; a cursor
+/// never reaches another tenant's locks.
+async fn pagination_lists_every_lock_once_in_order(api: Api) {
+    const LOCKS: usize = 2500;
+    let (_, key) = api.new_user().await;
+    let (_, other) = api.new_user().await;
+    lease_of(&api.acquire(&other, "zzz-not-yours", "r").await);
+    let names: Vec<String> = (0..LOCKS).map(|n| format!("lock-{n:05}")).collect();
+    let created = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = names
+        .chunks(LOCKS / 25)
+        .map(|chunk| {
+            let (api, key, chunk, created) =
+                (api.clone(), key.clone(), chunk.to_vec(), created.clone());
+            tokio::spawn(async move {
+                for name in chunk {
+                    lease_of(&api.acquire(&key, &name, "r").await);
+                    created.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(created.load(Ordering::SeqCst), LOCKS);
+
+    let (mut listed, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v0/locks?limit=100&cursor={cursor}"),
+            None => "/v0/locks?limit=100".to_owned(),
+        };
+        let page = api.send(api.get(&path, Some(&key))).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        let locks = page.body["locks"].as_array().unwrap();
+        assert!(locks.len() <= 100);
+        listed.extend(
+            locks
+                .iter()
+                .map(|lock| lock["lockName"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        match page.body.get("nextCursor").and_then(Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, LOCKS / 100, "no empty last page");
+    assert_eq!(
+        listed, names,
+        "every lock once, in name order, none of another tenant"
+    );
+
+    let all = list_with(&api, &key).await;
+    assert_eq!(
+        all.body["locks"].as_array().unwrap().len(),
+        LOCKS,
+        "no limit: every lock"
+    );
+    assert!(all.body.get("nextCursor").is_none());
+    let first = api.send(api.get("/v0/locks?limit=1", Some(&key))).await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let mut tampered = cursor.clone();
+    tampered.push('0');
+    for bad in [tampered.as_str(), "zz", "c1zz", "", &cursor[2..]] {
+        let path = format!("/v0/locks?limit=10&cursor={bad}");
+        let answer = api.send(api.get(&path, Some(&key))).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad:?}: {answer:?}"
+        );
+    }
+    for bad in ["0", "1001", "-1", "ten", ""] {
+        let answer = api
+            .send(api.get(&format!("/v0/locks?limit={bad}"), Some(&key)))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "limit={bad}");
+    }
+    // Her cursor past his own last lock shows her nothing of his.
+    let after_his = api
+        .send(api.get(&format!("/v0/locks?limit=10&cursor={cursor}"), Some(&other)))
+        .await;
+    let theirs: Vec<_> = after_his.body["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["lockName"].clone())
+        .collect();
+    assert_eq!(theirs, vec![json!("zzz-not-yours")]);
+}
+
 /// An Idempotency-Key retry gets the same lease; force release fences it.
 async fn idempotent_retry_and_force_release(api: Api) {
     let (_, key) = api.new_user().await;
@@ -908,6 +1118,8 @@ fn main() -> std::process::ExitCode {
         waiter_gives_up,
         concurrent_waiters_each_answer_after_their_own_wait,
         idempotent_retry_and_force_release,
+        keys_rotate_and_revoke,
+        pagination_lists_every_lock_once_in_order,
     ];
     let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
     let unlisted = unlisted_scenarios(&names);
@@ -931,6 +1143,8 @@ fn main() -> std::process::ExitCode {
         println!("\nstarting the local stack (dynalite, cargo lambda watch, gateway)...");
         let options = StackOptions {
             concurrency: 8,
+            // Revoked and rotated-out keys answer 401 at once.
+            auth_cache_ttl: Some(Duration::ZERO),
             ..StackOptions::default()
         };
         let stack = match Stack::start(options).await {

@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::error::StoreError;
 use crate::http::CONTEXT_USER_ID;
 use crate::keys::ApiKey;
+use crate::store::keys::KeyStanding;
 use crate::store::KeyStore;
+use crate::types::Timestamp;
 
 /// Log directives of the authorizer function. The runtime logs every error a
 /// handler returns at `ERROR` (target `lambda_runtime::layers::panic`), but a
@@ -50,9 +52,12 @@ impl From<AuthError> for Diagnostic {
     }
 }
 
-/// Allows a known key on every route of the API (so API Gateway's cached
+/// Allows a live key on every route of the API (so API Gateway's cached
 /// decision serves them all) with its `userId` as principal and in the
-/// context; refuses anything else. One consistent read per uncached key.
+/// context; a key rotated out moments ago only on the rotate route (so a
+/// rotation retried after a lost answer gets its new key back); refuses
+/// anything else (unknown, revoked, expired). One consistent read per
+/// uncached key.
 pub async fn authorize(
     keys: &KeyStore,
     event: ApiGatewayCustomAuthorizerRequest,
@@ -62,15 +67,18 @@ pub async fn authorize(
         .as_deref()
         .and_then(ApiKey::from_authorization)
         .ok_or(AuthError::Unauthorized)?;
-    let resource = event
-        .method_arn
-        .as_deref()
-        .and_then(whole_api_arn)
-        .ok_or(AuthError::Unauthorized)?;
-    let user = keys
-        .user_for(&key.hash())
+    let method_arn = event.method_arn.as_deref().unwrap_or_default();
+    let record = keys
+        .record(&key.hash())
         .await?
         .ok_or(AuthError::Unauthorized)?;
+    let resource = match record.standing(Timestamp::now()) {
+        KeyStanding::Live => whole_api_arn(method_arn),
+        KeyStanding::RotationRetry => rotate_route_arn(method_arn),
+        KeyStanding::Dead => None,
+    }
+    .ok_or(AuthError::Unauthorized)?;
+    let user = record.user;
 
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".into()];
@@ -86,12 +94,25 @@ pub async fn authorize(
     Ok(response)
 }
 
+/// The route a key rotated out moments ago may still call.
+pub const ROTATE_ROUTE: &str = "POST/v0/keys/rotate";
+
 /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH` → `…:API/STAGE/*/*`.
 fn whole_api_arn(method_arn: &str) -> Option<String> {
+    stage_arn(method_arn).map(|stage| format!("{stage}/*/*"))
+}
+
+/// `…:API/STAGE/METHOD/PATH` → `…:API/STAGE/POST/v0/keys/rotate`.
+fn rotate_route_arn(method_arn: &str) -> Option<String> {
+    stage_arn(method_arn).map(|stage| format!("{stage}/{ROTATE_ROUTE}"))
+}
+
+/// `…:API/STAGE/METHOD/PATH` → `…:API/STAGE`, if it is an execute-api ARN.
+fn stage_arn(method_arn: &str) -> Option<&str> {
     let mut parts = method_arn.splitn(3, '/');
     let (api, stage) = (parts.next()?, parts.next()?);
     let valid = api.starts_with("arn:") && api.contains(":execute-api:") && !stage.is_empty();
-    valid.then(|| format!("{api}/{stage}/*/*"))
+    valid.then(|| &method_arn[..api.len() + 1 + stage.len()])
 }
 
 #[cfg(test)]
@@ -104,6 +125,10 @@ mod tests {
             whole_api_arn("arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/v0/lock")
                 .as_deref(),
             Some("arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*/*")
+        );
+        assert_eq!(
+            rotate_route_arn("arn:aws:execute-api:eu-west-1:1:abc/prod/GET/v0/lock").as_deref(),
+            Some("arn:aws:execute-api:eu-west-1:1:abc/prod/POST/v0/keys/rotate")
         );
         for bad in [
             "",

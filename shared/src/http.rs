@@ -182,16 +182,23 @@ pub fn optional_header<'a>(request: &'a Request, name: &str) -> Result<Option<&'
         .transpose()
 }
 
-/// A required query string parameter, given once: like a field named twice
-/// in a body, a repeated parameter is refused, since which one counts would be a guess.
+/// A required query string parameter, given once.
 pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
+    optional_query(request, name)?
+        .ok_or_else(|| ApiError::invalid(name, "query parameter is required"))
+}
+
+/// An optional query string parameter, given at most once: like a field
+/// named twice in a body, a repeated parameter is refused, since which one
+/// counts would be a guess.
+pub fn optional_query(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
     let values = request
         .query_string_parameters_ref()
         .and_then(|query| query.all(name))
         .unwrap_or_default();
     match values.as_slice() {
-        [] => Err(ApiError::invalid(name, "query parameter is required")),
-        [value] => Ok((*value).to_owned()),
+        [] => Ok(None),
+        [value] => Ok(Some((*value).to_owned())),
         _ => Err(ApiError::invalid(
             name,
             "query parameter is given more than once",

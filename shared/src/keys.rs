@@ -49,6 +49,53 @@ impl ApiKey {
     }
 }
 
+/// Domain separation of the pad that seals a successor key.
+const SEAL_CONTEXT: &[u8] = b"lock-service/rotated-to/v1\0";
+
+impl ApiKey {
+    /// The key `successor`, sealed so that only a holder of `self` can read
+    /// it back ([`ApiKey::open_successor`]): XOR with a pad derived from
+    /// `self` by SHA-256. Stored with the old key when it is rotated, so a
+    /// retried rotation returns the same new key. Each key is rotated once,
+    /// so each pad seals one value; the stored hash of `self` (SHA-256 of
+    /// the key alone) reveals nothing of the pad.
+    pub fn seal_successor(&self, successor: &ApiKey) -> String {
+        let pad = self.pad();
+        successor
+            .0
+            .as_bytes()
+            .iter()
+            .zip(pad)
+            .map(|(byte, mask)| format!("{:02x}", byte ^ mask))
+            .collect()
+    }
+
+    /// The successor sealed by [`ApiKey::seal_successor`] with this key;
+    /// `None` if `sealed` is not such a value.
+    pub fn open_successor(&self, sealed: &str) -> Option<ApiKey> {
+        if sealed.len() != 32 || !sealed.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let pad = self.pad();
+        let mut bytes = [0u8; 16];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            let hex = &sealed[index * 2..index * 2 + 2];
+            *byte = u8::from_str_radix(hex, 16).ok()? ^ pad[index];
+        }
+        Some(Self(Uuid::from_bytes(bytes)))
+    }
+
+    fn pad(&self) -> [u8; 16] {
+        let mut hasher = Sha256::new();
+        hasher.update(SEAL_CONTEXT);
+        hasher.update(self.0.hyphenated().to_string().as_bytes());
+        let digest = hasher.finalize();
+        let mut pad = [0u8; 16];
+        pad.copy_from_slice(&digest[..16]);
+        pad
+    }
+}
+
 impl std::fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ApiKey(***)")
@@ -86,6 +133,19 @@ mod tests {
         let upper =
             ApiKey::from_authorization("Bearer 550E8400-E29B-41D4-A716-446655440000").unwrap();
         assert_eq!(upper.hash(), key.hash());
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_old_key() {
+        let (old, new) = (ApiKey::generate(), ApiKey::generate());
+        let sealed = old.seal_successor(&new);
+        assert_eq!(sealed.len(), 32);
+        assert!(!sealed.contains(&new.reveal().replace('-', "")));
+        assert_eq!(old.open_successor(&sealed), Some(new.clone()));
+        assert_ne!(ApiKey::generate().open_successor(&sealed), Some(new));
+        for bad in ["", "zz", &"g".repeat(32), &"é".repeat(16)] {
+            assert_eq!(old.open_successor(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

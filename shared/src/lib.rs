@@ -25,17 +25,24 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&config)
 }
 
-/// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
+/// Log directives every function applies on top of `RUST_LOG`, whatever
+/// level the operator sets: at `TRACE` the runtime logs each raw event, and
+/// events carry API keys (the `Authorization` header, the authorizer's
+/// token), so that target never goes below `DEBUG`.
+pub const SECRET_SAFE_DIRECTIVES: &[&str] = &["lambda_runtime::layers::api_response=debug"];
+
+/// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`),
+/// never logging a raw event ([`SECRET_SAFE_DIRECTIVES`]).
 pub fn init_tracing() {
     init_tracing_with(&[]);
 }
 
 /// [`init_tracing`], with `directives` (e.g. `some::target=off`) applied on
-/// top of `RUST_LOG`, so they hold whatever level the operator sets.
+/// top of `RUST_LOG` as well, so they hold whatever level the operator sets.
 pub fn init_tracing_with(directives: &[&str]) {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    for directive in directives {
+    for directive in SECRET_SAFE_DIRECTIVES.iter().chain(directives) {
         if let Ok(directive) = directive.parse() {
             filter = filter.add_directive(directive);
         }

@@ -103,6 +103,32 @@ impl WaitTime {
     }
 }
 
+/// How long a key rotated out keeps working: 0 to 86 400 seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct KeyGrace(u64);
+
+impl KeyGrace {
+    /// Longest grace, in seconds (one day).
+    pub const MAX_SECONDS: u64 = 86_400;
+
+    /// Validates an `oldKeyValidForSeconds` value.
+    pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
+        if seconds <= Self::MAX_SECONDS {
+            Ok(Self(seconds))
+        } else {
+            Err(ValidationError::new(
+                "oldKeyValidForSeconds",
+                format!("must be from 0 to {}", Self::MAX_SECONDS),
+            ))
+        }
+    }
+
+    /// The grace in milliseconds.
+    pub fn millis(self) -> u64 {
+        self.0 * 1000
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-pub use crate::time::{LeaseTtl, Timestamp, WaitTime};
+pub use crate::time::{KeyGrace, LeaseTtl, Timestamp, WaitTime};
 
 /// Longest `lockName` or `requester`, in UTF-8 bytes.
 pub const MAX_LABEL_BYTES: usize = 255;
@@ -50,7 +50,29 @@ fn label(field: &'static str, value: &str) -> Result<String, ValidationError> {
             "must not contain control characters",
         ));
     }
+    if value.chars().any(is_invisible) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain bidirectional controls or zero-width characters",
+        ));
+    }
     Ok(value.to_owned())
+}
+
+/// Characters that change how text is shown without being seen: bidi
+/// controls (a name can then read as another) and zero-width characters
+/// (two names then look the same).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Parses a UUID in its hyphenated form and returns it lower-cased.
@@ -235,6 +257,26 @@ mod tests {
                 "lockName must not contain control characters"
             );
         }
+    }
+
+    #[test]
+    fn labels_refuse_bidi_controls_and_zero_width_characters() {
+        for bad in [
+            "admin\u{202E}nimda",
+            "a\u{200B}b",
+            "\u{FEFF}x",
+            "x\u{2066}y",
+            "z\u{200D}",
+        ] {
+            let err = LockName::parse(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "lockName must not contain bidirectional controls or zero-width characters",
+                "{bad:?}"
+            );
+        }
+        assert!(Requester::parse("\u{200C}").is_err());
+        assert!(LockName::parse("naïve-日本-🔒").is_ok());
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use shared::error::StoreError;
 use shared::keys::ApiKey;
-use shared::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
+use shared::store::keys::ROTATION_RETRY_MILLIS;
+use shared::store::{
+    Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed, Rotated,
+};
 use shared::types::{
     IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
 };
@@ -525,11 +528,17 @@ pub async fn api_keys_resolve_to_their_user_and_are_never_overwritten(kind: Engi
         .await;
     stored.unwrap();
     assert_eq!(calls, 1);
-    let (found, calls) = f.calls.during(f.keys.user_for(&key.hash())).await;
+    let (found, calls) = f
+        .calls
+        .during(f.keys.user_for(&key.hash(), Timestamp::now()))
+        .await;
     assert_eq!(found.unwrap(), Some(user.clone()));
     assert_eq!(calls, 1);
     assert_eq!(
-        f.keys.user_for(&ApiKey::generate().hash()).await.unwrap(),
+        f.keys
+            .user_for(&ApiKey::generate().hash(), Timestamp::now())
+            .await
+            .unwrap(),
         None
     );
 
@@ -539,7 +548,168 @@ pub async fn api_keys_resolve_to_their_user_and_are_never_overwritten(kind: Engi
         .register(&key.hash(), &thief, Timestamp::from_millis(T0))
         .await
         .is_err());
-    assert_eq!(f.keys.user_for(&key.hash()).await.unwrap(), Some(user));
+    assert_eq!(
+        f.keys
+            .user_for(&key.hash(), Timestamp::now())
+            .await
+            .unwrap(),
+        Some(user)
+    );
+}
+
+/// A rotation gives a new key for the same user; the old one stops at once
+/// or after its grace; a retry with the old key gets the same new key (and
+/// the old one may retry only within the window); of 8 concurrent
+/// rotations of one key, all get the same new key; revoking is final.
+pub async fn keys_rotate_once_retry_safely_and_revoke(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let (user, old) = (UserId::generate(), ApiKey::generate());
+    let t0 = Timestamp::from_millis(T0);
+    f.keys.register(&old.hash(), &user, t0).await.unwrap();
+    let (rotated, calls) = f.calls.during(f.keys.rotate(&old, &user, 0, t0)).await;
+    let Rotated::To {
+        key: new,
+        old_key_expires_at,
+    } = rotated.unwrap()
+    else {
+        panic!("rotated")
+    };
+    assert_eq!(calls, 3, "read, put the new key, mark the old one");
+    assert_eq!(old_key_expires_at, t0);
+    let record = f.keys.record(&old.hash()).await.unwrap().unwrap();
+    assert_eq!(record.standing(t0), KeyStanding::RotationRetry);
+    let after_window = t0.plus_millis(ROTATION_RETRY_MILLIS);
+    assert_eq!(record.standing(after_window), KeyStanding::Dead);
+    assert_eq!(
+        f.keys.user_for(&new.hash(), t0).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(f.keys.user_for(&old.hash(), t0).await.unwrap(), None);
+    let (retried, calls) = f
+        .calls
+        .during(f.keys.rotate(&old, &user, 0, t0.plus_millis(5)))
+        .await;
+    assert_eq!(
+        retried.unwrap(),
+        Rotated::To {
+            key: new.clone(),
+            old_key_expires_at: t0
+        }
+    );
+    assert_eq!(calls, 1, "a retry only reads");
+    let stranger = UserId::generate();
+    assert_eq!(
+        f.keys.rotate(&new, &stranger, 0, t0).await.unwrap(),
+        Rotated::Refused
+    );
+
+    // A grace period keeps the old key live until it ends.
+    let Rotated::To {
+        key: third,
+        old_key_expires_at,
+    } = f.keys.rotate(&new, &user, 60_000, t0).await.unwrap()
+    else {
+        panic!("rotated with grace")
+    };
+    assert_eq!(old_key_expires_at, t0.plus_millis(60_000));
+    assert_eq!(
+        f.keys
+            .user_for(&new.hash(), t0.plus_millis(59_999))
+            .await
+            .unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        f.keys
+            .user_for(&new.hash(), t0.plus_millis(60_000))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Concurrent rotations of one key all answer with one new key.
+    let rotations: Vec<_> = (0..8)
+        .map(|_| {
+            let (keys, third, user) = (f.keys.clone(), third.clone(), user.clone());
+            tokio::spawn(async move { keys.rotate(&third, &user, 0, t0).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for rotation in rotations {
+        answers.push(rotation.await.unwrap());
+    }
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "one successor"
+    );
+    let Rotated::To { key: fourth, .. } = answers[0].clone() else {
+        panic!("rotated")
+    };
+    assert_eq!(
+        f.keys.user_for(&fourth.hash(), t0).await.unwrap(),
+        Some(user.clone())
+    );
+
+    // Revocation: one write, final, repeatable; an unknown key is false.
+    let (revoked, calls) = f.calls.during(f.keys.revoke(&fourth.hash(), t0)).await;
+    assert!(revoked.unwrap());
+    assert_eq!(calls, 1);
+    assert!(f.keys.revoke(&fourth.hash(), t0).await.unwrap());
+    assert_eq!(f.keys.user_for(&fourth.hash(), t0).await.unwrap(), None);
+    assert_eq!(
+        f.keys.rotate(&fourth, &user, 0, t0).await.unwrap(),
+        Rotated::Refused
+    );
+    assert!(!f.keys.revoke(&ApiKey::generate().hash(), t0).await.unwrap());
+}
+
+/// Pages of a user's locks: each lock once, in name order, `more` exactly
+/// when locks follow, one call per page, never another user's locks.
+pub async fn pages_list_each_lock_once_in_order(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let (user, neighbour) = (UserId::generate(), UserId::generate());
+    let names: Vec<String> = (0..25).map(|n| format!("p-{n:02}")).collect();
+    let now = Timestamp::from_millis(T0);
+    for lock in names.iter().map(String::as_str).chain(["p-99"]) {
+        let owner = if lock == "p-99" { &neighbour } else { &user };
+        let lease = LeaseId::generate();
+        granted(take(&f.locks, owner, lock, "r", &lease, now).await.unwrap());
+    }
+    let (mut listed, mut after) = (Vec::new(), None);
+    loop {
+        let (page, calls) = f
+            .calls
+            .during(f.locks.list_page(&user, after.as_deref(), Some(10)))
+            .await;
+        let page = page.unwrap();
+        assert_eq!(calls, 1, "one Query per page");
+        listed.extend(
+            page.locks
+                .iter()
+                .map(|lock| lock.lock_name.as_str().to_owned()),
+        );
+        after = page
+            .locks
+            .last()
+            .map(|lock| lock.lock_name.as_str().to_owned());
+        if !page.more {
+            assert_eq!(page.locks.len(), 5);
+            break;
+        }
+    }
+    assert_eq!(listed, names);
+    let exact = f
+        .locks
+        .list_page(&user, Some("p-14"), Some(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (exact.locks.len(), exact.more),
+        (10, false),
+        "a full last page"
+    );
+    let rest = f.locks.list_page(&user, Some("p-20"), None).await.unwrap();
+    assert_eq!(rest.locks.len(), 4);
 }
 
 /// Acquires with a TTL (seconds) and an optional idempotency key.
@@ -974,6 +1144,8 @@ suite!(
     fencing_tokens_keep_increasing_after_the_item_is_deleted,
     an_idempotent_retry_gets_the_same_lease_and_token,
     force_release_frees_the_lock_and_fences_the_old_holder,
+    keys_rotate_once_retry_safely_and_revoke,
+    pages_list_each_lock_once_in_order,
 );
 
 /// Every test of the suite (a `pub async fn NAME(kind: EngineKind)` at the top
@@ -998,6 +1170,6 @@ fn every_suite_test_is_listed() {
         .filter_map(|line| line.strip_prefix("pub async fn "))
         .filter_map(|rest| rest.strip_suffix("(kind: EngineKind) {"))
         .collect();
-    assert!(defined.len() >= 17, "found only {defined:?}");
+    assert!(defined.len() >= 19, "found only {defined:?}");
     assert_eq!(listed, defined, "suite! and the suite's tests differ");
 }

@@ -59,6 +59,8 @@ pub struct StackOptions {
     pub integration_timeout: Duration,
     /// What the terminal shows.
     pub verbosity: Verbosity,
+    /// Extra environment variables of every function (e.g. `RUST_LOG`).
+    pub function_env: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -75,6 +77,7 @@ impl Default for StackOptions {
             auth_cache_ttl: None,
             integration_timeout: Duration::from_secs(29),
             verbosity: Verbosity::Quiet,
+            function_env: Vec::new(),
         }
     }
 }

@@ -86,6 +86,9 @@ pub fn start_watch(
     if !options.reload {
         command.arg("--ignore-changes");
     }
+    for (name, value) in &options.function_env {
+        command.args(["--env-var", &format!("{name}={value}")]);
+    }
     if let Output::LogFile { .. } = output {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

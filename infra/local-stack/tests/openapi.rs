@@ -11,7 +11,8 @@ use local_stack::template::Template;
 use serde_yaml_ng::Value;
 use shared::error::ApiError;
 use shared::http::MAX_BODY_BYTES;
-use shared::types::{LeaseTtl, WaitTime, MAX_LABEL_BYTES};
+use shared::requests::MAX_PAGE_LIMIT;
+use shared::types::{KeyGrace, LeaseTtl, WaitTime, MAX_LABEL_BYTES};
 
 fn openapi() -> Value {
     let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).unwrap();
@@ -85,6 +86,14 @@ fn limits_match_the_parsers() {
     assert_eq!(
         schemas["TtlSeconds"]["maximum"].as_u64(),
         Some(LeaseTtl::MAX_SECONDS)
+    );
+    let grace = &schemas["RotateRequest"]["properties"]["oldKeyValidForSeconds"];
+    assert_eq!(grace["maximum"].as_u64(), Some(KeyGrace::MAX_SECONDS));
+    let list = &spec["paths"]["/v0/locks"]["get"]["parameters"];
+    assert_eq!(list[0]["name"], "limit");
+    assert_eq!(
+        list[0]["schema"]["maximum"].as_u64(),
+        Some(MAX_PAGE_LIMIT as u64)
     );
     let wait = &schemas["AcquireRequest"]["properties"]["waitSeconds"];
     assert_eq!(wait["maximum"].as_u64(), Some(WaitTime::MAX_SECONDS));

@@ -30,6 +30,11 @@ async fn the_api_answers_as_openapi_yaml_describes() {
         .args(["--url", &stack.base_url])
         .args(["--header", &format!("Authorization: Bearer {key}")])
         .args(["--checks", "all", "--exclude-checks", "unsupported_method"])
+        // Rotating or revoking ends the very key this run authenticates
+        // with, so every later case would be a 401. The key routes are
+        // checked over HTTP by the end-to-end suite (`keys_rotate_and_revoke`)
+        // and their parsers line by line in `shared/src/requests/tests.rs`.
+        .args(["--exclude-path-regex", "^/v0/keys/"])
         // One worker: with several, Python 3.11's `ast` (which hypothesis
         // uses to describe its filters) fails now and then across threads.
         .args(["--max-examples", "20", "--workers", "1"])
@@ -54,8 +59,25 @@ async fn the_api_answers_as_openapi_yaml_describes() {
         output.status.success(),
         "schemathesis found failures (report above)"
     );
+    let (tested, total) = operations_outside_key_routes();
     assert!(
-        report.contains("6 selected / 6 total"),
-        "every operation was tested"
+        report.contains(&format!("{tested} selected / {total} total")),
+        "every operation but the key routes' was tested"
     );
+}
+
+/// How many operations `openapi.yaml` describes outside `/v0/keys/`, and in all.
+fn operations_outside_key_routes() -> (usize, usize) {
+    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).unwrap();
+    let spec: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut counts = (0, 0);
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        let operations = item.as_mapping().unwrap().len();
+        counts.1 += operations;
+        if !path.as_str().unwrap().starts_with("/v0/keys/") {
+            counts.0 += operations;
+        }
+    }
+    assert!(counts.0 >= 6, "{counts:?}");
+    counts
 }

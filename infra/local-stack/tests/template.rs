@@ -151,6 +151,22 @@ fn every_function_has_least_privilege() {
             ),
         ),
         ("ListLocksFunction", (vec!["dynamodb:Query"], "LocksTable")),
+        (
+            "RotateKeyFunction",
+            (
+                vec![
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                "ApiKeysTable",
+            ),
+        ),
+        (
+            "RevokeKeyFunction",
+            (vec!["dynamodb:UpdateItem"], "ApiKeysTable"),
+        ),
     ]);
     let resources = doc["Resources"].as_mapping().unwrap();
     let functions: Vec<_> = resources

@@ -70,6 +70,16 @@ pub(super) const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
 /// Never overwrite a stored key.
 pub(super) const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
+/// The key exists.
+pub(super) const KEY_EXISTS: &str = "attribute_exists(#keyHash)";
+/// A key is rotated once: it exists, has no successor, and is not revoked.
+pub(super) const ROTATE_CONDITION: &str =
+    "attribute_exists(#keyHash) AND attribute_not_exists(#rotatedTo) AND attribute_not_exists(#revokedAt)";
+/// Record the sealed successor, and when the old key stops working.
+pub(super) const ROTATE_UPDATE: &str =
+    "SET #rotatedTo = :rotatedTo, #rotatedAt = :now, #expiresAt = :expiresAt";
+/// Revoke; a second revocation keeps the first one's time.
+pub(super) const REVOKE_UPDATE: &str = "SET #revokedAt = if_not_exists(#revokedAt, :now)";
 /// The partition of one user.
 pub(super) const USER_PARTITION: &str = "#userId = :userId";
 
@@ -88,7 +98,7 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 14] = [
+    const EXPRESSIONS: [&str; 18] = [
         ACQUIRE_CONDITION,
         ACQUIRE_TTL_KEY,
         ACQUIRE_TTL,
@@ -103,6 +113,10 @@ mod tests {
         RENEW_OWN_TTL_UPDATE,
         USER_PARTITION,
         REGISTER_KEY_CONDITION,
+        KEY_EXISTS,
+        ROTATE_CONDITION,
+        ROTATE_UPDATE,
+        REVOKE_UPDATE,
     ];
 
     #[test]

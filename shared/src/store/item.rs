@@ -28,14 +28,17 @@ pub(super) const EXPIRES_AT: &str = "expiresAt";
 pub(super) const FENCING_TOKEN: &str = "fencingToken";
 pub(super) const IDEMPOTENCY_KEY: &str = "idempotencyKey";
 pub(super) const FORCED_RELEASE: &str = "forcedRelease";
-// API-key item attributes besides the key.
+// API-key item attributes besides the key (and `createdAt`, `expiresAt`).
 pub(super) const USER_ID: &str = "userId";
+pub(super) const ROTATED_TO: &str = "rotatedTo";
+pub(super) const ROTATED_AT: &str = "rotatedAt";
+pub(super) const REVOKED_AT: &str = "revokedAt";
 
 /// Every attribute an expression may name (the tests check each expression
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 15] = [
+pub(super) const ATTRIBUTES: [&str; 18] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -51,6 +54,9 @@ pub(super) const ATTRIBUTES: [&str; 15] = [
     IDEMPOTENCY_KEY,
     FORCED_RELEASE,
     USER_ID,
+    ROTATED_TO,
+    ROTATED_AT,
+    REVOKED_AT,
 ];
 
 /// The `ExpressionAttributeNames` of a request whose expressions are
@@ -72,9 +78,15 @@ pub(super) fn attribute_names(expressions: &[&str]) -> HashMap<String, String> {
 
 /// The key of lock `name` of `user`.
 pub(super) fn lock_key(user: &UserId, name: &LockName) -> Item {
+    sort_key(user, name.as_str())
+}
+
+/// The key at `position` in the sort order of `user`'s partition (a lock
+/// name, or where a page of locks starts after).
+pub(super) fn sort_key(user: &UserId, position: &str) -> Item {
     HashMap::from([
         (LOCKS_PARTITION_KEY.to_owned(), string_value(user.as_str())),
-        (LOCKS_SORT_KEY.to_owned(), string_value(name.as_str())),
+        (LOCKS_SORT_KEY.to_owned(), string_value(position)),
     ])
 }
 

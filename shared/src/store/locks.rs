@@ -9,10 +9,10 @@ use aws_sdk_dynamodb::Client;
 use super::expressions::*;
 use super::item::{
     attribute_names, is_true, lock_from_item, lock_key, number_value,
-    old_item_on_condition_failure, optional_string, string_value, Item, UpdateFailure,
+    old_item_on_condition_failure, optional_string, sort_key, string_value, Item, UpdateFailure,
     FORCED_RELEASE, IDEMPOTENCY_KEY,
 };
-pub use super::outcomes::{Acquired, Grant, Released, Renewed};
+pub use super::outcomes::{Acquired, Grant, LockPage, Released, Renewed};
 use crate::error::StoreError;
 use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
 
@@ -247,12 +247,33 @@ impl LockStore {
             .transpose()
     }
 
-    /// Every lock of `user`, ordered by name: a strongly consistent `Query` of
-    /// the user's partition, one call per page.
+    /// Every lock of `user`, ordered by name.
     pub async fn list(&self, user: &UserId) -> Result<Vec<Lock>, StoreError> {
+        Ok(self.list_page(user, None, None).await?.locks)
+    }
+
+    /// The locks of `user` in name order after `after` (from the first if
+    /// `None`), at most `limit` of them (all if `None`), and whether more
+    /// remain: strongly consistent `Query` calls of the user's partition
+    /// only, one per page of up to `limit + 1` items (DynamoDB's 1 MB pages
+    /// hold more than 1 000 locks).
+    pub async fn list_page(
+        &self,
+        user: &UserId,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<LockPage, StoreError> {
+        // One more than asked for tells whether another page follows.
+        let wanted = limit.map(|limit| limit + 1);
         let mut locks = Vec::new();
-        let mut start_key = None;
+        let mut start_key = after.map(|position| sort_key(user, position));
         loop {
+            let remaining = wanted.map(|wanted| wanted.saturating_sub(locks.len()));
+            let page_limit = match (remaining, self.page_size) {
+                (Some(remaining), Some(size)) => Some(size.min(remaining as i32)),
+                (Some(remaining), None) => Some(remaining as i32),
+                (None, size) => size,
+            };
             let page = self
                 .client
                 .query()
@@ -261,7 +282,7 @@ impl LockStore {
                 .set_expression_attribute_names(Some(attribute_names(&[USER_PARTITION])))
                 .expression_attribute_values(":userId", string_value(user.as_str()))
                 .consistent_read(true)
-                .set_limit(self.page_size)
+                .set_limit(page_limit)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
@@ -269,10 +290,16 @@ impl LockStore {
                 locks.push(lock_from_item(item)?);
             }
             start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(locks);
+            let full = wanted.is_some_and(|wanted| locks.len() >= wanted);
+            if start_key.is_none() || full {
+                break;
             }
         }
+        let more = limit.is_some_and(|limit| locks.len() > limit);
+        if let Some(limit) = limit {
+            locks.truncate(limit);
+        }
+        Ok(LockPage { locks, more })
     }
 
     /// The item as it stood when a write's condition failed: the old item the

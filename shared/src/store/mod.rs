@@ -14,5 +14,5 @@ pub mod keys;
 pub mod locks;
 mod outcomes;
 
-pub use keys::KeyStore;
-pub use locks::{Acquired, Grant, LockStore, Released, Renewed};
+pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
+pub use locks::{Acquired, Grant, LockPage, LockStore, Released, Renewed};

@@ -43,6 +43,15 @@ pub enum Released {
     NotFound,
 }
 
+/// One page of a user's locks, in name order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockPage {
+    /// The locks of the page.
+    pub locks: Vec<Lock>,
+    /// Whether more locks follow the last one.
+    pub more: bool,
+}
+
 /// What a renew ended in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewed {

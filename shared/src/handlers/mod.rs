@@ -1,5 +1,10 @@
 //! One function per endpoint: API Gateway REST proxy request in, JSON answer
 //! out. Every failure becomes a JSON error through [`crate::http::error`].
+//! The lock endpoints are here; the key endpoints in `keys`.
+
+mod keys;
+
+pub use keys::{create_user, revoke_key, rotate_key};
 
 use std::time::{Duration, Instant};
 
@@ -9,10 +14,11 @@ use serde::Serialize;
 
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
-use crate::http::{self, json, tenant};
-use crate::keys::ApiKey;
-use crate::requests::{AcquireRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
-use crate::store::{Acquired, Grant, KeyStore, LockStore, Released, Renewed};
+use crate::http::{self, json};
+use crate::requests::{
+    cursor_after, AcquireRequest, GetRequest, ListRequest, RenewRequest, UnlockBy, UnlockRequest,
+};
+use crate::store::{Acquired, Grant, LockStore, Released, Renewed};
 use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
@@ -52,14 +58,6 @@ impl LockView {
     }
 }
 
-/// Answer of `POST /v0/users/anonymous`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NewUser {
-    user_id: UserId,
-    api_key: String,
-}
-
 /// Answer of `POST /v0/lock`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,33 +93,16 @@ struct RenewAnswer {
 
 /// Answer of `GET /v0/locks`.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct LockList {
     locks: Vec<LockView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
+/// The answer, or the JSON error for the failure.
 fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|err| http::error(&err))
-}
-
-/// `POST /v0/users/anonymous`: a new user and its API key, shown only here.
-pub async fn create_user(keys: &KeyStore, request: Request) -> Response<Body> {
-    respond(
-        async {
-            http::body_bytes(&request)?; // any body is ignored, but not an oversized one
-            let user_id = UserId::generate();
-            let key = ApiKey::generate();
-            keys.register(&key.hash(), &user_id, Timestamp::now())
-                .await?;
-            Ok(json(
-                StatusCode::OK,
-                &NewUser {
-                    user_id,
-                    api_key: key.reveal(),
-                },
-            ))
-        }
-        .await,
-    )
 }
 
 /// `POST /v0/lock` with `{lockName, requester, ttlSeconds?, waitSeconds?}` and
@@ -300,18 +281,27 @@ pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
     )
 }
 
-/// `GET /v0/locks`: every lock of the caller, ordered by name.
+/// `GET /v0/locks?limit=&cursor=`: the caller's locks, ordered by name;
+/// every one without `limit`, else a page and the cursor of the next one.
 pub async fn list_locks(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
-            let user = tenant(&request)?;
+            let input = ListRequest::parse(&request)?;
             let now = Timestamp::now();
-            let locks = locks.list(&user).await?;
-            let locks = locks
+            let page = locks
+                .list_page(&input.user, input.after.as_deref(), input.limit)
+                .await?;
+            let next_cursor = page
+                .locks
+                .last()
+                .filter(|_| page.more)
+                .map(|last| cursor_after(&last.lock_name));
+            let locks = page
+                .locks
                 .into_iter()
                 .map(|lock| LockView::at(lock, now))
                 .collect();
-            Ok(json(StatusCode::OK, &LockList { locks }))
+            Ok(json(StatusCode::OK, &LockList { locks, next_cursor }))
         }
         .await,
     )

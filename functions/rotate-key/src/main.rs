@@ -1,0 +1,17 @@
+//! Lambda for `POST /v0/keys/rotate`, served by [`shared::handlers::rotate_key`].
+
+use lambda_http::{run_concurrent, service_fn, Error, Request};
+use shared::config::{table_from_env, API_KEYS_TABLE_ENV};
+use shared::store::KeyStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::init_tracing();
+    let table = table_from_env(API_KEYS_TABLE_ENV)?;
+    let keys = KeyStore::new(shared::dynamodb_client().await, table);
+    run_concurrent(service_fn(move |request: Request| {
+        let keys = keys.clone();
+        async move { Ok::<_, Error>(shared::handlers::rotate_key(&keys, request).await) }
+    }))
+    .await
+}

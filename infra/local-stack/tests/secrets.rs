@@ -1,0 +1,67 @@
+//! No API key reaches any log, at any level: the functions run with
+//! `RUST_LOG=trace` (at which the Lambda runtime would log every raw event,
+//! `Authorization` header and authorizer token included), a user signs up,
+//! uses its key, rotates it, uses the new one and revokes it; then neither
+//! key appears anywhere in what the functions and cargo-lambda printed.
+
+use std::time::Duration;
+
+use local_stack::{Stack, StackOptions};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_key_is_logged_even_at_trace_level() {
+    let options = StackOptions {
+        function_env: vec![("RUST_LOG".into(), "trace".into())],
+        auth_cache_ttl: Some(Duration::ZERO),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("the local stack did not start: {e}"));
+    let http = reqwest::Client::new();
+    let base = stack.base_url.clone();
+    let first = stack.new_api_key().await.unwrap();
+    let post = |path: &str, key: &str| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+    };
+    let acquired = post("/v0/lock", &first)
+        .body(r#"{"lockName":"logged","requester":"r"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acquired.status(), 200);
+    let rotated: Value = post("/v0/keys/rotate", &first)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = rotated["apiKey"].as_str().expect("a new key").to_owned();
+    let listed = http
+        .get(format!("{base}/v0/locks"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let revoked = post("/v0/keys/revoke", &second).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+
+    let log_path = stack.log_path.clone().expect("a log file");
+    drop(stack);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains(r#""level":"TRACE""#),
+        "the functions did log at trace level ({})",
+        log_path.display()
+    );
+    for key in [&first, &second] {
+        for form in [key.to_lowercase(), key.to_uppercase(), key.replace('-', "")] {
+            assert!(!log.contains(&form), "a key is in {}", log_path.display());
+        }
+    }
+}
