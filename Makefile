@@ -53,9 +53,10 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-template-lint: $(DEPLOY)/.stamp ## cfn-lint and sam validate --lint on template.yaml (offline)
+template-lint: $(DEPLOY)/.stamp ## cfn-lint, sam validate --lint and the SAM transform on template.yaml (offline)
 	$(DEPLOY)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(DEPLOY)/bin/sam validate --lint
+	AWS_DEFAULT_REGION=us-east-1 $(DEPLOY)/bin/python infra/check_sam_transform.py template.yaml
 
 test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast

@@ -319,6 +319,13 @@ async fn tenant_isolation(api: Api) {
             json!(null),
         ),
         (
+            "delete her freed lock",
+            api.post("/v0/lock/delete", Some(&bob))
+                .json(&forged_body(json!({ "lockName": "alice-freed" }))),
+            not_found,
+            json!(null),
+        ),
+        (
             "renew her freed lease",
             api.post("/v0/lock/renew", Some(&bob))
                 .json(&lease_body("alice-freed", &freed_lease)),

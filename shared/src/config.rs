@@ -10,6 +10,13 @@ pub const LOCKS_TABLE_ENV: &str = "LOCKS_TABLE";
 pub const API_KEYS_TABLE_ENV: &str = "API_KEYS_TABLE";
 /// Environment variable with the TTL (seconds) of leases acquired without `ttlSeconds`.
 pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
+/// Environment variable with the most lock names a tenant may have (0: no limit).
+pub const MAX_LOCKS_ENV: &str = "MAX_LOCKS_PER_USER";
+/// The quota where [`MAX_LOCKS_ENV`] is unset (the template's default too):
+/// a tenant at it lists every lock in one answer, far under Lambda's 6 MB
+/// response limit even with 255-byte names and requesters (about 800 bytes
+/// a lock, so at most about 4 MB).
+pub const DEFAULT_MAX_LOCKS: u32 = 5000;
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,16 +46,32 @@ fn table_from(var: &'static str, value: Option<String>) -> Result<String, Config
 }
 
 /// Settings of the acquire function.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct AcquireSettings {
     /// TTL of leases acquired without `ttlSeconds`; `None`: they last until released.
     pub default_ttl: Option<LeaseTtl>,
+    /// Most lock names a tenant may have; `None`: no limit.
+    pub max_locks: Option<u32>,
+}
+
+impl Default for AcquireSettings {
+    fn default() -> Self {
+        Self {
+            default_ttl: None,
+            max_locks: Some(DEFAULT_MAX_LOCKS),
+        }
+    }
 }
 
 impl AcquireSettings {
-    /// Reads [`DEFAULT_LEASE_TTL_ENV`]; unset, empty or `0` means no default.
+    /// Reads [`DEFAULT_LEASE_TTL_ENV`] (unset, empty or `0`: no default TTL)
+    /// and [`MAX_LOCKS_ENV`] (unset or empty: [`DEFAULT_MAX_LOCKS`]; `0`: no limit).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_value(&std::env::var(DEFAULT_LEASE_TTL_ENV).unwrap_or_default())
+        let env = |var| std::env::var(var).unwrap_or_default();
+        Ok(Self {
+            max_locks: max_locks_from(&env(MAX_LOCKS_ENV))?,
+            ..Self::from_value(&env(DEFAULT_LEASE_TTL_ENV))?
+        })
     }
 
     /// Interprets a [`DEFAULT_LEASE_TTL_ENV`] value.
@@ -68,7 +91,25 @@ impl AcquireSettings {
                 Some(ttl)
             }
         };
-        Ok(Self { default_ttl })
+        Ok(Self {
+            default_ttl,
+            ..Self::default()
+        })
+    }
+}
+
+/// Interprets a [`MAX_LOCKS_ENV`] value.
+fn max_locks_from(value: &str) -> Result<Option<u32>, ConfigError> {
+    match value.trim() {
+        "" => Ok(Some(DEFAULT_MAX_LOCKS)),
+        "0" => Ok(None),
+        text => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::InvalidSetting {
+                var: MAX_LOCKS_ENV,
+                problem: "must be a whole number (0: no limit)".into(),
+            }),
     }
 }
 
@@ -89,6 +130,18 @@ mod tests {
                 "environment variable LOCKS_TABLE must name a DynamoDB table"
             );
         }
+    }
+
+    #[test]
+    fn the_lock_quota_defaults_and_zero_means_none() {
+        assert_eq!(max_locks_from("").unwrap(), Some(DEFAULT_MAX_LOCKS));
+        assert_eq!(max_locks_from("3").unwrap(), Some(3));
+        assert_eq!(max_locks_from("0").unwrap(), None);
+        let err = max_locks_from("-1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable MAX_LOCKS_PER_USER must be a whole number (0: no limit)"
+        );
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub enum ApiError {
     /// No lock of that name exists for this user.
     #[error("lock not found")]
     LockNotFound,
+    /// The name is new and the tenant has as many lock names as it may.
+    #[error("lock quota exceeded: this key's user has as many lock names as it may; delete unused ones with POST /v0/lock/delete")]
+    LockQuotaExceeded,
+    /// The lock cannot be deleted while a live lease holds it.
+    #[error("lock is held by a live lease; unlock it first")]
+    LockHeld,
     /// The caller has no valid identity.
     #[error("Unauthorized")]
     Unauthorized,
@@ -40,6 +46,8 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::LockNotFound => StatusCode::NOT_FOUND,
+            Self::LockQuotaExceeded => StatusCode::FORBIDDEN,
+            Self::LockHeld => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +59,8 @@ impl ApiError {
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::LockNotFound => "LOCK_NOT_FOUND",
+            Self::LockQuotaExceeded => "LOCK_QUOTA_EXCEEDED",
+            Self::LockHeld => "LOCK_HELD",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Store(_) => "INTERNAL_ERROR",
         }
@@ -111,6 +121,8 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
             ),
             (ApiError::LockNotFound, 404, "LOCK_NOT_FOUND"),
+            (ApiError::LockQuotaExceeded, 403, "LOCK_QUOTA_EXCEEDED"),
+            (ApiError::LockHeld, 409, "LOCK_HELD"),
             (ApiError::Unauthorized, 401, "UNAUTHORIZED"),
             (
                 ApiError::Store(StoreError::MalformedItem("leaseId")),

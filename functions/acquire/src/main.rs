@@ -9,7 +9,8 @@ async fn main() -> Result<(), Error> {
     shared::init_tracing();
     let table = table_from_env(LOCKS_TABLE_ENV)?;
     let settings = AcquireSettings::from_env()?;
-    let locks = LockStore::new(shared::dynamodb_client().await, table);
+    let locks =
+        LockStore::new(shared::dynamodb_client().await, table).with_quota(settings.max_locks);
     run_concurrent(service_fn(move |request: Request| {
         let locks = locks.clone();
         async move { Ok::<_, Error>(shared::handlers::acquire(&locks, &settings, request).await) }

@@ -160,24 +160,7 @@ impl Stack {
         )?;
         wait_for_listener(lambda_port).await?;
 
-        let token_pattern = match &template.token_pattern {
-            Some(pattern) => Some(regex_lite::Regex::new(pattern).map_err(|err| {
-                TemplateError::Shape(format!("ValidationExpression {pattern}: {err}"))
-            })?),
-            None => None,
-        };
-        let gateway = Gateway::new(GatewayConfig {
-            routes: template.routes.clone(),
-            token_pattern,
-            authorizer: template.authorizer.clone(),
-            lambda_endpoint: format!("http://127.0.0.1:{lambda_port}"),
-            auth_cache_ttl: options
-                .auth_cache_ttl
-                .unwrap_or(Duration::from_secs(template.auth_cache_seconds)),
-            integration_timeout: options.integration_timeout,
-            stage: "local".into(),
-            log_requests: options.verbosity != Verbosity::Quiet,
-        });
+        let gateway = Gateway::new(gateway_config(&template, &options, lambda_port)?);
         let stack = Self {
             base_url: format!("http://127.0.0.1:{port}"),
             dynamodb_endpoint,
@@ -253,6 +236,33 @@ impl Drop for Stack {
         self.gateway.abort();
         self.watch.stop();
     }
+}
+
+/// The gateway's configuration: the template's routes, authorizer, cache
+/// time and token pattern, in front of `cargo lambda watch` on `lambda_port`.
+fn gateway_config(
+    template: &Template,
+    options: &StackOptions,
+    lambda_port: u16,
+) -> Result<GatewayConfig, StackError> {
+    let token_pattern = match &template.token_pattern {
+        Some(pattern) => Some(regex_lite::Regex::new(pattern).map_err(|err| {
+            TemplateError::Shape(format!("ValidationExpression {pattern}: {err}"))
+        })?),
+        None => None,
+    };
+    Ok(GatewayConfig {
+        routes: template.routes.clone(),
+        token_pattern,
+        authorizer: template.authorizer.clone(),
+        lambda_endpoint: format!("http://127.0.0.1:{lambda_port}"),
+        auth_cache_ttl: options
+            .auth_cache_ttl
+            .unwrap_or(Duration::from_secs(template.auth_cache_seconds)),
+        integration_timeout: options.integration_timeout,
+        stage: "local".into(),
+        log_requests: options.verbosity != Verbosity::Quiet,
+    })
 }
 
 /// The engine to start (if any) and the DynamoDB endpoint.

@@ -122,6 +122,8 @@ fn every_error_code_is_described() {
         ApiError::BadRequest(String::new()),
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::LockNotFound,
+        ApiError::LockQuotaExceeded,
+        ApiError::LockHeld,
         ApiError::Unauthorized,
         ApiError::Store(store_failure),
     ]

@@ -131,7 +131,23 @@ fn every_function_has_least_privilege() {
         (
             "AcquireFunction",
             (
-                vec!["dynamodb:UpdateItem", "dynamodb:GetItem"],
+                vec![
+                    "dynamodb:UpdateItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                ],
+                "LocksTable",
+            ),
+        ),
+        (
+            "DeleteLockFunction",
+            (
+                vec![
+                    "dynamodb:DeleteItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:GetItem",
+                ],
                 "LocksTable",
             ),
         ),
@@ -253,6 +269,16 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
     let parameter = |name: &str| &doc["Parameters"][name];
     assert_eq!(parameter("AuthorizerCacheSeconds")["Default"], 60);
+    let quota = parameter("MaxLocksPerUser")["Default"].as_u64();
+    assert_eq!(quota, Some(u64::from(shared::config::DEFAULT_MAX_LOCKS)));
+    let acquire_env = &doc["Resources"]["AcquireFunction"]["Properties"]["Environment"];
+    let Value::Tagged(quota_ref) = &acquire_env["Variables"][shared::config::MAX_LOCKS_ENV] else {
+        panic!(
+            "acquire's {} must be !Ref MaxLocksPerUser",
+            shared::config::MAX_LOCKS_ENV
+        )
+    };
+    assert_eq!(quota_ref.value, "MaxLocksPerUser");
     assert_eq!(parameter("AuthorizerCacheSeconds")["MaxValue"], 3600);
     for reserved in [
         "AcquireReservedConcurrency",
@@ -311,4 +337,41 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
         resources[group]["Properties"]["RetentionInDays"],
         resources["AcquireLogs"]["Properties"]["RetentionInDays"]
     );
+}
+
+/// The optional AWS WAF web ACL: off by default; when on, a rate rule per
+/// API key (the `Authorization` header) and one per IP on sign-up, each
+/// answering a JSON 429, on the API's stage.
+#[test]
+fn optional_waf_rate_limits_each_key_and_sign_ups_per_ip() {
+    let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
+    assert_eq!(doc["Parameters"]["WafRateLimits"]["Default"], "false");
+    let resources = &doc["Resources"];
+    let acl = &resources["RateLimitAcl"];
+    assert_eq!(acl["Condition"], "UseWaf");
+    let body = acl["Properties"]["CustomResponseBodies"]["TooManyRequests"]["Content"]
+        .as_str()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["code"], "THROTTLED");
+    let rules = acl["Properties"]["Rules"].as_sequence().unwrap();
+    let rule = |name: &str| {
+        rules
+            .iter()
+            .find(|rule| rule["Name"] == name)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+    };
+    for name in ["per-api-key", "sign-up-per-ip"] {
+        let block = &rule(name)["Action"]["Block"]["CustomResponse"];
+        assert_eq!(block["ResponseCode"], 429, "{name}");
+    }
+    let per_key = &rule("per-api-key")["Statement"]["RateBasedStatement"];
+    assert_eq!(per_key["CustomKeys"][0]["Header"]["Name"], "authorization");
+    let per_ip = &rule("sign-up-per-ip")["Statement"]["RateBasedStatement"];
+    assert_eq!(per_ip["AggregateKeyType"], "IP");
+    let scope = &per_ip["ScopeDownStatement"]["ByteMatchStatement"];
+    assert_eq!(scope["SearchString"], "/v0/users/anonymous");
+    let association = &resources["RateLimitAclAssociation"];
+    assert_eq!(association["Condition"], "UseWaf");
+    assert_eq!(association["DependsOn"], "LockApiStage");
 }

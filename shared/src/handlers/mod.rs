@@ -16,9 +16,10 @@ use crate::config::AcquireSettings;
 use crate::error::ApiError;
 use crate::http::{self, json};
 use crate::requests::{
-    cursor_after, AcquireRequest, GetRequest, ListRequest, RenewRequest, UnlockBy, UnlockRequest,
+    cursor_after, AcquireRequest, DeleteRequest, GetRequest, ListRequest, RenewRequest, UnlockBy,
+    UnlockRequest,
 };
-use crate::store::{Acquired, Grant, LockStore, Released, Renewed};
+use crate::store::{Acquired, Deleted, Grant, LockStore, Released, Renewed};
 use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
@@ -141,6 +142,7 @@ pub async fn acquire(
                     fencing_token: Some(lock.fencing_token),
                     expires_at: lock.expires_at,
                 },
+                Acquired::QuotaExceeded => return Err(ApiError::LockQuotaExceeded),
                 Acquired::Held { .. } => AcquireAnswer {
                     locked: false,
                     lease_id: None,
@@ -276,6 +278,31 @@ pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
                 Renewed::NotFound => return Err(ApiError::LockNotFound),
             };
             Ok(json(StatusCode::OK, &answer))
+        }
+        .await,
+    )
+}
+
+/// Answer of `POST /v0/lock/delete`.
+#[derive(Serialize)]
+struct DeleteAnswer {
+    deleted: bool,
+}
+
+/// `POST /v0/lock/delete` with `{lockName}`: deletes a lock no live lease
+/// holds, freeing its quota slot (`409` if held, `404` if never created).
+pub async fn delete_lock(locks: &LockStore, request: Request) -> Response<Body> {
+    respond(
+        async {
+            let input = DeleteRequest::parse(&request)?;
+            match locks
+                .delete(&input.user, &input.name, Timestamp::now())
+                .await?
+            {
+                Deleted::Deleted => Ok(json(StatusCode::OK, &DeleteAnswer { deleted: true })),
+                Deleted::Held => Err(ApiError::LockHeld),
+                Deleted::NotFound => Err(ApiError::LockNotFound),
+            }
         }
         .await,
     )

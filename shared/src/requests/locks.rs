@@ -134,3 +134,24 @@ impl RenewRequest {
         })
     }
 }
+
+/// `POST /v0/lock/delete`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// The tenant, from the authorizer.
+    pub user: UserId,
+    /// The lock.
+    pub name: LockName,
+}
+
+impl DeleteRequest {
+    /// Parses a delete: `{lockName}`.
+    pub fn parse(request: &Request) -> Result<Self, ApiError> {
+        let user = tenant(request)?;
+        let body = json_object(request)?;
+        Ok(Self {
+            user,
+            name: LockName::parse(required_str(&body, "lockName")?)?,
+        })
+    }
+}

@@ -7,7 +7,7 @@ mod locks;
 
 pub use keys::{RevokeRequest, RotateRequest};
 pub use list::{cursor_after, ListRequest, MAX_PAGE_LIMIT};
-pub use locks::{AcquireRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
+pub use locks::{AcquireRequest, DeleteRequest, GetRequest, RenewRequest, UnlockBy, UnlockRequest};
 
 #[cfg(test)]
 mod tests;

@@ -268,6 +268,24 @@ fn valid_requests_parse_into_checked_values() {
 }
 
 #[test]
+fn delete_needs_a_valid_lock_name() {
+    let cases = [
+        ("{}", "lockName is required"),
+        (r#"{"lockName":7}"#, "lockName must be a string"),
+        (r#"{"lockName":" "}"#, "lockName must not be blank"),
+        (
+            r#"{"lockName":"a\u202eb"}"#,
+            "lockName must not contain bidirectional controls or zero-width characters",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(refusal(DeleteRequest::parse, body), message, "{body}");
+    }
+    let parsed = DeleteRequest::parse(&request(Some(r#"{"lockName":"job"}"#), &[])).unwrap();
+    assert_eq!(parsed.name.as_str(), "job");
+}
+
+#[test]
 fn rotate_and_revoke_need_the_calling_key_and_a_grace_in_range() {
     let key = LEASE; // any UUID is a well-formed key
     let rotate = |body: Option<&str>| RotateRequest::parse(&with_key(body, &[], Some(key)));

@@ -68,6 +68,35 @@ pub(super) const RENEW_WITH_TTL_UPDATE: &str =
 /// Renew with the lease's own TTL.
 pub(super) const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
+/// An existing lock that no live lease holds: it may be acquired (with a
+/// quota, the acquire of a name that exists) or deleted.
+pub(super) const FREE_LOCK_EXISTS: &str =
+    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :now)";
+/// A new item: the lock (or the quota counter) does not exist yet.
+pub(super) const NEW_ITEM_CONDITION: &str = "attribute_not_exists(#lockName)";
+/// The locks of one user: its partition from the first possible lock name
+/// on, which leaves out the quota counter (see `quota`).
+pub(super) const PARTITION_LOCKS: &str = "#userId = :userId AND #lockName >= :firstName";
+/// Take a slot while fewer than the quota are used, and note the name.
+pub(super) const RESERVE_CONDITION: &str = "attribute_exists(#slotsUsed) AND #slotsUsed < :quota";
+/// The reservation of a slot for lock `#lockEntry`.
+pub(super) const RESERVE_UPDATE: &str =
+    "SET #slotsUsed = #slotsUsed + :one, #version = #version + :one, #pending.#lockEntry = :now";
+/// The lock `#lockEntry` exists: its reservation is done.
+pub(super) const RELEASE_RESERVATION_UPDATE: &str = "REMOVE #pending.#lockEntry";
+/// Give a slot back, never below zero.
+pub(super) const GIVE_BACK_CONDITION: &str = "#slotsUsed > :zero";
+/// Give back the slot reserved for `#lockEntry`, which created nothing.
+pub(super) const GIVE_BACK_RESERVED_UPDATE: &str =
+    "SET #slotsUsed = #slotsUsed - :one, #version = #version + :one REMOVE #pending.#lockEntry";
+/// Give back the slot of a deleted lock.
+pub(super) const GIVE_BACK_UPDATE: &str =
+    "SET #slotsUsed = #slotsUsed - :one, #version = #version + :one";
+/// Heal only if nothing changed the count since it was read.
+pub(super) const HEAL_CONDITION: &str = "#version = :version";
+/// The healed count and the reservations still in flight.
+pub(super) const HEAL_UPDATE: &str =
+    "SET #slotsUsed = :slotsUsed, #version = #version + :one, #pending = :pending";
 /// Never overwrite a stored key.
 pub(super) const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
 /// The key exists.
@@ -80,8 +109,6 @@ pub(super) const ROTATE_UPDATE: &str =
     "SET #rotatedTo = :rotatedTo, #rotatedAt = :now, #expiresAt = :expiresAt";
 /// Revoke; a second revocation keeps the first one's time.
 pub(super) const REVOKE_UPDATE: &str = "SET #revokedAt = if_not_exists(#revokedAt, :now)";
-/// The partition of one user.
-pub(super) const USER_PARTITION: &str = "#userId = :userId";
 
 /// Whether value placeholder `placeholder` occurs in `expressions` as a whole word.
 pub(super) fn uses_value(expressions: &[&str], placeholder: &str) -> bool {
@@ -98,7 +125,7 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 18] = [
+    const EXPRESSIONS: [&str; 28] = [
         ACQUIRE_CONDITION,
         ACQUIRE_TTL_KEY,
         ACQUIRE_TTL,
@@ -111,16 +138,27 @@ mod tests {
         FORCE_RELEASE_UPDATE,
         RENEW_WITH_TTL_UPDATE,
         RENEW_OWN_TTL_UPDATE,
-        USER_PARTITION,
         REGISTER_KEY_CONDITION,
         KEY_EXISTS,
         ROTATE_CONDITION,
         ROTATE_UPDATE,
         REVOKE_UPDATE,
+        FREE_LOCK_EXISTS,
+        NEW_ITEM_CONDITION,
+        PARTITION_LOCKS,
+        RESERVE_CONDITION,
+        RESERVE_UPDATE,
+        RELEASE_RESERVATION_UPDATE,
+        GIVE_BACK_CONDITION,
+        GIVE_BACK_RESERVED_UPDATE,
+        GIVE_BACK_UPDATE,
+        HEAL_CONDITION,
+        HEAL_UPDATE,
     ];
 
     #[test]
     fn every_placeholder_names_a_known_attribute() {
+        // `#lockEntry` is in the list too: the caller binds it to a lock name.
         for expression in EXPRESSIONS {
             for name in attribute_names(&[expression]).into_values() {
                 assert!(

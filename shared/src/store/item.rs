@@ -33,12 +33,19 @@ pub(super) const USER_ID: &str = "userId";
 pub(super) const ROTATED_TO: &str = "rotatedTo";
 pub(super) const ROTATED_AT: &str = "rotatedAt";
 pub(super) const REVOKED_AT: &str = "revokedAt";
+// Quota counter item attributes (see `quota`).
+pub(super) const SLOTS_USED: &str = "slotsUsed";
+pub(super) const VERSION: &str = "version";
+pub(super) const PENDING: &str = "pending";
+/// The one placeholder that names no attribute: `#lockEntry` is bound by
+/// the caller to a lock name, a key of the `pending` map.
+pub(super) const LOCK_ENTRY: &str = "lockEntry";
 
 /// Every attribute an expression may name (the tests check each expression
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 18] = [
+pub(super) const ATTRIBUTES: [&str; 22] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -57,6 +64,10 @@ pub(super) const ATTRIBUTES: [&str; 18] = [
     ROTATED_TO,
     ROTATED_AT,
     REVOKED_AT,
+    SLOTS_USED,
+    VERSION,
+    PENDING,
+    LOCK_ENTRY,
 ];
 
 /// The `ExpressionAttributeNames` of a request whose expressions are
@@ -127,7 +138,8 @@ pub(super) fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a 
     optional_string(item, name).ok_or(StoreError::MalformedItem(name))
 }
 
-fn number_attr(item: &Item, name: &'static str) -> Result<u64, StoreError> {
+/// A number attribute that must be present.
+pub(super) fn number_attr(item: &Item, name: &'static str) -> Result<u64, StoreError> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
@@ -139,9 +151,30 @@ pub(super) fn string_value(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+/// When DynamoDB TTL may delete an item last relevant at `last_use`, in epoch seconds.
+pub(super) fn gc_at(last_use: Timestamp) -> AttributeValue {
+    number_value(
+        last_use
+            .plus_millis(super::expressions::GC_AFTER_MILLIS)
+            .millis()
+            / 1000,
+    )
+}
+
 /// A DynamoDB number value.
 pub(super) fn number_value(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// Whether a conditional write landed (`false`: its condition failed).
+pub(super) fn landed<T>(result: Result<T, UpdateFailure>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(failure) => match failure.into_service_error() {
+            UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+            other => Err(aws_sdk_dynamodb::Error::from(other).into()),
+        },
+    }
 }
 
 /// The old item a failed condition returned (`ALL_OLD`), or `None` if the

@@ -1,7 +1,6 @@
 //! [`KeyStore`]: API keys by hash, in their own table: register, look up,
 //! rotate (with an optional grace period, safe to retry) and revoke.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -9,7 +8,7 @@ use super::expressions::{
     KEY_EXISTS, REGISTER_KEY_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION, ROTATE_UPDATE,
 };
 use super::item::{
-    attribute_names, number_value, optional_string, string_attr, string_value, Item, UpdateFailure,
+    attribute_names, landed, number_value, optional_string, string_attr, string_value, Item,
     CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, USER_ID,
 };
 use crate::error::StoreError;
@@ -240,17 +239,6 @@ fn successor_of(old: &ApiKey, record: &KeyRecord) -> Option<Rotated> {
         key: old.open_successor(sealed)?,
         old_key_expires_at: record.expires_at?,
     })
-}
-
-/// Whether a conditional write landed (`false`: its condition failed).
-fn landed<T>(result: Result<T, UpdateFailure>) -> Result<bool, StoreError> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(failure) => match failure.into_service_error() {
-            UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
-            other => Err(aws_sdk_dynamodb::Error::from(other).into()),
-        },
-    }
 }
 
 fn record_from_item(item: &Item) -> Result<KeyRecord, StoreError> {

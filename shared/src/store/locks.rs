@@ -1,27 +1,30 @@
-//! [`LockStore`]: acquire, release, force release, renew, get and list, each
-//! one DynamoDB call (plus one consistent read where an engine does not
-//! return the old item on a failed condition).
+//! [`LockStore`]'s writes: acquire, release, force release, renew and
+//! delete, each one DynamoDB call (plus one consistent read where an engine
+//! does not return the old item on a failed condition, and the quota's
+//! calls for a new name). Reads are in `reads`.
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
 use super::expressions::*;
 use super::item::{
-    attribute_names, is_true, lock_from_item, lock_key, number_value,
-    old_item_on_condition_failure, optional_string, sort_key, string_value, Item, UpdateFailure,
+    attribute_names, gc_at, is_true, lock_from_item, lock_key, number_value,
+    old_item_on_condition_failure, optional_string, string_value, Item, UpdateFailure,
     FORCED_RELEASE, IDEMPOTENCY_KEY,
 };
-pub use super::outcomes::{Acquired, Grant, LockPage, Released, Renewed};
+pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use crate::error::StoreError;
-use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
+use crate::types::{LeaseId, LeaseTtl, LockName, Timestamp, UserId};
 
 /// Locks of every tenant, in the table keyed by (userId, lockName).
 #[derive(Clone, Debug)]
 pub struct LockStore {
-    client: Client,
-    table: String,
-    page_size: Option<i32>,
+    pub(super) client: Client,
+    pub(super) table: String,
+    pub(super) page_size: Option<i32>,
+    quota: Option<u32>,
 }
 
 impl LockStore {
@@ -31,7 +34,16 @@ impl LockStore {
             client,
             table: table.into(),
             page_size: None,
+            quota: None,
         }
+    }
+
+    /// Limits each tenant to `quota` lock names (`None`: no limit). An
+    /// existing name is always acquirable, in one write; a new one beyond
+    /// the quota is refused ([`Acquired::QuotaExceeded`]).
+    pub fn with_quota(mut self, quota: Option<u32>) -> Self {
+        self.quota = quota;
+        self
     }
 
     /// Limits how many items each `Query` page of [`LockStore::list`] holds
@@ -74,11 +86,14 @@ impl LockStore {
         request
     }
 
-    /// Grants `name` to `grant.lease` if the lock is new, free or expired,
-    /// in one conditional write. Safe to retry: a write that already landed
-    /// (same lease) or a client retry with the same idempotency key while
-    /// that lease is live is recognised from the old item and reported as
-    /// granted, with the original lease and token.
+    /// Grants `name` to `grant.lease` if the lock is new, free or expired.
+    /// Without a quota, one conditional write. With one, an existing name
+    /// takes one write too; a new name also reserves a slot (refused at the
+    /// quota), creates the lock and clears the reservation (see `quota`).
+    /// Safe to retry: a write that already landed (same lease) or a client
+    /// retry with the same idempotency key while that lease is live is
+    /// recognised from the old item and reported as granted, with the
+    /// original lease and token.
     pub async fn acquire(
         &self,
         user: &UserId,
@@ -86,6 +101,51 @@ impl LockStore {
         grant: &Grant<'_>,
         now: Timestamp,
     ) -> Result<Acquired, StoreError> {
+        let Some(quota) = self.quota else {
+            let written = self
+                .grant_write(user, name, grant, ACQUIRE_CONDITION, now)
+                .await?;
+            return Ok(written.unwrap_or_else(|current| judge_refused_acquire(current, grant, now)));
+        };
+        // Twice at most: a new name someone else creates meanwhile is then
+        // an existing one.
+        for _ in 0..2 {
+            match self
+                .grant_write(user, name, grant, FREE_LOCK_EXISTS, now)
+                .await?
+            {
+                Ok(granted) => return Ok(granted),
+                Err(Some(current)) => return Ok(judge_refused_acquire(Some(current), grant, now)),
+                Err(None) => {} // no such lock: a new name
+            }
+            if !self.reserve_slot(user, name, quota, now).await? {
+                return Ok(Acquired::QuotaExceeded);
+            }
+            let created = self
+                .grant_write(user, name, grant, NEW_ITEM_CONDITION, now)
+                .await?;
+            let outcome =
+                created.unwrap_or_else(|current| judge_refused_acquire(current, grant, now));
+            if let Acquired::Granted(_) = outcome {
+                // Created by this write, or by its own retried attempt.
+                self.finish_reservation(user, name).await?;
+                return Ok(outcome);
+            }
+            self.give_back_slot(user, Some(name)).await?;
+        }
+        Ok(Acquired::Held { expires_at: None })
+    }
+
+    /// One grant write of `name` under `condition`: the grant, or the item
+    /// as it stood when the condition failed (`None`: there is none).
+    async fn grant_write(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        grant: &Grant<'_>,
+        condition: &str,
+        now: Timestamp,
+    ) -> Result<Result<Acquired, Option<Item>>, StoreError> {
         let update = match (grant.ttl, grant.idempotency_key) {
             (Some(_), Some(_)) => ACQUIRE_TTL_KEY,
             (Some(_), None) => ACQUIRE_TTL,
@@ -93,7 +153,7 @@ impl LockStore {
             (None, None) => ACQUIRE_PLAIN,
         };
         let mut request = self
-            .update(user, name, ACQUIRE_CONDITION, update, now)
+            .update(user, name, condition, update, now)
             .expression_attribute_values(":leaseId", string_value(grant.lease.as_str()))
             .expression_attribute_values(":leasedBy", string_value(grant.requester.as_str()))
             .expression_attribute_values(
@@ -112,14 +172,53 @@ impl LockStore {
             request =
                 request.expression_attribute_values(":idempotencyKey", string_value(key.as_str()));
         }
-        let failure = match written_item(request).await? {
-            Ok(item) => return Ok(Acquired::Granted(lock_from_item(&item)?)),
+        match written_item(request).await? {
+            Ok(item) => Ok(Ok(Acquired::Granted(lock_from_item(&item)?))),
+            Err(failure) => Ok(Err(self
+                .item_after_failed_condition(failure, user, name)
+                .await?)),
+        }
+    }
+
+    /// Deletes `name` if no live lease holds it, freeing its quota slot. A
+    /// re-created lock's fencing tokens still grow (they start from the clock).
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        name: &LockName,
+        now: Timestamp,
+    ) -> Result<Deleted, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(user, name)))
+            .condition_expression(FREE_LOCK_EXISTS)
+            .set_expression_attribute_names(Some(attribute_names(&[FREE_LOCK_EXISTS])))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", number_value(now.millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let failure = match result {
+            Ok(_) => {
+                self.give_back_slot(user, None).await?;
+                return Ok(Deleted::Deleted);
+            }
             Err(failure) => failure,
         };
-        let current = self
-            .item_after_failed_condition(failure, user, name)
-            .await?;
-        Ok(judge_refused_acquire(current, grant, now))
+        let old = match failure.into_service_error() {
+            DeleteItemError::ConditionalCheckFailedException(failed) => failed.item,
+            other => return Err(aws_sdk_dynamodb::Error::from(other).into()),
+        };
+        let current = match old {
+            Some(item) => Some(item),
+            None => self.read_item(user, name).await?,
+        };
+        Ok(match current {
+            Some(_) => Deleted::Held,
+            None => Deleted::NotFound,
+        })
     }
 
     /// Frees `name` if `lease` is its live lease, in one conditional write.
@@ -238,70 +337,6 @@ impl LockStore {
         })
     }
 
-    /// The lock as stored now (a strongly consistent read), if it exists.
-    pub async fn get(&self, user: &UserId, name: &LockName) -> Result<Option<Lock>, StoreError> {
-        self.read_item(user, name)
-            .await?
-            .as_ref()
-            .map(lock_from_item)
-            .transpose()
-    }
-
-    /// Every lock of `user`, ordered by name.
-    pub async fn list(&self, user: &UserId) -> Result<Vec<Lock>, StoreError> {
-        Ok(self.list_page(user, None, None).await?.locks)
-    }
-
-    /// The locks of `user` in name order after `after` (from the first if
-    /// `None`), at most `limit` of them (all if `None`), and whether more
-    /// remain: strongly consistent `Query` calls of the user's partition
-    /// only, one per page of up to `limit + 1` items (DynamoDB's 1 MB pages
-    /// hold more than 1 000 locks).
-    pub async fn list_page(
-        &self,
-        user: &UserId,
-        after: Option<&str>,
-        limit: Option<usize>,
-    ) -> Result<LockPage, StoreError> {
-        // One more than asked for tells whether another page follows.
-        let wanted = limit.map(|limit| limit + 1);
-        let mut locks = Vec::new();
-        let mut start_key = after.map(|position| sort_key(user, position));
-        loop {
-            let remaining = wanted.map(|wanted| wanted.saturating_sub(locks.len()));
-            let page_limit = match (remaining, self.page_size) {
-                (Some(remaining), Some(size)) => Some(size.min(remaining as i32)),
-                (Some(remaining), None) => Some(remaining as i32),
-                (None, size) => size,
-            };
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(USER_PARTITION)
-                .set_expression_attribute_names(Some(attribute_names(&[USER_PARTITION])))
-                .expression_attribute_values(":userId", string_value(user.as_str()))
-                .consistent_read(true)
-                .set_limit(page_limit)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await?;
-            for item in page.items() {
-                locks.push(lock_from_item(item)?);
-            }
-            start_key = page.last_evaluated_key;
-            let full = wanted.is_some_and(|wanted| locks.len() >= wanted);
-            if start_key.is_none() || full {
-                break;
-            }
-        }
-        let more = limit.is_some_and(|limit| locks.len() > limit);
-        if let Some(limit) = limit {
-            locks.truncate(limit);
-        }
-        Ok(LockPage { locks, more })
-    }
-
     /// The item as it stood when a write's condition failed: the old item the
     /// engine returned (`ALL_OLD`), or else one consistent read. A missing
     /// item also comes back without an old item, so `None` from the engine
@@ -316,18 +351,6 @@ impl LockStore {
             Some(old) => Ok(Some(old)),
             None => self.read_item(user, name).await,
         }
-    }
-
-    async fn read_item(&self, user: &UserId, name: &LockName) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(user, name)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output.item)
     }
 }
 
@@ -370,9 +393,4 @@ fn judge_refused_acquire(current: Option<Item>, grant: &Grant<'_>, now: Timestam
             expires_at: lock.expires_at,
         }
     }
-}
-
-/// When DynamoDB TTL may delete an item last relevant at `last_use`, in epoch seconds.
-fn gc_at(last_use: Timestamp) -> AttributeValue {
-    number_value(last_use.plus_millis(GC_AFTER_MILLIS).millis() / 1000)
 }

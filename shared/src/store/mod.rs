@@ -6,6 +6,8 @@
 //! - [`keys`]: [`KeyStore`], API keys by hash;
 //! - `expressions`: every expression the stores send, whole and named;
 //! - `outcomes`: [`Grant`] and what each operation ends in;
+//! - [`quota`]: the per-tenant quota of lock names, without transactions;
+//! - `reads`: get and list;
 //! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
 
 mod expressions;
@@ -13,6 +15,8 @@ mod item;
 pub mod keys;
 pub mod locks;
 mod outcomes;
+pub mod quota;
+mod reads;
 
 pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
-pub use locks::{Acquired, Grant, LockPage, LockStore, Released, Renewed};
+pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};

@@ -28,6 +28,19 @@ pub enum Acquired {
         /// When the holder's lease ends, if it has a TTL.
         expires_at: Option<Timestamp>,
     },
+    /// The name is new and the tenant is at its quota; nothing was written.
+    QuotaExceeded,
+}
+
+/// What a delete ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// The lock is gone, and its quota slot free.
+    Deleted,
+    /// A live lease holds the lock; nothing was written.
+    Held,
+    /// No lock of that name exists for the user.
+    NotFound,
 }
 
 /// What a release ended in.

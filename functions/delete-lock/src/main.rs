@@ -1,0 +1,17 @@
+//! Lambda for `POST /v0/lock/delete`, served by [`shared::handlers::delete_lock`].
+
+use lambda_http::{run_concurrent, service_fn, Error, Request};
+use shared::config::{table_from_env, LOCKS_TABLE_ENV};
+use shared::store::LockStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::init_tracing();
+    let table = table_from_env(LOCKS_TABLE_ENV)?;
+    let locks = LockStore::new(shared::dynamodb_client().await, table);
+    run_concurrent(service_fn(move |request: Request| {
+        let locks = locks.clone();
+        async move { Ok::<_, Error>(shared::handlers::delete_lock(&locks, request).await) }
+    }))
+    .await
+}

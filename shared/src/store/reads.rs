@@ -1,0 +1,106 @@
+//! [`LockStore`]'s reads: get, list (whole or in pages), and the item
+//! reads the writes fall back on. All strongly consistent.
+
+use super::expressions::PARTITION_LOCKS;
+use super::item::{attribute_names, lock_from_item, sort_key, string_value, Item};
+use super::locks::LockStore;
+use super::outcomes::LockPage;
+use super::quota::FIRST_LOCK_NAME;
+use crate::error::StoreError;
+use crate::types::{Lock, LockName, UserId};
+
+impl LockStore {
+    /// The lock as stored now (a strongly consistent read), if it exists.
+    pub async fn get(&self, user: &UserId, name: &LockName) -> Result<Option<Lock>, StoreError> {
+        self.read_item(user, name)
+            .await?
+            .as_ref()
+            .map(lock_from_item)
+            .transpose()
+    }
+
+    /// Every lock of `user`, ordered by name.
+    pub async fn list(&self, user: &UserId) -> Result<Vec<Lock>, StoreError> {
+        Ok(self.list_page(user, None, None).await?.locks)
+    }
+
+    /// The locks of `user` in name order after `after` (from the first if
+    /// `None`), at most `limit` of them (all if `None`), and whether more
+    /// remain: strongly consistent `Query` calls of the user's partition
+    /// only, one per page of up to `limit + 1` items (DynamoDB's 1 MB pages
+    /// hold more than 1 000 locks).
+    pub async fn list_page(
+        &self,
+        user: &UserId,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<LockPage, StoreError> {
+        // One more than asked for tells whether another page follows.
+        let wanted = limit.map(|limit| limit + 1);
+        let mut locks = Vec::new();
+        // A position before the first possible lock name starts at the first.
+        let after = after.filter(|position| *position >= FIRST_LOCK_NAME);
+        let mut start_key = after.map(|position| sort_key(user, position));
+        loop {
+            let remaining = wanted.map(|wanted| wanted.saturating_sub(locks.len()));
+            let page_limit = match (remaining, self.page_size) {
+                (Some(remaining), Some(size)) => Some(size.min(remaining as i32)),
+                (Some(remaining), None) => Some(remaining as i32),
+                (None, size) => size,
+            };
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(PARTITION_LOCKS)
+                .set_expression_attribute_names(Some(attribute_names(&[PARTITION_LOCKS])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
+                .consistent_read(true)
+                .set_limit(page_limit)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                locks.push(lock_from_item(item)?);
+            }
+            start_key = page.last_evaluated_key;
+            let full = wanted.is_some_and(|wanted| locks.len() >= wanted);
+            if start_key.is_none() || full {
+                break;
+            }
+        }
+        let more = limit.is_some_and(|limit| locks.len() > limit);
+        if let Some(limit) = limit {
+            locks.truncate(limit);
+        }
+        Ok(LockPage { locks, more })
+    }
+
+    /// The item of lock `name` (a strongly consistent read).
+    pub(super) async fn read_item(
+        &self,
+        user: &UserId,
+        name: &LockName,
+    ) -> Result<Option<Item>, StoreError> {
+        self.read_item_at(user, name.as_str()).await
+    }
+
+    /// The item at sort key `position` of `user`'s partition (a strongly
+    /// consistent read).
+    pub(super) async fn read_item_at(
+        &self,
+        user: &UserId,
+        position: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(sort_key(user, position)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+}
