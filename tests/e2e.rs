@@ -812,11 +812,6 @@ async fn concurrent_waiters_each_answer_after_their_own_wait(api: Api) {
     }
 }
 
-/// `GET /v0/locks` with the key in `key`: status and body.
-async fn list_with(api: &Api, key: &str) -> Answer {
-    api.send(api.get("/v0/locks", Some(key))).await
-}
-
 /// Rotation with and without a grace period, a retried rotation, revocation:
 /// each old key answers 401 (the stack's authorizer cache is off), the new
 /// ones work, and sign-up and rotation answers are never cached.
@@ -847,17 +842,14 @@ async fn keys_rotate_and_revoke(api: Api) {
     assert_eq!(rotated["userId"], user);
     assert!(rotated.get("oldKeyExpiresAt").is_none(), "{rotated}");
     assert_ne!(second, first);
-    assert_eq!(
-        list_with(&api, &first).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(api.locks(&first).await.status, StatusCode::UNAUTHORIZED);
     let again = api.send(rotate(&first, None)).await;
     assert_eq!(
         again.body["apiKey"],
         json!(second),
         "a retry gets the same key"
     );
-    let locks = list_with(&api, &second).await;
+    let locks = api.locks(&second).await;
     assert_eq!(
         locks.body["locks"][0]["lockName"], "kept",
         "same user, same locks"
@@ -870,13 +862,10 @@ async fn keys_rotate_and_revoke(api: Api) {
     assert_eq!(graceful.status, StatusCode::OK, "{graceful:?}");
     let third = graceful.body["apiKey"].as_str().unwrap().to_owned();
     assert!(graceful.body["oldKeyExpiresAt"].is_string(), "{graceful:?}");
-    assert_eq!(list_with(&api, &second).await.status, StatusCode::OK);
-    assert_eq!(list_with(&api, &third).await.status, StatusCode::OK);
+    assert_eq!(api.locks(&second).await.status, StatusCode::OK);
+    assert_eq!(api.locks(&third).await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(
-        list_with(&api, &second).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(api.locks(&second).await.status, StatusCode::UNAUTHORIZED);
 
     // Bad input changes nothing; revocation ends the third key for good.
     let bad = api
@@ -960,7 +949,7 @@ async fn pagination_lists_every_lock_once_in_order(api: Api) {
         "every lock once, in name order, none of another tenant"
     );
 
-    let all = list_with(&api, &key).await;
+    let all = api.locks(&key).await;
     assert_eq!(
         all.body["locks"].as_array().unwrap().len(),
         LOCKS,

@@ -61,14 +61,7 @@ impl LeaseTtl {
 
     /// Validates a `ttlSeconds` value.
     pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
-        if (1..=Self::MAX_SECONDS).contains(&seconds) {
-            Ok(Self(seconds))
-        } else {
-            Err(ValidationError::new(
-                "ttlSeconds",
-                format!("must be from 1 to {}", Self::MAX_SECONDS),
-            ))
-        }
+        seconds_within("ttlSeconds", 1, Self::MAX_SECONDS, seconds).map(Self)
     }
 
     /// The TTL in milliseconds.
@@ -87,14 +80,7 @@ impl WaitTime {
 
     /// Validates a `waitSeconds` value.
     pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
-        if seconds <= Self::MAX_SECONDS {
-            Ok(Self(seconds))
-        } else {
-            Err(ValidationError::new(
-                "waitSeconds",
-                format!("must be from 0 to {}", Self::MAX_SECONDS),
-            ))
-        }
+        seconds_within("waitSeconds", 0, Self::MAX_SECONDS, seconds).map(Self)
     }
 
     /// The wait as a duration.
@@ -113,19 +99,29 @@ impl KeyGrace {
 
     /// Validates an `oldKeyValidForSeconds` value.
     pub fn from_seconds(seconds: u64) -> Result<Self, ValidationError> {
-        if seconds <= Self::MAX_SECONDS {
-            Ok(Self(seconds))
-        } else {
-            Err(ValidationError::new(
-                "oldKeyValidForSeconds",
-                format!("must be from 0 to {}", Self::MAX_SECONDS),
-            ))
-        }
+        seconds_within("oldKeyValidForSeconds", 0, Self::MAX_SECONDS, seconds).map(Self)
     }
 
     /// The grace in milliseconds.
     pub fn millis(self) -> u64 {
         self.0 * 1000
+    }
+}
+
+/// `seconds` if it is from `min` to `max`, else the error naming `field`.
+fn seconds_within(
+    field: &'static str,
+    min: u64,
+    max: u64,
+    seconds: u64,
+) -> Result<u64, ValidationError> {
+    if (min..=max).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("must be from {min} to {max}"),
+        ))
     }
 }
 

@@ -813,20 +813,7 @@ pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
 
     // A lock that vanishes behind the counter's back (as DynamoDB TTL
     // deletes one) is counted again when a new name meets the quota.
-    f.client
-        .delete_item()
-        .table_name(LOCKS_TABLE)
-        .key(
-            "userId",
-            aws_sdk_dynamodb::types::AttributeValue::S(user.to_string()),
-        )
-        .key(
-            "lockName",
-            aws_sdk_dynamodb::types::AttributeValue::S("q-1".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    delete_behind_the_store(&f, &user, "q-1").await;
     granted(
         take(&locks, &user, "after-ttl", "r", &LeaseId::generate(), later)
             .await
@@ -856,6 +843,20 @@ pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
     reserve_by_hand(&f, &user, "in-flight", later.millis()).await;
     let refused = take(&locks, &user, "no-room", "r", &LeaseId::generate(), later).await;
     assert_eq!(refused.unwrap(), Acquired::QuotaExceeded);
+}
+
+/// Deletes `lock` of `user` straight from the table, as DynamoDB TTL
+/// deletes an idle item: nothing of the store's own code runs.
+async fn delete_behind_the_store(f: &Fixture, user: &UserId, lock: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    f.client
+        .delete_item()
+        .table_name(LOCKS_TABLE)
+        .key("userId", S(user.to_string()))
+        .key("lockName", S(lock.into()))
+        .send()
+        .await
+        .unwrap();
 }
 
 /// What a reservation writes to the quota counter of `user` for `lock`,
@@ -1196,20 +1197,7 @@ pub async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(kind: Engi
                 .unwrap();
         }
         // What DynamoDB TTL does to an idle item.
-        f.client
-            .delete_item()
-            .table_name(LOCKS_TABLE)
-            .key(
-                "userId",
-                aws_sdk_dynamodb::types::AttributeValue::S(user.to_string()),
-            )
-            .key(
-                "lockName",
-                aws_sdk_dynamodb::types::AttributeValue::S("gc".into()),
-            )
-            .send()
-            .await
-            .unwrap();
+        delete_behind_the_store(&f, &user, "gc").await;
         assert_eq!(f.locks.get(&user, &name("gc")).await.unwrap(), None);
     }
 }

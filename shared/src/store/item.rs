@@ -167,24 +167,27 @@ pub(super) fn number_value(value: u64) -> AttributeValue {
 }
 
 /// Whether a conditional write landed (`false`: its condition failed).
-pub(super) fn landed<T>(result: Result<T, UpdateFailure>) -> Result<bool, StoreError> {
+pub(super) fn landed<T, E>(result: Result<T, SdkError<E, HttpResponse>>) -> Result<bool, StoreError>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+{
     match result {
         Ok(_) => Ok(true),
-        Err(failure) => match failure.into_service_error() {
-            UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
-            other => Err(aws_sdk_dynamodb::Error::from(other).into()),
-        },
+        Err(failure) => old_item_on_condition_failure(failure).map(|_| false),
     }
 }
 
-/// The old item a failed condition returned (`ALL_OLD`), or `None` if the
-/// engine returned none; any other failure is an error.
-pub(super) fn old_item_on_condition_failure(
-    failure: UpdateFailure,
-) -> Result<Option<Item>, StoreError> {
-    match failure.into_service_error() {
-        UpdateItemError::ConditionalCheckFailedException(failed) => Ok(failed.item),
-        other => Err(aws_sdk_dynamodb::Error::from(other).into()),
+/// The old item a failed condition of any write returned (`ALL_OLD`), or
+/// `None` if the engine returned none; any other failure is an error.
+pub(super) fn old_item_on_condition_failure<E>(
+    failure: SdkError<E, HttpResponse>,
+) -> Result<Option<Item>, StoreError>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+{
+    match aws_sdk_dynamodb::Error::from(failure) {
+        aws_sdk_dynamodb::Error::ConditionalCheckFailedException(failed) => Ok(failed.item),
+        other => Err(other.into()),
     }
 }
 

@@ -3,7 +3,8 @@
 //! does not return the old item on a failed condition, and the quota's
 //! calls for a new name). Reads are in `reads`.
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -207,14 +208,9 @@ impl LockStore {
             }
             Err(failure) => failure,
         };
-        let old = match failure.into_service_error() {
-            DeleteItemError::ConditionalCheckFailedException(failed) => failed.item,
-            other => return Err(aws_sdk_dynamodb::Error::from(other).into()),
-        };
-        let current = match old {
-            Some(item) => Some(item),
-            None => self.read_item(user, name).await?,
-        };
+        let current = self
+            .item_after_failed_condition(failure, user, name)
+            .await?;
         Ok(match current {
             Some(_) => Deleted::Held,
             None => Deleted::NotFound,
@@ -341,12 +337,15 @@ impl LockStore {
     /// engine returned (`ALL_OLD`), or else one consistent read. A missing
     /// item also comes back without an old item, so `None` from the engine
     /// always needs that read to tell "never created" apart.
-    async fn item_after_failed_condition(
+    async fn item_after_failed_condition<E>(
         &self,
-        failure: UpdateFailure,
+        failure: SdkError<E, HttpResponse>,
         user: &UserId,
         name: &LockName,
-    ) -> Result<Option<Item>, StoreError> {
+    ) -> Result<Option<Item>, StoreError>
+    where
+        aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
+    {
         match old_item_on_condition_failure(failure)? {
             Some(old) => Ok(Some(old)),
             None => self.read_item(user, name).await,

@@ -24,12 +24,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
 use super::expressions::{
     GIVE_BACK_CONDITION, GIVE_BACK_RESERVED_UPDATE, GIVE_BACK_UPDATE, HEAL_CONDITION, HEAL_UPDATE,
-    NEW_ITEM_CONDITION, PARTITION_LOCKS, RELEASE_RESERVATION_UPDATE, RESERVE_CONDITION,
-    RESERVE_UPDATE,
+    NEW_ITEM_CONDITION, RELEASE_RESERVATION_UPDATE, RESERVE_CONDITION, RESERVE_UPDATE,
 };
 use super::item::{
-    attribute_names, landed, number_attr, number_value, sort_key, string_value, Item, LOCK_ENTRY,
-    PENDING, SLOTS_USED, VERSION,
+    attribute_names, landed, number_attr, number_value, sort_key, Item, LOCK_ENTRY, PENDING,
+    SLOTS_USED, VERSION,
 };
 use super::LockStore;
 use crate::error::StoreError;
@@ -163,18 +162,8 @@ impl LockStore {
             .set_expression_attribute_names(Some(attribute_names(&[NEW_ITEM_CONDITION])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Another request created it first: theirs counts.
-            Err(failure)
-                if failure
-                    .as_service_error()
-                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(failure) => Err(failure.into()),
-        }
+        // Not landed: another request created it first, and theirs counts.
+        landed(result).map(drop)
     }
 
     /// Lowers the count to the locks that exist plus the reservations in
@@ -189,11 +178,13 @@ impl LockStore {
         let mut in_flight = HashMap::new();
         for (name, reserved_at) in pending.into_iter().flatten() {
             let reserved_at = reserved_at.as_n().ok().and_then(|n| n.parse::<u64>().ok());
-            let fresh = reserved_at.is_some_and(|at| at + RESERVATION_MILLIS > now.millis());
+            let Some(at) = reserved_at.filter(|at| at + RESERVATION_MILLIS > now.millis()) else {
+                continue; // abandoned: it no longer holds a slot
+            };
             // Checked before the count below: a lock created in between is
             // then counted twice (safe), never not at all.
-            if fresh && self.read_item_at(user, name).await?.is_none() {
-                in_flight.insert(name.clone(), pending_time(reserved_at));
+            if self.read_item_at(user, name).await?.is_none() {
+                in_flight.insert(name.clone(), number_value(at));
             }
         }
         let actual = self.count_locks(user).await? + in_flight.len() as u64;
@@ -217,15 +208,8 @@ impl LockStore {
         let (mut total, mut start_key) = (0, None);
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(PARTITION_LOCKS)
-                .set_expression_attribute_names(Some(attribute_names(&[PARTITION_LOCKS])))
-                .expression_attribute_values(":userId", string_value(user.as_str()))
-                .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
+                .locks_query(user)
                 .select(Select::Count)
-                .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
@@ -262,11 +246,6 @@ impl LockStore {
             .update_expression(update)
             .set_expression_attribute_names(Some(names))
     }
-}
-
-/// A reservation's time, as stored in `pending`.
-fn pending_time(millis: Option<u64>) -> AttributeValue {
-    number_value(millis.unwrap_or(0))
 }
 
 #[cfg(test)]

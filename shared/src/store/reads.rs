@@ -1,6 +1,8 @@
 //! [`LockStore`]'s reads: get, list (whole or in pages), and the item
 //! reads the writes fall back on. All strongly consistent.
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
 use super::expressions::PARTITION_LOCKS;
 use super::item::{attribute_names, lock_from_item, sort_key, string_value, Item};
 use super::locks::LockStore;
@@ -10,6 +12,19 @@ use crate::error::StoreError;
 use crate::types::{Lock, LockName, UserId};
 
 impl LockStore {
+    /// A strongly consistent `Query` of `user`'s locks, in name order: the
+    /// partition from the first possible lock name on, so never the quota counter.
+    pub(super) fn locks_query(&self, user: &UserId) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(PARTITION_LOCKS)
+            .set_expression_attribute_names(Some(attribute_names(&[PARTITION_LOCKS])))
+            .expression_attribute_values(":userId", string_value(user.as_str()))
+            .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
+            .consistent_read(true)
+    }
+
     /// The lock as stored now (a strongly consistent read), if it exists.
     pub async fn get(&self, user: &UserId, name: &LockName) -> Result<Option<Lock>, StoreError> {
         self.read_item(user, name)
@@ -49,14 +64,7 @@ impl LockStore {
                 (None, size) => size,
             };
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(PARTITION_LOCKS)
-                .set_expression_attribute_names(Some(attribute_names(&[PARTITION_LOCKS])))
-                .expression_attribute_values(":userId", string_value(user.as_str()))
-                .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
-                .consistent_read(true)
+                .locks_query(user)
                 .set_limit(page_limit)
                 .set_exclusive_start_key(start_key)
                 .send()
