@@ -113,10 +113,7 @@ pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
         leased_by: Requester::from_stored(string_attr(item, LEASED_BY)?.to_owned()),
         created_at: Timestamp::from_millis(number_attr(item, CREATED_AT)?),
         updated_at: Timestamp::from_millis(number_attr(item, UPDATED_AT)?),
-        expires_at: match item.get(EXPIRES_AT) {
-            Some(_) => Some(Timestamp::from_millis(number_attr(item, EXPIRES_AT)?)),
-            None => None,
-        },
+        expires_at: optional_time(item, EXPIRES_AT)?,
         fencing_token: number_attr(item, FENCING_TOKEN)?,
     })
 }
@@ -136,6 +133,17 @@ pub(super) fn is_true(item: &Item, name: &str) -> bool {
 /// A string attribute that must be present.
 pub(super) fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
     optional_string(item, name).ok_or(StoreError::MalformedItem(name))
+}
+
+/// A time attribute (epoch milliseconds) that may be absent.
+pub(super) fn optional_time(
+    item: &Item,
+    name: &'static str,
+) -> Result<Option<Timestamp>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => number_attr(item, name).map(|millis| Some(Timestamp::from_millis(millis))),
+    }
 }
 
 /// A number attribute that must be present.

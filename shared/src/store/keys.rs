@@ -1,15 +1,14 @@
 //! [`KeyStore`]: API keys by hash, in their own table: register, look up,
 //! rotate (with an optional grace period, safe to retry) and revoke.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::expressions::{
     KEY_EXISTS, REGISTER_KEY_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION, ROTATE_UPDATE,
 };
 use super::item::{
-    attribute_names, landed, number_value, optional_string, string_attr, string_value, Item,
-    CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, USER_ID,
+    attribute_names, landed, number_value, optional_string, optional_time, string_attr,
+    string_value, Item, CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, USER_ID,
 };
 use crate::error::StoreError;
 use crate::keys::{ApiKey, KeyHash};
@@ -127,18 +126,6 @@ impl KeyStore {
         output.item.as_ref().map(record_from_item).transpose()
     }
 
-    /// The user of `key` if the key is live at `now`.
-    pub async fn user_for(
-        &self,
-        key: &KeyHash,
-        now: Timestamp,
-    ) -> Result<Option<UserId>, StoreError> {
-        let record = self.record(key).await?;
-        Ok(record
-            .filter(|record| record.standing(now) == KeyStanding::Live)
-            .map(|record| record.user))
-    }
-
     /// Replaces `old` (a key of `user`) by a new key; `old` keeps working
     /// for `grace_millis`. Safe to retry: a key already rotated answers with
     /// the same new key, read back from the successor sealed with `old`.
@@ -244,22 +231,17 @@ fn successor_of(old: &ApiKey, record: &KeyRecord) -> Option<Rotated> {
 fn record_from_item(item: &Item) -> Result<KeyRecord, StoreError> {
     let user = UserId::parse(string_attr(item, USER_ID)?)
         .map_err(|_| StoreError::MalformedItem(USER_ID))?;
-    let time = |name: &'static str| match item.get(name) {
-        None => Ok(None),
-        Some(AttributeValue::N(n)) => n
-            .parse()
-            .map(|millis| Some(Timestamp::from_millis(millis)))
-            .map_err(|_| StoreError::MalformedItem(name)),
-        Some(_) => Err(StoreError::MalformedItem(name)),
-    };
-    let rotation = match (time(ROTATED_AT)?, optional_string(item, ROTATED_TO)) {
+    let rotation = match (
+        optional_time(item, ROTATED_AT)?,
+        optional_string(item, ROTATED_TO),
+    ) {
         (Some(at), Some(sealed)) => Some((at, sealed.to_owned())),
         _ => None,
     };
     Ok(KeyRecord {
         user,
-        expires_at: time(EXPIRES_AT)?,
-        revoked: time(REVOKED_AT)?.is_some(),
+        expires_at: optional_time(item, EXPIRES_AT)?,
+        revoked: optional_time(item, REVOKED_AT)?.is_some(),
         rotation,
     })
 }
