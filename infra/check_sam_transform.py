@@ -4,6 +4,10 @@ cfn-lint and `sam validate --lint` do not run every check of the transform:
 a duplicate method on one path, for instance, passes both and fails only at
 deploy time. This runs the SAM translator itself (from the pinned SAM CLI's
 venv) with placeholder code locations and region, and fails on any error.
+
+It then checks what each `SignupMode` deploys, on the transform's output
+with CloudFormation's conditions evaluated: the sign-up method, its
+authorization and whether its function exists.
 """
 
 import re
@@ -11,6 +15,8 @@ import sys
 
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+SIGN_UP = "/v0/users/anonymous"
 
 
 class NoManagedPolicies:
@@ -20,12 +26,92 @@ class NoManagedPolicies:
         return {}
 
 
+class Conditions:
+    """CloudFormation's condition functions over one set of parameter values."""
+
+    def __init__(self, template, parameters):
+        self.conditions = template.get("Conditions", {})
+        self.parameters = {
+            name: str(parameters.get(name, spec.get("Default")))
+            for name, spec in template.get("Parameters", {}).items()
+        }
+
+    def value(self, node):
+        if isinstance(node, dict) and list(node) == ["Ref"]:
+            return self.parameters[node["Ref"]]
+        return str(node)
+
+    def holds(self, node):
+        if isinstance(node, str):
+            return self.holds(self.conditions[node])
+        (function, args), = node.items()
+        if function == "Fn::Equals":
+            return self.value(args[0]) == self.value(args[1])
+        if function == "Fn::Not":
+            return not self.holds(args[0])
+        if function == "Fn::And":
+            return all(self.holds(a) for a in args)
+        if function == "Fn::Or":
+            return any(self.holds(a) for a in args)
+        if function == "Condition":
+            return self.holds(args)
+        raise ValueError(f"cannot evaluate {node}")
+
+    def choose(self, node):
+        """`node` with every Fn::If chosen; None for AWS::NoValue."""
+        if isinstance(node, dict):
+            if list(node) == ["Fn::If"]:
+                name, then, otherwise = node["Fn::If"]
+                return self.choose(then if self.holds(name) else otherwise)
+            if node == {"Ref": "AWS::NoValue"}:
+                return None
+            chosen = {k: self.choose(v) for k, v in node.items()}
+            return {k: v for k, v in chosen.items() if v is not None}
+        if isinstance(node, list):
+            return [c for c in (self.choose(v) for v in node) if c is not None]
+        return node
+
+
+def translate(text, parameters):
+    return transform(yaml_parse(text), parameters, NoManagedPolicies())
+
+
+def check_signup_mode(text, mode):
+    """What `SignupMode=mode` deploys; raises AssertionError if it is wrong."""
+    template = translate(text, {"SignupMode": mode})
+    conditions = Conditions(template, {"SignupMode": mode})
+    resources = template["Resources"]
+    exists = {k for k, r in resources.items() if "Condition" not in r or conditions.holds(r["Condition"])}
+    body = conditions.choose(resources["LockApi"]["Properties"]["Body"])
+    method = body["paths"].get(SIGN_UP, {}).get("post")
+    function = {"CreateUserFunction", "CreateUserPermission"} & exists
+    if mode == "off":
+        assert method is None, f"off: {SIGN_UP} still has a method"
+        assert not function, f"off: {function} still deployed"
+        return
+    assert function == {"CreateUserFunction", "CreateUserPermission"}, f"{mode}: {function}"
+    assert "CreateUserFunction.Arn" in str(method["x-amazon-apigateway-integration"]["uri"])
+    schemes = [name for requirement in method["security"] for name in requirement]
+    if mode == "iam":
+        assert schemes == ["AWS_IAM"], f"iam: {schemes}"
+        sigv4 = body["securityDefinitions"]["AWS_IAM"]
+        assert sigv4["x-amazon-apigateway-authtype"] == "awsSigv4", sigv4
+    else:
+        # SAM's marker for "no authorizer" (the API's default one does not apply).
+        assert schemes == ["NONE"], f"open: {schemes}"
+    other = [m for path, item in body["paths"].items() if path != SIGN_UP for m in item.values()]
+    assert other and all(m["security"] == [{"ApiKeyAuthorizer": []}] for m in other), mode
+
+
 def main(path):
     text = open(path, encoding="utf-8").read()
     # Local folders are uploaded by `sam deploy`; the translator wants S3 URIs.
     text = re.sub(r"CodeUri: functions/\S+", "CodeUri: s3://placeholder/code.zip", text)
-    resources = transform(yaml_parse(text), {}, NoManagedPolicies())["Resources"]
+    resources = translate(text, {})["Resources"]
     print(f"SAM transform of {path}: {len(resources)} resources")
+    for mode in ["open", "iam", "off"]:
+        check_signup_mode(text, mode)
+    print("SignupMode open, iam and off each deploy the sign-up route they promise")
 
 
 if __name__ == "__main__":

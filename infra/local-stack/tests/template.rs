@@ -54,6 +54,50 @@ fn the_reference_routes_are_served_and_every_route_once() {
     assert_eq!(open[0].path, "/v0/users/anonymous");
 }
 
+/// The template with `SignupMode` defaulting to `mode`.
+fn template_with_signup_mode(mode: &str) -> Result<Template, String> {
+    let text = template_text();
+    let declared = "  SignupMode:\n    Type: String\n    Default: open\n";
+    assert!(
+        text.contains(declared),
+        "SignupMode is not declared as expected"
+    );
+    let text = text.replace(
+        declared,
+        &format!("  SignupMode:\n    Type: String\n    Default: \"{mode}\"\n"),
+    );
+    Template::parse(&text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn signup_mode_open_is_public_off_removes_the_route_and_its_function() {
+    let sign_up = |t: &Template| {
+        t.routes
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "/v0/users/anonymous")
+            .cloned()
+    };
+    let open = template_with_signup_mode("open").unwrap();
+    let route = sign_up(&open).expect("open: no sign-up route");
+    assert_eq!(route.function, "create-user");
+    assert!(!route.authorized, "open: sign-up must not need an API key");
+
+    let off = template_with_signup_mode("off").unwrap();
+    assert_eq!(sign_up(&off), None, "off: the sign-up route is still there");
+    assert!(!off.functions.contains(&"create-user".to_owned()));
+    assert_eq!(
+        off.routes.len(),
+        open.routes.len() - 1,
+        "off removes only sign-up"
+    );
+
+    // SigV4 needs real AWS credentials: the local stack says so rather than
+    // serving the route open. What `sam deploy` makes of iam is checked on
+    // the SAM transform's output (infra/check_sam_transform.py).
+    let iam = template_with_signup_mode("iam").unwrap_err();
+    assert!(iam.contains("AWS_IAM"), "{iam}");
+}
+
 #[test]
 fn every_function_package_is_deployed_and_serves_a_route_or_authorizes() {
     let template = template();

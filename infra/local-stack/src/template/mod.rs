@@ -6,6 +6,11 @@ use std::path::Path;
 
 use serde_yaml_ng::{Mapping, Value};
 
+use conditions::Conditions;
+
+mod conditions;
+mod definition;
+
 /// Why the template could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -88,7 +93,8 @@ impl Template {
             .get("Resources")
             .and_then(Value::as_mapping)
             .ok_or_else(|| shape("no Resources"))?;
-        let functions: Vec<_> = of_type(resources, "AWS::Serverless::Function").collect();
+        let conditions = Conditions::of(&doc);
+        let functions = existing(resources, "AWS::Serverless::Function", conditions)?;
         let mut binaries = BTreeMap::new();
         for (id, props) in &functions {
             binaries.insert(id.to_owned(), binary(id, props)?);
@@ -105,11 +111,11 @@ impl Template {
         let (_, api) = of_type(resources, "AWS::Serverless::Api")
             .next()
             .ok_or_else(|| shape("no AWS::Serverless::Api"))?;
-        let parameters = doc.get("Parameters").and_then(Value::as_mapping);
+        routes.extend(definition::definition_routes(api, conditions, &binaries)?);
         let (authorizer_id, identity) = default_authorizer(api)?;
         let auth_cache_seconds = identity
             .and_then(|i| i.get("ReauthorizeEvery"))
-            .and_then(|value| resolve(value, parameters))
+            .and_then(|value| conditions.resolve(value))
             .and_then(Value::as_u64)
             .unwrap_or(300);
         let token_pattern = identity
@@ -143,6 +149,21 @@ fn of_type<'a>(
             .then(|| Some((id.as_str()?, resource.get("Properties")?)))
             .flatten()
     })
+}
+
+/// The resources of type `kind` whose condition holds (or that have none).
+fn existing<'a>(
+    resources: &'a Mapping,
+    kind: &'static str,
+    conditions: Conditions<'a>,
+) -> Result<Vec<(&'a str, &'a Value)>, TemplateError> {
+    let mut found = Vec::new();
+    for (id, props) in of_type(resources, kind) {
+        if conditions.exists(&resources[id])? {
+            found.push((id, props));
+        }
+    }
+    Ok(found)
 }
 
 /// The binary (and package) a function is built from: the last part of its `CodeUri`.
@@ -201,14 +222,6 @@ fn api_routes(id: &str, props: &Value, function: &str) -> Result<Vec<Route>, Tem
         });
     }
     Ok(routes)
-}
-
-/// A value, or the default of the parameter it `!Ref`s.
-fn resolve<'a>(value: &'a Value, parameters: Option<&'a Mapping>) -> Option<&'a Value> {
-    match reference(value, "Ref") {
-        Some(name) => parameters?.get(name)?.get("Default"),
-        None => Some(value),
-    }
 }
 
 /// The API's default authorizer: its function's logical id and `Identity`.
