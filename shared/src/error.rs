@@ -1,6 +1,7 @@
 //! The errors a request can end in, and their one mapping to HTTP.
 
 use lambda_http::http::StatusCode;
+use lock_wire::codes;
 
 use crate::types::ValidationError;
 
@@ -8,9 +9,14 @@ use crate::types::ValidationError;
 /// [`ApiError::status`]; the `Display` text is what the client reads.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The request is malformed: the message names the field.
-    #[error("{0}")]
-    BadRequest(String),
+    /// The request is malformed: the message names the field, if there is one.
+    #[error("{message}")]
+    BadRequest {
+        /// The field at fault, as the client names it.
+        field: Option<String>,
+        /// What is wrong, for people (starts with the field's name).
+        message: String,
+    },
     /// The body is over [`crate::http::MAX_BODY_BYTES`].
     #[error("request body must be at most {limit} bytes")]
     PayloadTooLarge {
@@ -37,13 +43,32 @@ pub enum ApiError {
 impl ApiError {
     /// A `400` for `field`, e.g. `invalid("lockName", "must not be blank")`.
     pub fn invalid(field: &str, problem: &str) -> Self {
-        Self::BadRequest(format!("{field} {problem}"))
+        Self::BadRequest {
+            field: Some(field.to_owned()),
+            message: format!("{field} {problem}"),
+        }
+    }
+
+    /// A `400` about the request as a whole (no one field).
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// The field a `400` is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { field, .. } => field.as_deref(),
+            _ => None,
+        }
     }
 
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::LockNotFound => StatusCode::NOT_FOUND,
             Self::LockQuotaExceeded => StatusCode::FORBIDDEN,
@@ -56,20 +81,23 @@ impl ApiError {
     /// A stable machine-readable code for the `code` field of the error body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "BAD_REQUEST",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
-            Self::LockNotFound => "LOCK_NOT_FOUND",
-            Self::LockQuotaExceeded => "LOCK_QUOTA_EXCEEDED",
-            Self::LockHeld => "LOCK_HELD",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Store(_) => "INTERNAL_ERROR",
+            Self::BadRequest { .. } => codes::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => codes::PAYLOAD_TOO_LARGE,
+            Self::LockNotFound => codes::LOCK_NOT_FOUND,
+            Self::LockQuotaExceeded => codes::LOCK_QUOTA_EXCEEDED,
+            Self::LockHeld => codes::LOCK_HELD,
+            Self::Unauthorized => codes::UNAUTHORIZED,
+            Self::Store(_) => codes::INTERNAL_ERROR,
         }
     }
 }
 
 impl From<ValidationError> for ApiError {
     fn from(err: ValidationError) -> Self {
-        Self::BadRequest(err.to_string())
+        Self::BadRequest {
+            field: Some(err.field.to_owned()),
+            message: err.to_string(),
+        }
     }
 }
 
@@ -146,6 +174,8 @@ mod tests {
         let validation = ApiError::from(ValidationError::new("lockName", "must not be blank"));
         assert_eq!(validation.status(), StatusCode::BAD_REQUEST);
         assert_eq!(validation.to_string(), "lockName must not be blank");
+        assert_eq!(validation.field(), Some("lockName"));
+        assert_eq!(ApiError::malformed("body is not JSON").field(), None);
         let store = ApiError::Store(StoreError::MalformedItem("leaseId"));
         assert_eq!(store.to_string(), "internal error");
     }

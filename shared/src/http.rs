@@ -53,7 +53,7 @@ pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = body_bytes(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("request body is required".into()));
+        return Err(ApiError::malformed("request body is required"));
     }
     match serde_json::from_slice(bytes) {
         Ok(TopLevel::Object {
@@ -64,10 +64,8 @@ pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
             repeated: Some(field),
             ..
         }) => Err(ApiError::invalid(&field, "is given more than once")),
-        Ok(TopLevel::NotAnObject) => Err(ApiError::BadRequest(
-            "request body must be a JSON object".into(),
-        )),
-        Err(err) => Err(ApiError::BadRequest(format!(
+        Ok(TopLevel::NotAnObject) => Err(ApiError::malformed("request body must be a JSON object")),
+        Err(err) => Err(ApiError::malformed(format!(
             "request body is not valid JSON: {err}"
         ))),
     }
@@ -232,16 +230,12 @@ pub fn error(err: &ApiError) -> Response<Body> {
     if let ApiError::Store(cause) = err {
         tracing::error!(error = ?cause, "store failure");
     }
-    #[derive(Serialize)]
-    struct ErrorBody<'a> {
-        message: String,
-        code: &'a str,
-    }
     json(
         err.status(),
-        &ErrorBody {
+        &lock_wire::ErrorAnswer {
             message: err.to_string(),
-            code: err.code(),
+            code: err.code().to_owned(),
+            field: err.field().map(str::to_owned),
         },
     )
 }

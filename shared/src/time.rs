@@ -1,55 +1,12 @@
 //! Time in the domain: instants ([`Timestamp`]) and the bounded durations a
 //! request may ask for ([`LeaseTtl`], [`WaitTime`]).
 
-use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use serde::{Serialize, Serializer};
+use std::time::Duration;
 
 use crate::types::ValidationError;
 
-/// A point in time with millisecond precision, stored as epoch milliseconds
-/// and shown as RFC 3339 UTC (`2026-11-26T07:40:00.123Z`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(u64);
-
-impl Timestamp {
-    /// The current time of this machine.
-    pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        Self(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// The timestamp `millis` milliseconds after the Unix epoch.
-    pub fn from_millis(millis: u64) -> Self {
-        Self(millis)
-    }
-
-    /// Milliseconds since the Unix epoch.
-    pub fn millis(self) -> u64 {
-        self.0
-    }
-
-    /// The timestamp `millis` milliseconds later.
-    pub fn plus_millis(self, millis: u64) -> Self {
-        Self(self.0.saturating_add(millis))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = UNIX_EPOCH + Duration::from_millis(self.0);
-        write!(f, "{}", humantime::format_rfc3339_millis(time))
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// A point in time as the API writes it: defined once, in the wire crate.
+pub use lock_wire::Timestamp;
 
 /// A lease's time to live: 1 to 86 400 seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

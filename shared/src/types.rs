@@ -115,6 +115,12 @@ macro_rules! string_newtype {
                 s.serialize_str(&self.0)
             }
         }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
     };
 }
 

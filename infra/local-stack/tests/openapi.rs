@@ -119,7 +119,7 @@ fn every_error_code_is_described() {
         .collect();
     let store_failure = shared::error::StoreError::MalformedItem("lockName");
     let from_functions = [
-        ApiError::BadRequest(String::new()),
+        ApiError::malformed(""),
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::LockNotFound,
         ApiError::LockQuotaExceeded,

@@ -3,7 +3,7 @@
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use lock_wire::{KeyAnswer, RevokeAnswer};
 
 use super::respond;
 use crate::error::ApiError;
@@ -13,22 +13,6 @@ use crate::requests::{RevokeRequest, RotateRequest};
 use crate::store::keys::Rotated;
 use crate::store::KeyStore;
 use crate::types::{Timestamp, UserId};
-
-/// Answer of `POST /v0/users/anonymous` and `POST /v0/keys/rotate`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyAnswer {
-    user_id: UserId,
-    api_key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    old_key_expires_at: Option<Timestamp>,
-}
-
-/// Answer of `POST /v0/keys/revoke`.
-#[derive(Serialize)]
-struct RevokeAnswer {
-    revoked: bool,
-}
 
 /// A JSON answer carrying a secret key: no cache along the way may keep it.
 fn secret(answer: &KeyAnswer) -> Response<Body> {
@@ -49,7 +33,7 @@ pub async fn create_user(keys: &KeyStore, request: Request) -> Response<Body> {
             keys.register(&key.hash(), &user_id, Timestamp::now())
                 .await?;
             Ok(secret(&KeyAnswer {
-                user_id,
+                user_id: user_id.into(),
                 api_key: key.reveal(),
                 old_key_expires_at: None,
             }))
@@ -77,7 +61,7 @@ pub async fn rotate_key(keys: &KeyStore, request: Request) -> Response<Body> {
                 return Err(ApiError::Unauthorized);
             };
             Ok(secret(&KeyAnswer {
-                user_id: input.user,
+                user_id: input.user.into(),
                 api_key: key.reveal(),
                 // Only while the old key still works.
                 old_key_expires_at: (old_key_expires_at > now).then_some(old_key_expires_at),

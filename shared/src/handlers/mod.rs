@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use lock_wire::{AcquireAnswer, DeleteAnswer, LockList, LockView, RenewAnswer, UnlockAnswer};
 
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
@@ -20,7 +20,7 @@ use crate::requests::{
     UnlockRequest,
 };
 use crate::store::{Acquired, Deleted, Grant, LockStore, Released, Renewed};
-use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
+use crate::types::{LeaseId, Lock, LockName, Timestamp, UserId};
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
 pub const MAX_WAIT_ATTEMPTS: u32 = 40;
@@ -29,76 +29,18 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between attempts; each pause is jittered down to half.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// A lock as the API shows it at one moment.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LockView {
-    lock_name: LockName,
-    locked: bool,
-    lease_id: LeaseId,
-    leased_by: Requester,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    fencing_token: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Timestamp>,
-}
-
-impl LockView {
-    fn at(lock: Lock, now: Timestamp) -> Self {
-        Self {
-            locked: lock.is_held(now),
-            lock_name: lock.lock_name,
-            lease_id: lock.lease_id,
-            leased_by: lock.leased_by,
-            created_at: lock.created_at,
-            updated_at: lock.updated_at,
-            fencing_token: lock.fencing_token,
-            expires_at: lock.expires_at,
-        }
+/// A lock as the API shows it at `now`.
+fn view(lock: Lock, now: Timestamp) -> LockView {
+    LockView {
+        locked: lock.is_held(now),
+        lock_name: lock.lock_name.into(),
+        lease_id: lock.lease_id.into(),
+        leased_by: lock.leased_by.into(),
+        created_at: lock.created_at,
+        updated_at: lock.updated_at,
+        fencing_token: lock.fencing_token,
+        expires_at: lock.expires_at,
     }
-}
-
-/// Answer of `POST /v0/lock`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AcquireAnswer {
-    locked: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lease_id: Option<LeaseId>,
-    message: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fencing_token: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Timestamp>,
-}
-
-/// Answer of `POST /v0/unlock`.
-#[derive(Serialize)]
-struct UnlockAnswer {
-    unlocked: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'static str>,
-}
-
-/// Answer of `POST /v0/lock/renew`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RenewAnswer {
-    renewed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'static str>,
-}
-
-/// Answer of `GET /v0/locks`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LockList {
-    locks: Vec<LockView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<String>,
 }
 
 /// The answer, or the JSON error for the failure.
@@ -137,18 +79,19 @@ pub async fn acquire(
             let answer = match outcome {
                 Acquired::Granted(lock) => AcquireAnswer {
                     locked: true,
-                    lease_id: Some(lock.lease_id),
-                    message: "lock acquired",
+                    lease_id: Some(lock.lease_id.into()),
+                    message: "lock acquired".into(),
                     fencing_token: Some(lock.fencing_token),
                     expires_at: lock.expires_at,
                 },
                 Acquired::QuotaExceeded => return Err(ApiError::LockQuotaExceeded),
-                Acquired::Held { .. } => AcquireAnswer {
+                // The holder's expiry, so a client knows when to ask again.
+                Acquired::Held { expires_at } => AcquireAnswer {
                     locked: false,
                     lease_id: None,
-                    message: "lock is held by another lease",
+                    message: "lock is held by another lease".into(),
                     fencing_token: None,
-                    expires_at: None,
+                    expires_at,
                 },
             };
             Ok(json(StatusCode::OK, &answer))
@@ -207,7 +150,7 @@ pub async fn get_lock(locks: &LockStore, request: Request) -> Response<Body> {
                 .get(&input.user, &input.name)
                 .await?
                 .ok_or(ApiError::LockNotFound)?;
-            Ok(json(StatusCode::OK, &LockView::at(lock, Timestamp::now())))
+            Ok(json(StatusCode::OK, &view(lock, Timestamp::now())))
         }
         .await,
     )
@@ -233,11 +176,11 @@ pub async fn unlock(locks: &LockStore, request: Request) -> Response<Body> {
                 },
                 Released::NotHolder => UnlockAnswer {
                     unlocked: false,
-                    message: Some("lease is not the lock's current lease"),
+                    message: Some("lease is not the lock's current lease".into()),
                 },
                 Released::Expired => UnlockAnswer {
                     unlocked: false,
-                    message: Some("lease has expired"),
+                    message: Some("lease has expired".into()),
                 },
                 Released::NotFound => return Err(ApiError::LockNotFound),
             };
@@ -272,7 +215,7 @@ pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
                     renewed: false,
                     expires_at: None,
                     message: Some(
-                        "lease is not the lock's live lease (released, expired or replaced)",
+                        "lease is not the lock's live lease (released, expired or replaced)".into(),
                     ),
                 },
                 Renewed::NotFound => return Err(ApiError::LockNotFound),
@@ -281,12 +224,6 @@ pub async fn renew(locks: &LockStore, request: Request) -> Response<Body> {
         }
         .await,
     )
-}
-
-/// Answer of `POST /v0/lock/delete`.
-#[derive(Serialize)]
-struct DeleteAnswer {
-    deleted: bool,
 }
 
 /// `POST /v0/lock/delete` with `{lockName}`: deletes a lock no live lease
@@ -323,11 +260,7 @@ pub async fn list_locks(locks: &LockStore, request: Request) -> Response<Body> {
                 .last()
                 .filter(|_| page.more)
                 .map(|last| cursor_after(&last.lock_name));
-            let locks = page
-                .locks
-                .into_iter()
-                .map(|lock| LockView::at(lock, now))
-                .collect();
+            let locks = page.locks.into_iter().map(|lock| view(lock, now)).collect();
             Ok(json(StatusCode::OK, &LockList { locks, next_cursor }))
         }
         .await,

@@ -1,0 +1,112 @@
+//! When to send a call again: bounded, jittered exponential backoff, only
+//! for transient failures, and never past a deadline (a lease's expiry).
+
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How a [`crate::Client`] retries transient failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Most attempts of one call, the first included (1: no retry).
+    pub attempts: u32,
+    /// Pause before the first retry; it doubles up to `max_pause`.
+    pub first_pause: Duration,
+    /// Longest pause between attempts. Each pause is jittered down to half.
+    pub max_pause: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 4 attempts, 200 ms doubling to 2 s: about 1.4 s to 2.8 s of pauses.
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_pause: Duration::from_millis(200),
+            max_pause: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn never() -> Self {
+        Self {
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The pause before attempt `attempt + 1` after `error` on attempt
+    /// `attempt` (1-based), or `None` to give up: the error is not transient,
+    /// the attempts are spent, or the retry would start after `deadline`.
+    pub fn pause_after(
+        &self,
+        attempt: u32,
+        error: &Error,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> Option<Duration> {
+        if !error.is_transient() || attempt >= self.attempts {
+            return None;
+        }
+        let exponent = attempt.saturating_sub(1).min(16);
+        let pause = jittered(
+            self.first_pause
+                .saturating_mul(1 << exponent)
+                .min(self.max_pause),
+        );
+        match deadline {
+            Some(deadline) if now + pause >= deadline => None,
+            _ => Some(pause),
+        }
+    }
+}
+
+/// A random duration between half of `pause` and `pause`.
+pub(crate) fn jittered(pause: Duration) -> Duration {
+    let half = pause / 2;
+    let random = (uuid::Uuid::new_v4().as_u128() % 1024) as u32;
+    half + half * random / 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient() -> Error {
+        Error::Throttled("slow down".into())
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried_and_only_so_often() {
+        let policy = RetryPolicy::default();
+        let now = Instant::now();
+        assert!(policy.pause_after(1, &transient(), now, None).is_some());
+        assert!(policy.pause_after(3, &transient(), now, None).is_some());
+        assert_eq!(policy.pause_after(4, &transient(), now, None), None);
+        assert_eq!(policy.pause_after(1, &Error::NotFound, now, None), None);
+        assert_eq!(policy.pause_after(1, &Error::Unauthorized, now, None), None);
+        assert_eq!(
+            RetryPolicy::never().pause_after(1, &transient(), now, None),
+            None
+        );
+    }
+
+    #[test]
+    fn pauses_grow_jittered_and_stop_at_the_deadline() {
+        let policy = RetryPolicy::default();
+        let now = Instant::now();
+        for (attempt, full) in [(1, 200), (2, 400), (3, 800)] {
+            let pause = policy
+                .pause_after(attempt, &transient(), now, None)
+                .unwrap();
+            let full = Duration::from_millis(full);
+            assert!(pause >= full / 2 && pause <= full, "{attempt}: {pause:?}");
+        }
+        // A retry that would start after the lease expires is not made.
+        let soon = Some(now + Duration::from_millis(50));
+        assert_eq!(policy.pause_after(1, &transient(), now, soon), None);
+        let later = Some(now + Duration::from_secs(5));
+        assert!(policy.pause_after(1, &transient(), now, later).is_some());
+    }
+}

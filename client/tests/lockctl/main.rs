@@ -1,0 +1,258 @@
+//! `lockctl` and the client library against the local stack (dynalite, the
+//! real function binaries under `cargo lambda watch`, the gateway), over
+//! HTTP: every subcommand and its exit codes, `lockctl run` (exit codes and
+//! signals passed through, conflicts, waiting past the service's 20 s,
+//! renewal, a lost lease, Ctrl-C), and the library's retry rules through a
+//! proxy that loses answers.
+//!
+//! One stack for all scenarios; they run concurrently, each with its own
+//! user. A custom harness (like `tests/e2e.rs`): `cargo test -p lock-client
+//! --test lockctl [FILTER]`.
+
+mod proxy;
+mod retries;
+mod run;
+mod shell;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use local_stack::{Stack, StackOptions};
+use lock_client::Client;
+
+/// What every scenario gets: the stack's URL and a user of its own.
+#[derive(Clone)]
+pub struct Ctx {
+    pub url: String,
+    pub key: String,
+    /// `XDG_CONFIG_HOME` of this scenario's `lockctl` runs (empty at first).
+    pub config_home: PathBuf,
+}
+
+/// A finished `lockctl` run.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// stdout as JSON (for `--output json`).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+impl Ctx {
+    async fn new(url: &str, scratch: &Path, name: &str) -> Self {
+        let key = Client::anonymous(url)
+            .unwrap()
+            .sign_up()
+            .await
+            .unwrap()
+            .api_key;
+        let config_home = scratch.join(name);
+        std::fs::create_dir_all(&config_home).unwrap();
+        Self {
+            url: url.to_owned(),
+            key,
+            config_home,
+        }
+    }
+
+    /// A library client with this scenario's key.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url, &self.key).unwrap()
+    }
+
+    /// Another user's client (a second tenant).
+    pub async fn other_user(&self) -> Client {
+        let key = Client::anonymous(&self.url)
+            .unwrap()
+            .sign_up()
+            .await
+            .unwrap()
+            .api_key;
+        Client::new(&self.url, &key).unwrap()
+    }
+
+    /// `lockctl ARGS` with this scenario's URL and key in the environment.
+    pub fn lockctl(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = self.bare_lockctl(args);
+        command
+            .env(lock_client::URL_ENV, &self.url)
+            .env(lock_client::KEY_ENV, &self.key);
+        command
+    }
+
+    /// `lockctl ARGS` with only the config file (no URL or key variables).
+    pub fn bare_lockctl(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lockctl"));
+        command
+            .args(args)
+            .env_remove(lock_client::URL_ENV)
+            .env_remove(lock_client::KEY_ENV)
+            .env("XDG_CONFIG_HOME", &self.config_home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `lockctl ARGS` to the end.
+    pub async fn run(&self, args: &[&str]) -> Out {
+        finish(self.lockctl(args)).await
+    }
+}
+
+/// Runs a prepared command to the end (at most 90 s).
+pub async fn finish(mut command: tokio::process::Command) -> Out {
+    let output = tokio::time::timeout(Duration::from_secs(90), command.output())
+        .await
+        .expect("lockctl finished within 90 s")
+        .unwrap();
+    Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Polls `check` every 50 ms until it holds; panics after `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+type Scenario = fn(Ctx) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! scenarios {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|ctx| Box::pin($module::$name(ctx))) as Scenario)),*]
+    };
+}
+
+fn main() -> std::process::ExitCode {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // Mostly asleep (it waits 22 s for a holder): runs beside the others.
+    let background = scenarios![run::run_waits_past_the_service_maximum_until_released];
+    // One at a time: a 2 s lease must not wait behind other scenarios'
+    // requests for a function instance to start.
+    let sequential = scenarios![
+        shell::signup_saves_the_config_0600_and_print_only_prints,
+        shell::lock_subcommands_answer_with_their_exit_codes,
+        shell::list_shows_a_table_and_json,
+        shell::keys_rotate_and_revoke_update_the_config,
+        run::run_passes_the_exit_code_and_signal_death_through,
+        run::run_exits_with_the_conflict_code_without_running,
+        run::run_keeps_a_two_second_lease_for_ten_seconds,
+        run::lost_lease_stops_the_command_and_leaves_the_new_holder,
+        run::ctrl_c_reaches_the_command_and_releases_the_lock,
+        retries::lost_acquire_answer_gives_the_same_lease_on_retry,
+        retries::bad_gateway_is_retried_and_unlock_keeps_its_lease,
+        retries::kept_lease_renews_and_reports_loss,
+    ];
+    let selected = |list: Vec<(&'static str, Scenario)>| -> Vec<(&'static str, Scenario)> {
+        list.into_iter()
+            .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+            .collect()
+    };
+    let (background, sequential) = (selected(background), selected(sequential));
+    let count = background.len() + sequential.len();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let failed = runtime.block_on(async {
+        println!("\nstarting the local stack (dynalite, cargo lambda watch, gateway)...");
+        let options = StackOptions {
+            // A revoked or rotated-out key answers 401 at once.
+            auth_cache_ttl: Some(Duration::ZERO),
+            ..StackOptions::default()
+        };
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        warm_up(&stack).await;
+        let scratch = std::env::temp_dir().join(format!("lockctl-test-{}", std::process::id()));
+        println!(
+            "stack ready at {} ({:.1} s); running {count} tests",
+            stack.base_url,
+            started.elapsed().as_secs_f64(),
+        );
+        let mut running = Vec::new();
+        for (name, scenario) in background {
+            let ctx = Ctx::new(&stack.base_url, &scratch, name).await;
+            running.push((name, tokio::spawn(scenario(ctx))));
+        }
+        let mut failed = Vec::new();
+        for (name, scenario) in sequential {
+            let ctx = Ctx::new(&stack.base_url, &scratch, name).await;
+            report(name, tokio::spawn(scenario(ctx)), &mut failed).await;
+        }
+        for (name, task) in running {
+            report(name, task, &mut failed).await;
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        if let (false, Some(log)) = (failed.is_empty(), &stack.log_path) {
+            println!("\nfunction and build output: {}", log.display());
+        }
+        failed
+    });
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {status}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        count - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// Prints a scenario's outcome (failed after 180 s), noting failures.
+async fn report(
+    name: &'static str,
+    task: tokio::task::JoinHandle<()>,
+    failed: &mut Vec<&'static str>,
+) {
+    match tokio::time::timeout(Duration::from_secs(180), task).await {
+        Ok(Ok(())) => println!("test lockctl::{name} ... ok"),
+        Ok(Err(panic)) => {
+            println!("test lockctl::{name} ... FAILED ({panic})");
+            failed.push(name);
+        }
+        Err(_) => {
+            println!("test lockctl::{name} ... FAILED (timed out after 180 s)");
+            failed.push(name);
+        }
+    }
+}
+
+/// Two concurrent requests to every route, so two processes of each
+/// function have started before any scenario times anything.
+async fn warm_up(stack: &Stack) {
+    let client = Client::anonymous(&stack.base_url).unwrap();
+    let key = client.sign_up().await.unwrap().api_key;
+    let http = reqwest::Client::new();
+    for route in &stack.template.routes {
+        let url = format!("{}{}", stack.base_url, route.path);
+        let send = || {
+            http.request(route.method.parse().unwrap(), &url)
+                .bearer_auth(&key)
+                .send()
+        };
+        let _ = tokio::join!(send(), send());
+    }
+}
