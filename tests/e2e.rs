@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use local_stack::{Stack, StackOptions};
+use lock_client::{AcquireOptions, Client, Error};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -89,6 +90,21 @@ impl Api {
 
     async fn locks(&self, key: &str) -> Answer {
         self.send(self.get("/v0/locks", Some(key))).await
+    }
+
+    /// A new user's client (`lock_client`), for scenarios about behaviour
+    /// rather than the wire.
+    async fn new_client(&self) -> Client {
+        let (_, key) = self.new_user().await;
+        Client::new(&self.base, &key).unwrap()
+    }
+}
+
+/// Acquire options with `requester` (and no wait).
+fn as_requester(requester: String) -> AcquireOptions {
+    AcquireOptions {
+        requester,
+        ..AcquireOptions::default()
     }
 }
 
@@ -604,47 +620,47 @@ async fn gateway_answers(api: Api) {
 
 /// 16 simultaneous acquirers of one free lock: exactly one wins (three rounds).
 async fn sixteen_acquirers_one_winner(api: Api) {
-    let (_, key) = api.new_user().await;
+    let client = api.new_client().await;
     for round in 0..3 {
         let lock = format!("contended-{round}");
         let attempts: Vec<_> = (0..16)
             .map(|i| {
-                let (api, key, lock) = (api.clone(), key.clone(), lock.clone());
-                tokio::spawn(async move { api.acquire(&key, &lock, &format!("worker-{i}")).await })
+                let (client, lock) = (client.clone(), lock.clone());
+                let options = as_requester(format!("worker-{i}"));
+                tokio::spawn(async move { client.acquire(&lock, &options).await })
             })
             .collect();
         let mut winners = Vec::new();
         for attempt in attempts {
-            let answer = attempt.await.unwrap();
-            assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-            if answer.body["locked"] == true {
-                winners.push(answer.body["leaseId"].as_str().unwrap().to_owned());
+            match attempt.await.unwrap() {
+                Ok(lease) => winners.push(lease.lease_id().to_owned()),
+                Err(Error::Held { .. }) => {}
+                Err(err) => panic!("round {round}: {err}"),
             }
         }
         assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
-        assert_eq!(
-            api.lock(&key, &lock).await.body["leaseId"],
-            winners[0].as_str()
-        );
+        assert_eq!(client.get(&lock).await.unwrap().lease_id, winners[0]);
     }
 }
 
 /// 8 workers loop acquire → critical section → unlock; no two are ever inside at once.
 async fn critical_section_never_overlaps(api: Api) {
-    let (_, key) = api.new_user().await;
+    let client = api.new_client().await;
     let inside = Arc::new(AtomicBool::new(false));
     let overlaps = Arc::new(AtomicUsize::new(0));
     let entries = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..8)
         .map(|w| {
-            let (api, key) = (api.clone(), key.clone());
+            let client = client.clone();
             let (inside, overlaps, entries) = (inside.clone(), overlaps.clone(), entries.clone());
             tokio::spawn(async move {
+                let options = as_requester(format!("worker-{w}"));
                 for _ in 0..5 {
                     let lease = loop {
-                        let answer = api.acquire(&key, "critical", &format!("worker-{w}")).await;
-                        if answer.body["locked"] == true {
-                            break answer.body["leaseId"].as_str().unwrap().to_owned();
+                        match client.acquire("critical", &options).await {
+                            Ok(lease) => break lease,
+                            Err(Error::Held { .. }) => {}
+                            Err(err) => panic!("worker {w}: {err}"),
                         }
                         tokio::time::sleep(Duration::from_millis(5 + (w as u64 * 3) % 11)).await;
                     };
@@ -654,8 +670,7 @@ async fn critical_section_never_overlaps(api: Api) {
                     entries.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     inside.store(false, Ordering::SeqCst);
-                    let released = api.unlock(&key, "critical", &lease).await;
-                    assert_eq!(released.body["unlocked"], true, "{released:?}");
+                    assert!(lease.release().await.unwrap(), "worker {w}: not released");
                 }
             })
         })
@@ -678,25 +693,27 @@ async fn acquire_with(api: &Api, key: &str, body: Value) -> Answer {
 
 /// A waiter is granted as soon as the holder unlocks mid-wait.
 async fn waiter_granted_when_holder_unlocks(api: Api) {
-    let (_, key) = api.new_user().await;
-    let holder = api.acquire(&key, "queue", "holder").await;
-    let lease = lease_of(&holder);
+    let client = api.new_client().await;
+    let holder = client
+        .acquire("queue", &as_requester("holder".into()))
+        .await
+        .unwrap();
+    let holder_token = holder.fencing_token();
     let waiter = {
-        let (api, key) = (api.clone(), key.clone());
+        let client = client.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let body = json!({ "lockName": "queue", "requester": "waiter", "waitSeconds": 15 });
-            (acquire_with(&api, &key, body).await, started.elapsed())
+            let options = AcquireOptions {
+                wait: Duration::from_secs(15),
+                ..as_requester("waiter".into())
+            };
+            (client.acquire("queue", &options).await, started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        api.unlock(&key, "queue", &lease).await.body["unlocked"],
-        true
-    );
-    let (answer, waited) = waiter.await.unwrap();
-    assert_eq!(answer.body["locked"], true, "{answer:?}");
-    assert!(answer.body["fencingToken"].as_u64() > holder.body["fencingToken"].as_u64());
+    assert!(holder.release().await.unwrap());
+    let (granted, waited) = waiter.await.unwrap();
+    assert!(granted.unwrap().fencing_token() > holder_token);
     assert!(
         waited >= Duration::from_millis(1400) && waited < Duration::from_secs(10),
         "{waited:?}"

@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`), the tables of `template.yaml`, every function
 //! under `cargo lambda watch`, and the local gateway in front of them.
 
+use lock_client::{Client, RetryPolicy};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -179,18 +180,16 @@ impl Stack {
     /// gateway (a sign-up route would write; a route behind the authorizer
     /// proves gateway, functions and engine work without writing anything).
     async fn wait_until_ready(&self) -> Result<(), StackError> {
-        let client = reqwest::Client::new();
+        let not_ready = |e: lock_client::Error| StackError::NotReady(e.to_string());
+        let probe = Client::new(&self.base_url, "00000000-0000-4000-8000-000000000000")
+            .map_err(not_ready)?
+            .with_retry(RetryPolicy::never())
+            .with_timeout(Duration::from_secs(30));
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let answer = client
-                .get(format!("{}/v0/locks", self.base_url))
-                .bearer_auth("00000000-0000-4000-8000-000000000000")
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
-            match answer {
-                Ok(answer) if answer.status() == 401 => return Ok(()),
-                _ if Instant::now() > deadline => {
+            match probe.list_page(1, None).await {
+                Err(lock_client::Error::Unauthorized) => return Ok(()),
+                answer if Instant::now() > deadline => {
                     return Err(StackError::NotReady(format!(
                         "the API did not answer within 120 s (last: {answer:?})"
                     )))
@@ -202,19 +201,9 @@ impl Stack {
 
     /// A new user's API key, signed up through the gateway.
     pub async fn new_api_key(&self) -> Result<String, String> {
-        let created: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/v0/users/anonymous", self.base_url))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        created["apiKey"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("no apiKey in {created}"))
+        let client = Client::anonymous(&self.base_url).map_err(|e| e.to_string())?;
+        let answer = client.sign_up().await.map_err(|e| e.to_string())?;
+        Ok(answer.api_key)
     }
 
     /// Process ids of the running instances of `function` (each a binary
