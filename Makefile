@@ -7,9 +7,10 @@ VENV   := $(TOOLS)/venv
 DEPLOY := $(TOOLS)/deploy
 FUZZ   := $(TOOLS)/schemathesis
 NODE   := $(TOOLS)/node
+BENCH  := $(TOOLS)/bench
 PYTHON ?= python3
 
-.PHONY: help tools dev test lint template-lint stress sam-build
+.PHONY: help tools dev test lint template-lint stress bench sam-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,13 +36,20 @@ $(FUZZ)/.stamp: infra/requirements-schemathesis.txt
 	$(FUZZ)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-schemathesis.txt
 	@touch $@
 
+# The peer library make bench measures beside ours.
+$(BENCH)/.stamp: infra/requirements-bench.txt
+	@mkdir -p $(TOOLS)
+	@test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-bench.txt
+	@touch $@
+
 $(NODE)/.stamp: infra/package.json infra/package-lock.json
 	@mkdir -p $(NODE)
 	cp infra/package.json infra/package-lock.json $(NODE)/
 	cd $(NODE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp ## Install the pinned local tools into .tools/
+tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp $(BENCH)/.stamp ## Install the pinned local tools into .tools/
 
 # --- run
 dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides; VERBOSE=1 shows everything) until Ctrl-C
@@ -63,6 +71,15 @@ test: tools lint template-lint ## Run every test: unit, handler, property, store
 
 stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
 	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10
+
+# Every function package, for building them on their own (as sam build does:
+# the bench's dependencies must not change the functions' features).
+FUNCTIONS := $(patsubst functions/%,-p %,$(wildcard functions/*))
+
+bench: $(VENV)/.stamp $(NODE)/.stamp $(BENCH)/.stamp ## Measure (release builds): calls at the wire, bootstrap size, cold init, RSS, warm latency vs the raw engine, cycles vs python-dynamodb-lock, the local stack under 1/8/32 clients
+	cargo build --release $(FUNCTIONS)
+	cargo build --release -p bench
+	./target/release/bench
 
 # --- deploy
 sam-build: tools ## sam build for x86_64 (what `sam deploy` uploads); arm64 needs a target not installable here

@@ -10,7 +10,7 @@
 
 mod answer;
 mod auth_cache;
-mod event;
+pub mod event;
 mod invoke;
 mod policy;
 

@@ -1,0 +1,218 @@
+//! `make bench`: one run, one table. DynamoDB calls counted at the wire,
+//! each function's release `bootstrap` under a Lambda Runtime API emulator
+//! (cold init, peak RSS, warm latency beside the raw engine round trip),
+//! binary sizes, acquire + release cycles (ours in-process, ours through the
+//! local stack, python-dynamodb-lock), and the local stack under 1, 8 and 32
+//! clients. Markdown on stdout; JSON in `target/bench/`.
+//!
+//! `bench --smoke` runs every part on debug binaries with a handful of
+//! iterations (seconds): `make test` runs it so the bench cannot rot. It
+//! asserts that each operation did what it says, never a timing.
+
+mod cycles;
+mod functions;
+mod latency;
+mod load;
+mod operations;
+mod report;
+mod runtime;
+mod stats;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use local_stack::dynamodb::local_config;
+use local_stack::engine::repo_root;
+use local_stack::{Stack, StackOptions};
+use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
+
+use crate::functions::{binary, function_env, Process};
+use crate::operations::Functions;
+use crate::report::{Binary, Report};
+use crate::stats::Spread;
+use crate::wire::CountingProxy;
+
+/// How much to measure.
+struct Plan {
+    profile: &'static str,
+    cold_runs: usize,
+    iterations: usize,
+    cycles: usize,
+    load_levels: Vec<usize>,
+    load_time: Duration,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Self {
+            profile: "release",
+            cold_runs: 21,
+            iterations: 200,
+            cycles: 300,
+            load_levels: vec![1, 8, 32],
+            load_time: Duration::from_secs(10),
+        }
+    }
+
+    fn smoke() -> Self {
+        Self {
+            profile: "debug",
+            cold_runs: 2,
+            iterations: 3,
+            cycles: 3,
+            load_levels: vec![1, 2],
+            load_time: Duration::from_millis(500),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let plan = if smoke { Plan::smoke() } else { Plan::full() };
+    let started = Instant::now();
+    eprintln!("bench: starting the local stack (dynalite, cargo lambda watch, gateway)...");
+    let stack = Stack::start(StackOptions::default())
+        .await
+        .expect("the local stack starts");
+    let engine = stack.dynamodb_endpoint.clone();
+    let proxy = CountingProxy::start(&engine).await;
+    let template = stack.template.clone();
+    let table = |variable: &str| template.table_env[variable].clone();
+    let (locks_table, keys_table) = (table(LOCKS_TABLE_ENV), table(API_KEYS_TABLE_ENV));
+
+    eprintln!("bench: cold starts ({} per function)...", plan.cold_runs);
+    let mut binaries = Vec::new();
+    for function in &template.functions {
+        let path = binary(plan.profile, function);
+        let bytes = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (build the functions first)", path.display()))
+            .len();
+        let mut inits = Vec::new();
+        for _ in 0..plan.cold_runs {
+            inits.push(
+                Process::start(&path, &function_env(&template, &engine))
+                    .await
+                    .init,
+            );
+        }
+        binaries.push(Binary {
+            function: function.clone(),
+            bytes,
+            cold_init: Spread::of(&inits),
+            peak_rss_kib: 0,
+            cpu_ms_per_invocation: 0.0,
+        });
+    }
+
+    eprintln!("bench: DynamoDB calls per operation...");
+    let counting = start_all(&template, plan.profile, &proxy.endpoint).await;
+    let calls = operations::count_all(&counting, &proxy).await;
+    drop(counting);
+
+    eprintln!("bench: warm latency ({} iterations)...", plan.iterations);
+    let timing = start_all(&template, plan.profile, &engine).await;
+    let cpu_before: BTreeMap<String, _> = timing
+        .processes
+        .iter()
+        .map(|(f, p)| (f.clone(), p.cpu()))
+        .collect();
+    let sdk = aws_sdk_dynamodb::Client::from_conf(local_config(&engine).build());
+    let latency =
+        latency::measure(&timing, &sdk, (&locks_table, &keys_table), plan.iterations).await;
+    for binary in &mut binaries {
+        let process = &timing.processes[&binary.function];
+        binary.peak_rss_kib = process.peak_rss_kib();
+        let ((cpu_then, calls_then), (cpu_now, calls_now)) =
+            (cpu_before[&binary.function], process.cpu());
+        let calls = (calls_now - calls_then).max(1);
+        binary.cpu_ms_per_invocation = (cpu_now - cpu_then).as_secs_f64() * 1e3 / calls as f64;
+    }
+    drop(timing);
+
+    eprintln!("bench: acquire + release cycles ({})...", plan.cycles);
+    let key = stack.new_api_key().await.expect("a key");
+    let client = lock_client::Client::new(&stack.base_url, &key).expect("a client");
+    let python = repo_root().join(".tools/bench/bin/python");
+    let cycles = vec![
+        cycles::in_process(&engine, &proxy, &locks_table, plan.cycles).await,
+        cycles::through_stack(&client, plan.cycles).await,
+        cycles::peer(&python, &engine, &proxy, plan.cycles).await,
+    ];
+
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        keys.push(stack.new_api_key().await.expect("a key"));
+    }
+    // Start as many instances of each function as the busiest level uses,
+    // so no level's figures include a `cargo run` of a new instance.
+    let busiest = plan.load_levels.iter().copied().max().unwrap_or(1);
+    load::run(&stack.base_url, &keys, busiest, plan.load_time).await;
+    let mut loads = Vec::new();
+    for clients in &plan.load_levels {
+        eprintln!(
+            "bench: local stack, {clients} clients for {:?}...",
+            plan.load_time
+        );
+        loads.push(load::run(&stack.base_url, &keys, *clients, plan.load_time).await);
+    }
+    drop(stack);
+
+    let report = Report {
+        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        profile: plan.profile.into(),
+        machine: machine(),
+        calls,
+        binaries,
+        latency,
+        cycles,
+        load: loads,
+    };
+    println!("{}", report.markdown());
+    let folder = repo_root().join("target/bench");
+    std::fs::create_dir_all(&folder).expect("target/bench");
+    let name = if smoke { "smoke.json" } else { "bench.json" };
+    let path: PathBuf = folder.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("written");
+    eprintln!(
+        "bench: done in {:.0} s; JSON in {}",
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+}
+
+/// One warm process of every function, talking to `endpoint`.
+async fn start_all(
+    template: &local_stack::template::Template,
+    profile: &str,
+    endpoint: &str,
+) -> Functions {
+    let mut processes = BTreeMap::new();
+    for function in &template.functions {
+        let process = Process::start(
+            &binary(profile, function),
+            &function_env(template, endpoint),
+        )
+        .await;
+        processes.insert(function.clone(), process);
+    }
+    Functions {
+        template: template.clone(),
+        processes,
+    }
+}
+
+/// CPU model and count, from /proc/cpuinfo.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_owned();
+    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!("{model}, {cores} cores, {}", std::env::consts::ARCH)
+}

@@ -1,0 +1,136 @@
+//! One run's figures: a markdown table on stdout and the same as JSON.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::cycles::Cycles;
+use crate::latency::Latency;
+use crate::load::Load;
+use crate::operations::Counted;
+use crate::stats::Spread;
+
+/// One function binary: size, cold init, peak RSS.
+#[derive(Clone, Debug, Serialize)]
+pub struct Binary {
+    pub function: String,
+    pub bytes: u64,
+    pub cold_init: Spread,
+    pub peak_rss_kib: u64,
+    /// CPU per warm invocation (user + system), in ms, over the latency run.
+    pub cpu_ms_per_invocation: f64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub profile: String,
+    pub machine: String,
+    pub calls: Vec<Counted>,
+    pub binaries: Vec<Binary>,
+    pub latency: Vec<Latency>,
+    pub cycles: Vec<Cycles>,
+    pub load: Vec<Load>,
+}
+
+fn ms(spread: &Spread) -> String {
+    format!("{:.2} / {:.2}", spread.p50_ms, spread.p99_ms)
+}
+
+impl Report {
+    /// The run as markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(
+            w,
+            "Run of {} ({} binaries) on {}.\n",
+            self.date, self.profile, self.machine
+        );
+        let _ = writeln!(w, "### DynamoDB calls per operation, counted at the wire\n");
+        let _ = writeln!(
+            w,
+            "| Operation | Function | Calls | Total |\n|---|---|---|---|"
+        );
+        for c in &self.calls {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} |",
+                c.operation,
+                c.function,
+                c.describe(),
+                c.total()
+            );
+        }
+        let _ = writeln!(
+            w,
+            "\n### Function binaries under a Lambda Runtime API emulator\n"
+        );
+        let _ = writeln!(w, "| Function | `bootstrap` size | Cold init p50 / p99 (ms) | Runs | Peak RSS | CPU per warm invocation |\n|---|---|---|---|---|---|");
+        for b in &self.binaries {
+            let _ = writeln!(
+                w,
+                "| {} | {:.2} MB | {} | {} | {:.1} MB | {:.2} ms |",
+                b.function,
+                b.bytes as f64 / 1e6,
+                ms(&b.cold_init),
+                b.cold_init.n,
+                b.peak_rss_kib as f64 / 1024.0,
+                b.cpu_ms_per_invocation
+            );
+        }
+        let _ = writeln!(
+            w,
+            "\n### Warm latency: through the function vs the raw engine round trip\n"
+        );
+        let _ = writeln!(w, "| Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | n |\n|---|---|---|---|---|---|");
+        for l in &self.latency {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {:.2} | {} |",
+                l.operation,
+                l.function,
+                ms(&l.through_function),
+                ms(&l.raw_engine),
+                l.through_function.p50_ms - l.raw_engine.p50_ms,
+                l.through_function.n
+            );
+        }
+        let _ = writeln!(
+            w,
+            "\n### Sequential acquire + release cycles on one lock, same engine\n"
+        );
+        let _ = writeln!(
+            w,
+            "| Who | Cycles/s | DynamoDB calls per cycle |\n|---|---|---|"
+        );
+        for c in &self.cycles {
+            let calls = c
+                .calls_per_cycle
+                .map_or("see above".into(), |n| format!("{n:.1}"));
+            let _ = writeln!(w, "| {} | {:.0} | {} |", c.who, c.cycles_per_second, calls);
+        }
+        let raw_acquire = self
+            .latency
+            .iter()
+            .find(|l| l.operation.starts_with("acquire (granted"))
+            .map_or(f64::NAN, |l| l.raw_engine.p50_ms);
+        let _ = writeln!(w, "\n### The local stack (`make dev`: debug builds under `cargo lambda watch`, the local gateway)\n");
+        let _ = writeln!(w, "| Clients | Operations/s | acquire p50 / p99 (ms) | get p50 / p99 | unlock p50 / p99 | acquire p50 ÷ raw engine p50 | Errors |\n|---|---|---|---|---|---|---|");
+        for l in &self.load {
+            let _ = writeln!(
+                w,
+                "| {} | {:.0} | {} | {} | {} | {:.1}× | {} |",
+                l.clients,
+                l.operations_per_second,
+                ms(&l.acquire),
+                ms(&l.get),
+                ms(&l.unlock),
+                l.acquire.p50_ms / raw_acquire,
+                l.errors
+            );
+        }
+        out
+    }
+}
