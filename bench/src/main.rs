@@ -103,7 +103,7 @@ async fn main() {
             bytes,
             cold_init: Spread::of(&inits),
             peak_rss_kib: 0,
-            cpu_ms_per_invocation: 0.0,
+            cpu_ms_per_invocation: None,
         });
     }
 
@@ -127,8 +127,10 @@ async fn main() {
         binary.peak_rss_kib = process.peak_rss_kib();
         let ((cpu_then, calls_then), (cpu_now, calls_now)) =
             (cpu_before[&binary.function], process.cpu());
-        let calls = (calls_now - calls_then).max(1);
-        binary.cpu_ms_per_invocation = (cpu_now - cpu_then).as_secs_f64() * 1e3 / calls as f64;
+        // /proc counts CPU in 10 ms ticks: only a timed function's total means anything.
+        let calls = calls_now - calls_then;
+        binary.cpu_ms_per_invocation = (calls >= plan.iterations as u64 && calls > 0)
+            .then(|| (cpu_now - cpu_then).as_secs_f64() * 1e3 / calls as f64);
     }
     drop(timing);
 

@@ -17,8 +17,9 @@ pub struct Binary {
     pub bytes: u64,
     pub cold_init: Spread,
     pub peak_rss_kib: u64,
-    /// CPU per warm invocation (user + system), in ms, over the latency run.
-    pub cpu_ms_per_invocation: f64,
+    /// CPU per warm invocation (user + system), in ms, over the latency
+    /// run; `None` for functions that run does not time.
+    pub cpu_ms_per_invocation: Option<f64>,
 }
 
 /// Everything one run measured.
@@ -71,13 +72,14 @@ impl Report {
         for b in &self.binaries {
             let _ = writeln!(
                 w,
-                "| {} | {:.2} MB | {} | {} | {:.1} MB | {:.2} ms |",
+                "| {} | {:.2} MB | {} | {} | {:.1} MB | {} |",
                 b.function,
                 b.bytes as f64 / 1e6,
                 ms(&b.cold_init),
                 b.cold_init.n,
                 b.peak_rss_kib as f64 / 1024.0,
                 b.cpu_ms_per_invocation
+                    .map_or("–".into(), |ms| format!("{ms:.2} ms"))
             );
         }
         let _ = writeln!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use lock_client::lock_wire::LockView;
 use lock_client::{AcquireOptions, Client, Error, KeptLease, Lease};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::output::{when, Printer};
 use crate::{code_of, duration, exit};
@@ -69,6 +69,15 @@ pub async fn run(client: Client, args: RunArgs, printer: &Printer) -> u8 {
             return code_of(&err);
         }
     };
+    // Listening before the command starts: a signal from now on reaches it.
+    let (Ok(interrupts), Ok(terminations)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        eprintln!("lockctl: cannot handle signals");
+        let _ = lease.release().await;
+        return exit::UNAVAILABLE;
+    };
     let spawned = tokio::process::Command::new(&args.command[0])
         .args(&args.command[1..])
         .env("LOCK_NAME", lease.name())
@@ -89,7 +98,7 @@ pub async fn run(client: Client, args: RunArgs, printer: &Printer) -> u8 {
             };
         }
     };
-    supervise(child, kept, &args).await
+    supervise(child, kept, (interrupts, terminations), &args).await
 }
 
 /// What ended the wait on the command.
@@ -100,15 +109,13 @@ enum Ended {
 
 /// Waits for the command while forwarding signals; then releases the lock
 /// (command exited) or stops the command (lease lost).
-async fn supervise(mut child: tokio::process::Child, kept: KeptLease, args: &RunArgs) -> u8 {
+async fn supervise(
+    mut child: tokio::process::Child,
+    kept: KeptLease,
+    (mut interrupts, mut terminations): (Signal, Signal),
+    args: &RunArgs,
+) -> u8 {
     let pid = child.id().and_then(|id| i32::try_from(id).ok());
-    let (Ok(mut interrupts), Ok(mut terminations)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        eprintln!("lockctl: cannot handle signals");
-        return exit::UNAVAILABLE;
-    };
     let ended = loop {
         tokio::select! {
             biased;
