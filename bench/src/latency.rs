@@ -28,7 +28,8 @@ pub struct Latency {
     pub raw_engine: Spread,
 }
 
-type Samples = BTreeMap<&'static str, Vec<Duration>>;
+/// Latency samples by operation.
+pub type Samples = BTreeMap<&'static str, Vec<Duration>>;
 
 /// The operations timed, and their functions.
 const OPERATIONS: [(&str, &str); 7] = [
@@ -49,8 +50,31 @@ pub async fn measure(
     iterations: usize,
 ) -> Vec<Latency> {
     // As the acquire function runs it: with the template's default quota.
+    let (through, user_id, names, key) =
+        through_samples(functions, engine, tables, iterations).await;
     let locks = LockStore::new(engine.clone(), tables.0).with_quota(Some(DEFAULT_MAX_LOCKS));
     let keys = KeyStore::new(engine.clone(), tables.1);
+    let raw = raw(&locks, &keys, &user_id, &names, &key).await;
+    OPERATIONS
+        .iter()
+        .map(|(operation, function)| Latency {
+            operation,
+            function,
+            through_function: Spread::of(&through[operation]),
+            raw_engine: Spread::of(&raw[operation]),
+        })
+        .collect()
+}
+
+/// The samples through the functions alone, for a fresh user and fresh
+/// names: (samples by operation, the user, the names, its key).
+pub async fn through_samples(
+    functions: &Functions,
+    engine: &Client,
+    tables: (&str, &str),
+    iterations: usize,
+) -> (Samples, UserId, Vec<LockName>, String) {
+    let locks = LockStore::new(engine.clone(), tables.0).with_quota(Some(DEFAULT_MAX_LOCKS));
     let signup = functions.event("POST", "/v0/users/anonymous", None, &[], None);
     let (_, user) = functions.call("create-user", &signup).await;
     let key = user["apiKey"].as_str().expect("a key").to_owned();
@@ -68,16 +92,7 @@ pub async fn measure(
             .expect("released");
     }
     let through = through_functions(functions, &user_id, &names, &key).await;
-    let raw = raw(&locks, &keys, &user_id, &names, &key).await;
-    OPERATIONS
-        .iter()
-        .map(|(operation, function)| Latency {
-            operation,
-            function,
-            through_function: Spread::of(&through[operation]),
-            raw_engine: Spread::of(&raw[operation]),
-        })
-        .collect()
+    (through, user_id, names, key)
 }
 
 async fn through_functions(

@@ -9,6 +9,7 @@
 //! iterations (seconds): `make test` runs it so the bench cannot rot. It
 //! asserts that each operation did what it says, never a timing.
 
+mod compare;
 mod cycles;
 mod functions;
 mod latency;
@@ -25,10 +26,15 @@ use std::time::{Duration, Instant};
 
 use local_stack::dynamodb::local_config;
 use local_stack::engine::repo_root;
-use local_stack::{Stack, StackOptions};
+use local_stack::stack::create_tables;
+use local_stack::template::Template;
+use local_stack::{Engine, EngineKind, Stack, StackOptions};
 use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
 
+use crate::cycles::Cycles;
 use crate::functions::{binary, function_env, Process};
+use crate::latency::Latency;
+use crate::load::Load;
 use crate::operations::Functions;
 use crate::report::{Binary, Report};
 use crate::stats::Spread;
@@ -70,19 +76,94 @@ impl Plan {
 
 #[tokio::main]
 async fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let binaries_only = args.iter().any(|a| a == "--binaries");
+    let variants: Vec<compare::Variant> = args
+        .iter()
+        .skip_while(|a| *a != "--compare")
+        .skip(1)
+        .map(|a| compare::Variant::parse(a))
+        .collect();
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let started = Instant::now();
-    eprintln!("bench: starting the local stack (dynalite, cargo lambda watch, gateway)...");
-    let stack = Stack::start(StackOptions::default())
-        .await
-        .expect("the local stack starts");
-    let engine = stack.dynamodb_endpoint.clone();
-    let proxy = CountingProxy::start(&engine).await;
-    let template = stack.template.clone();
-    let table = |variable: &str| template.table_env[variable].clone();
-    let (locks_table, keys_table) = (table(LOCKS_TABLE_ENV), table(API_KEYS_TABLE_ENV));
+    let mut report = Report {
+        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        profile: plan.profile.into(),
+        machine: machine(),
+        calls: Vec::new(),
+        binaries: Vec::new(),
+        latency: Vec::new(),
+        cycles: Vec::new(),
+        load: Vec::new(),
+    };
+    if !variants.is_empty() {
+        let template = Template::load(&repo_root().join("template.yaml")).expect("template.yaml");
+        let engine = Engine::start(EngineKind::Dynalite, 0, None).expect("dynalite starts");
+        create_tables(&template, &engine.endpoint)
+            .await
+            .expect("tables");
+        let table = compare::compare(
+            &variants,
+            &template,
+            &engine.endpoint,
+            plan.cold_runs,
+            plan.iterations,
+        )
+        .await;
+        println!("{table}");
+        return;
+    }
+    if binaries_only {
+        // The functions alone, on an engine of their own: no local stack, so
+        // nothing is built in debug (for comparing release builds quickly).
+        let template = Template::load(&repo_root().join("template.yaml")).expect("template.yaml");
+        let engine = Engine::start(EngineKind::Dynalite, 0, None).expect("dynalite starts");
+        create_tables(&template, &engine.endpoint)
+            .await
+            .expect("tables");
+        (report.binaries, report.latency) =
+            measure_functions(&plan, &template, &engine.endpoint).await;
+    } else {
+        eprintln!("bench: starting the local stack (dynalite, cargo lambda watch, gateway)...");
+        let stack = Stack::start(StackOptions::default())
+            .await
+            .expect("the local stack starts");
+        let engine = stack.dynamodb_endpoint.clone();
+        let proxy = CountingProxy::start(&engine).await;
+        eprintln!("bench: DynamoDB calls per operation...");
+        let counting = start_all(&stack.template, plan.profile, &proxy.endpoint).await;
+        report.calls = operations::count_all(&counting, &proxy).await;
+        drop(counting);
+        (report.binaries, report.latency) =
+            measure_functions(&plan, &stack.template, &engine).await;
+        report.cycles = measure_cycles(&plan, &stack, &proxy).await;
+        report.load = measure_load(&plan, &stack).await;
+    }
+    println!("{}", report.markdown());
+    let folder = repo_root().join("target/bench");
+    std::fs::create_dir_all(&folder).expect("target/bench");
+    let name = match (smoke, binaries_only) {
+        (true, _) => "smoke.json",
+        (false, true) => "binaries.json",
+        (false, false) => "bench.json",
+    };
+    let path: PathBuf = folder.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("written");
+    eprintln!(
+        "bench: done in {:.0} s; JSON in {}",
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+}
 
+/// Size, cold init, then warm latency, peak RSS and CPU per invocation of
+/// every function's binary.
+async fn measure_functions(
+    plan: &Plan,
+    template: &Template,
+    engine: &str,
+) -> (Vec<Binary>, Vec<Latency>) {
     eprintln!("bench: cold starts ({} per function)...", plan.cold_runs);
     let mut binaries = Vec::new();
     for function in &template.functions {
@@ -93,7 +174,7 @@ async fn main() {
         let mut inits = Vec::new();
         for _ in 0..plan.cold_runs {
             inits.push(
-                Process::start(&path, &function_env(&template, &engine))
+                Process::start(&path, &function_env(template, engine))
                     .await
                     .init,
             );
@@ -106,22 +187,17 @@ async fn main() {
             cpu_ms_per_invocation: None,
         });
     }
-
-    eprintln!("bench: DynamoDB calls per operation...");
-    let counting = start_all(&template, plan.profile, &proxy.endpoint).await;
-    let calls = operations::count_all(&counting, &proxy).await;
-    drop(counting);
-
     eprintln!("bench: warm latency ({} iterations)...", plan.iterations);
-    let timing = start_all(&template, plan.profile, &engine).await;
+    let timing = start_all(template, plan.profile, engine).await;
     let cpu_before: BTreeMap<String, _> = timing
         .processes
         .iter()
         .map(|(f, p)| (f.clone(), p.cpu()))
         .collect();
-    let sdk = aws_sdk_dynamodb::Client::from_conf(local_config(&engine).build());
-    let latency =
-        latency::measure(&timing, &sdk, (&locks_table, &keys_table), plan.iterations).await;
+    let sdk = aws_sdk_dynamodb::Client::from_conf(local_config(engine).build());
+    let table = |variable: &str| template.table_env[variable].clone();
+    let tables = (table(LOCKS_TABLE_ENV), table(API_KEYS_TABLE_ENV));
+    let latency = latency::measure(&timing, &sdk, (&tables.0, &tables.1), plan.iterations).await;
     for binary in &mut binaries {
         let process = &timing.processes[&binary.function];
         binary.peak_rss_kib = process.peak_rss_kib();
@@ -132,18 +208,26 @@ async fn main() {
         binary.cpu_ms_per_invocation = (calls >= plan.iterations as u64 && calls > 0)
             .then(|| (cpu_now - cpu_then).as_secs_f64() * 1e3 / calls as f64);
     }
-    drop(timing);
+    (binaries, latency)
+}
 
+/// Acquire + release cycles: in-process, through the stack, the peer.
+async fn measure_cycles(plan: &Plan, stack: &Stack, proxy: &CountingProxy) -> Vec<Cycles> {
     eprintln!("bench: acquire + release cycles ({})...", plan.cycles);
+    let engine = &stack.dynamodb_endpoint;
     let key = stack.new_api_key().await.expect("a key");
     let client = lock_client::Client::new(&stack.base_url, &key).expect("a client");
     let python = repo_root().join(".tools/bench/bin/python");
-    let cycles = vec![
-        cycles::in_process(&engine, &proxy, &locks_table, plan.cycles).await,
+    let locks_table = &stack.template.table_env[LOCKS_TABLE_ENV];
+    vec![
+        cycles::in_process(engine, proxy, locks_table, plan.cycles).await,
         cycles::through_stack(&client, plan.cycles).await,
-        cycles::peer(&python, &engine, &proxy, plan.cycles).await,
-    ];
+        cycles::peer(&python, engine, proxy, plan.cycles).await,
+    ]
+}
 
+/// The local stack under each level of concurrency.
+async fn measure_load(plan: &Plan, stack: &Stack) -> Vec<Load> {
     let mut keys = Vec::new();
     for _ in 0..4 {
         keys.push(stack.new_api_key().await.expect("a key"));
@@ -160,37 +244,11 @@ async fn main() {
         );
         loads.push(load::run(&stack.base_url, &keys, *clients, plan.load_time).await);
     }
-    drop(stack);
-
-    let report = Report {
-        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        profile: plan.profile.into(),
-        machine: machine(),
-        calls,
-        binaries,
-        latency,
-        cycles,
-        load: loads,
-    };
-    println!("{}", report.markdown());
-    let folder = repo_root().join("target/bench");
-    std::fs::create_dir_all(&folder).expect("target/bench");
-    let name = if smoke { "smoke.json" } else { "bench.json" };
-    let path: PathBuf = folder.join(name);
-    std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("written");
-    eprintln!(
-        "bench: done in {:.0} s; JSON in {}",
-        started.elapsed().as_secs_f64(),
-        path.display()
-    );
+    loads
 }
 
 /// One warm process of every function, talking to `endpoint`.
-async fn start_all(
-    template: &local_stack::template::Template,
-    profile: &str,
-    endpoint: &str,
-) -> Functions {
+async fn start_all(template: &Template, profile: &str, endpoint: &str) -> Functions {
     let mut processes = BTreeMap::new();
     for function in &template.functions {
         let process = Process::start(

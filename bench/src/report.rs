@@ -40,16 +40,28 @@ fn ms(spread: &Spread) -> String {
 }
 
 impl Report {
-    /// The run as markdown.
+    /// The run as markdown: one table per part that ran.
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let w = &mut out;
-        let _ = writeln!(
-            w,
+        let mut out = format!(
             "Run of {} ({} binaries) on {}.\n",
             self.date, self.profile, self.machine
         );
-        let _ = writeln!(w, "### DynamoDB calls per operation, counted at the wire\n");
+        self.calls_table(&mut out);
+        self.binaries_table(&mut out);
+        self.latency_table(&mut out);
+        self.cycles_table(&mut out);
+        self.load_table(&mut out);
+        out
+    }
+
+    fn calls_table(&self, w: &mut String) {
+        if self.calls.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            w,
+            "\n### DynamoDB calls per operation, counted at the wire\n"
+        );
         let _ = writeln!(
             w,
             "| Operation | Function | Calls | Total |\n|---|---|---|---|"
@@ -64,23 +76,36 @@ impl Report {
                 c.total()
             );
         }
+    }
+
+    fn binaries_table(&self, w: &mut String) {
+        if self.binaries.is_empty() {
+            return;
+        }
         let _ = writeln!(
             w,
             "\n### Function binaries under a Lambda Runtime API emulator\n"
         );
         let _ = writeln!(w, "| Function | `bootstrap` size | Cold init p50 / p99 (ms) | Runs | Peak RSS | CPU per warm invocation |\n|---|---|---|---|---|---|");
         for b in &self.binaries {
+            let cpu = b
+                .cpu_ms_per_invocation
+                .map_or("–".into(), |ms| format!("{ms:.2} ms"));
             let _ = writeln!(
                 w,
-                "| {} | {:.2} MB | {} | {} | {:.1} MB | {} |",
+                "| {} | {:.2} MB | {} | {} | {:.1} MB | {cpu} |",
                 b.function,
                 b.bytes as f64 / 1e6,
                 ms(&b.cold_init),
                 b.cold_init.n,
                 b.peak_rss_kib as f64 / 1024.0,
-                b.cpu_ms_per_invocation
-                    .map_or("–".into(), |ms| format!("{ms:.2} ms"))
             );
+        }
+    }
+
+    fn latency_table(&self, w: &mut String) {
+        if self.latency.is_empty() {
+            return;
         }
         let _ = writeln!(
             w,
@@ -88,16 +113,22 @@ impl Report {
         );
         let _ = writeln!(w, "| Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | n |\n|---|---|---|---|---|---|");
         for l in &self.latency {
+            let added = l.through_function.p50_ms - l.raw_engine.p50_ms;
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {:.2} | {} |",
+                "| {} | {} | {} | {} | {added:.2} | {} |",
                 l.operation,
                 l.function,
                 ms(&l.through_function),
                 ms(&l.raw_engine),
-                l.through_function.p50_ms - l.raw_engine.p50_ms,
                 l.through_function.n
             );
+        }
+    }
+
+    fn cycles_table(&self, w: &mut String) {
+        if self.cycles.is_empty() {
+            return;
         }
         let _ = writeln!(
             w,
@@ -112,6 +143,12 @@ impl Report {
                 .calls_per_cycle
                 .map_or("see above".into(), |n| format!("{n:.1}"));
             let _ = writeln!(w, "| {} | {:.0} | {} |", c.who, c.cycles_per_second, calls);
+        }
+    }
+
+    fn load_table(&self, w: &mut String) {
+        if self.load.is_empty() {
+            return;
         }
         let raw_acquire = self
             .latency
@@ -133,6 +170,5 @@ impl Report {
                 l.errors
             );
         }
-        out
     }
 }

@@ -17,6 +17,9 @@ pub mod time;
 pub mod types;
 
 use aws_config::BehaviorVersion;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// A DynamoDB client from the standard AWS configuration chain (region,
 /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for a local engine).
@@ -40,17 +43,58 @@ pub fn init_tracing() {
 /// [`init_tracing`], with `directives` (e.g. `some::target=off`) applied on
 /// top of `RUST_LOG` as well, so they hold whatever level the operator sets.
 pub fn init_tracing_with(directives: &[&str]) {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    for directive in SECRET_SAFE_DIRECTIVES.iter().chain(directives) {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref(), directives);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE) // the filter below decides
         .with_target(false)
         .without_time() // CloudWatch stamps every line
+        .finish()
+        .with(filter)
         .init();
+}
+
+/// `RUST_LOG` read as `target=level` directives (`info`,
+/// `acquire=debug,aws_smithy_runtime=warn`; `info` if unset or unreadable),
+/// then [`SECRET_SAFE_DIRECTIVES`] and `directives` over it: a target's
+/// longest matching prefix decides, so these hold whatever `RUST_LOG` says.
+/// (A plain target filter rather than `EnvFilter`: no regex engine in the
+/// binaries; span and field filters are not supported.)
+fn log_filter(rust_log: Option<&str>, directives: &[&str]) -> Targets {
+    let base = rust_log
+        .and_then(|value| value.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    SECRET_SAFE_DIRECTIVES
+        .iter()
+        .chain(directives)
+        .filter_map(|directive| directive.parse::<Targets>().ok())
+        .fold(base, |filter, extra| filter.with_targets(extra))
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    #[test]
+    fn rust_log_is_read_and_the_raw_event_never_goes_below_debug() {
+        let trace = log_filter(Some("trace"), &[]);
+        assert!(trace.would_enable("shared::handlers", &Level::TRACE));
+        let raw_events = "lambda_runtime::layers::api_response";
+        assert!(
+            !trace.would_enable(raw_events, &Level::TRACE),
+            "raw events at trace"
+        );
+        assert!(trace.would_enable(raw_events, &Level::DEBUG));
+        let targeted = log_filter(Some("warn,acquire=debug"), &["noisy::target=off"]);
+        assert!(targeted.would_enable("acquire", &Level::DEBUG));
+        assert!(!targeted.would_enable("aws_smithy_runtime", &Level::INFO));
+        assert!(!targeted.would_enable("noisy::target::inner", &Level::ERROR));
+        for unset_or_unreadable in [None, Some("acquire=loud")] {
+            let filter = log_filter(unset_or_unreadable, &[]);
+            assert!(filter.would_enable("acquire", &Level::INFO));
+            assert!(!filter.would_enable("acquire", &Level::DEBUG));
+        }
+    }
 }

@@ -270,7 +270,7 @@ fn start_engine(choice: &EngineChoice) -> Result<(Option<Engine>, String), Stack
 }
 
 /// Creates every table of the template that does not exist yet, named by its logical id.
-async fn create_tables(template: &Template, endpoint: &str) -> Result<(), StackError> {
+pub async fn create_tables(template: &Template, endpoint: &str) -> Result<(), StackError> {
     let client = aws_sdk_dynamodb::Client::from_conf(local_config(endpoint).build());
     let tables: Vec<_> = template
         .tables
