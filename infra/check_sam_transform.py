@@ -85,10 +85,16 @@ def check_signup_mode(text, mode):
     body = conditions.choose(resources["LockApi"]["Properties"]["Body"])
     method = body["paths"].get(SIGN_UP, {}).get("post")
     function = {"CreateUserFunction", "CreateUserPermission"} & exists
+    stage = next(r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage")
+    settings = conditions.choose(stage["Properties"].get("MethodSettings", []))
+    throttled = [m for m in settings if m.get("ResourcePath") == "/~1v0~1users~1anonymous"]
     if mode == "off":
         assert method is None, f"off: {SIGN_UP} still has a method"
         assert not function, f"off: {function} still deployed"
+        # API Gateway refuses a stage setting for a method the API lacks.
+        assert not throttled, f"off: the stage still throttles {SIGN_UP}"
         return
+    assert throttled, f"{mode}: {SIGN_UP} has no throttle of its own"
     assert function == {"CreateUserFunction", "CreateUserPermission"}, f"{mode}: {function}"
     assert "CreateUserFunction.Arn" in str(method["x-amazon-apigateway-integration"]["uri"])
     schemes = [name for requirement in method["security"] for name in requirement]
