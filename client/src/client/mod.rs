@@ -1,0 +1,209 @@
+//! [`Client`]: the connection, configuration and the one way every call is
+//! sent (retries included). The endpoints are in `locks` and `keys`.
+
+mod keys;
+mod locks;
+
+pub use locks::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
+
+use std::time::{Duration, Instant};
+
+use lock_wire::IDEMPOTENCY_KEY_HEADER;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::{Error, RetryPolicy};
+
+/// `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("lockctl/", env!("CARGO_PKG_VERSION"));
+
+/// A client of one Lock API deployment, with one key. Cheap to clone (the
+/// connection pool is shared).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request, rebuilt for every attempt.
+struct Call<'a> {
+    method: Method,
+    path: &'static str,
+    query: Vec<(&'static str, String)>,
+    body: Option<String>,
+    idempotency_key: Option<&'a str>,
+    timeout: Duration,
+    /// No retry starts after this (a lease's expiry).
+    deadline: Option<Instant>,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, path: &'static str, timeout: Duration) -> Self {
+        Self {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            idempotency_key: None,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    fn json(mut self, body: &impl Serialize) -> Self {
+        self.body = Some(serde_json::to_string(body).expect("wire types serialise"));
+        self
+    }
+}
+
+impl Client {
+    /// A client of the deployment at `url` (the stage URL) with API key `key`.
+    pub fn new(url: &str, key: &str) -> Result<Self, Error> {
+        let mut client = Self::anonymous(url)?;
+        client.key = Some(key.trim().to_owned());
+        Ok(client)
+    }
+
+    /// A client without a key: it can only sign up.
+    pub fn anonymous(url: &str) -> Result<Self, Error> {
+        let base = url.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(Error::Config(format!(
+                "the URL must start with https:// or http://, not {base:?}"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()
+            .map_err(Error::Transport)?;
+        Ok(Self {
+            http,
+            base,
+            key: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(15),
+        })
+    }
+
+    /// A client from `LOCK_API_URL` and `LOCK_API_KEY`, else the config
+    /// file `lockctl signup` writes ([`Config`]).
+    pub fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let url = config.url.ok_or_else(|| {
+            Error::Config("no URL: set LOCK_API_URL or run `lockctl signup --url URL`".into())
+        })?;
+        let key = config.api_key.ok_or_else(|| {
+            Error::Config("no API key: set LOCK_API_KEY or run `lockctl signup`".into())
+        })?;
+        Self::new(&url, &key)
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The same client with another time limit per attempt (a waiting
+    /// acquire adds its wait).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The deployment's URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// The API key, if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Sends `call`, retrying transient failures per the policy.
+    async fn send<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, Error> {
+        self.send_counting(call)
+            .await
+            .map(|(answer, _)| answer)
+            .map_err(|(err, _)| err)
+    }
+
+    /// [`Self::send`], with the number of attempts made.
+    async fn send_counting<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<(T, u32), (Error, u32)> {
+        let mut attempt = 1;
+        loop {
+            match self.once(&call).await {
+                Ok(answer) => return Ok((answer, attempt)),
+                Err(err) => {
+                    match self
+                        .retry
+                        .pause_after(attempt, &err, Instant::now(), call.deadline)
+                    {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => return Err((err, attempt)),
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn once<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, Error> {
+        let url = format!("{}{}", self.base, call.path);
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .timeout(call.timeout);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(idempotency_key) = call.idempotency_key {
+            request = request.header(IDEMPOTENCY_KEY_HEADER, idempotency_key);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request.send().await.map_err(Error::Transport)?;
+        let status = response.status();
+        let text = response.text().await.map_err(Error::Transport)?;
+        if !status.is_success() {
+            return Err(Error::from_answer(status, &text));
+        }
+        serde_json::from_str(&text).map_err(|err| Error::Server {
+            status: status.as_u16(),
+            code: String::new(),
+            message: format!("unreadable answer: {err}"),
+        })
+    }
+}
+
+/// A duration in whole seconds, rounded up (so a TTL is never shortened).
+pub(crate) fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
