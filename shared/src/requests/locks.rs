@@ -1,6 +1,7 @@
 //! The lock endpoints' requests: acquire, get, unlock, renew.
 
 use lambda_http::Request;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::http::{
@@ -28,11 +29,10 @@ pub struct AcquireRequest {
 impl AcquireRequest {
     /// Parses an acquire; `default_ttl` applies when `ttlSeconds` is absent.
     pub fn parse(request: &Request, default_ttl: Option<LeaseTtl>) -> Result<Self, ApiError> {
-        let user = tenant(request)?;
-        let body = json_object(request)?;
+        let (user, body, name) = lock_write(request)?;
         Ok(Self {
             user,
-            name: LockName::parse(required_str(&body, "lockName")?)?,
+            name,
             requester: Requester::parse(required_str(&body, "requester")?)?,
             ttl: optional_u64(&body, "ttlSeconds")?
                 .map(LeaseTtl::from_seconds)
@@ -47,6 +47,15 @@ impl AcquireRequest {
                 .transpose()?,
         })
     }
+}
+
+/// What every lock write starts from, in this order: the tenant, the body
+/// as a JSON object, and its `lockName`.
+fn lock_write(request: &Request) -> Result<(UserId, Map<String, Value>, LockName), ApiError> {
+    let user = tenant(request)?;
+    let body = json_object(request)?;
+    let name = LockName::parse(required_str(&body, "lockName")?)?;
+    Ok((user, body, name))
 }
 
 /// `GET /v0/lock?lockName=`.
@@ -91,9 +100,7 @@ pub struct UnlockRequest {
 impl UnlockRequest {
     /// Parses an unlock: `{lockName, leaseId}` or `{lockName, force: true}`.
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
-        let user = tenant(request)?;
-        let body = json_object(request)?;
-        let name = LockName::parse(required_str(&body, "lockName")?)?;
+        let (user, body, name) = lock_write(request)?;
         let by = if optional_bool(&body, "force")?.unwrap_or(false) {
             if body.get("leaseId").is_some_and(|v| !v.is_null()) {
                 return Err(ApiError::invalid("leaseId", "must not be given with force"));
@@ -122,11 +129,10 @@ pub struct RenewRequest {
 impl RenewRequest {
     /// Parses a renew.
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
-        let user = tenant(request)?;
-        let body = json_object(request)?;
+        let (user, body, name) = lock_write(request)?;
         Ok(Self {
             user,
-            name: LockName::parse(required_str(&body, "lockName")?)?,
+            name,
             lease: LeaseId::parse(required_str(&body, "leaseId")?)?,
             ttl: optional_u64(&body, "ttlSeconds")?
                 .map(LeaseTtl::from_seconds)
@@ -147,11 +153,7 @@ pub struct DeleteRequest {
 impl DeleteRequest {
     /// Parses a delete: `{lockName}`.
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
-        let user = tenant(request)?;
-        let body = json_object(request)?;
-        Ok(Self {
-            user,
-            name: LockName::parse(required_str(&body, "lockName")?)?,
-        })
+        let (user, _, name) = lock_write(request)?;
+        Ok(Self { user, name })
     }
 }
