@@ -6,6 +6,7 @@
 
 pub mod authorizer;
 pub mod config;
+pub mod dynamodb;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -16,17 +17,11 @@ pub mod store;
 pub mod time;
 pub mod types;
 
-use aws_config::BehaviorVersion;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// A DynamoDB client from the standard AWS configuration chain (region,
-/// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for a local engine).
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
+pub use dynamodb::dynamodb_client;
 
 /// Log directives every function applies on top of `RUST_LOG`, whatever
 /// level the operator sets: at `TRACE` the runtime logs each raw event, and

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let table = table_from_env(LOCKS_TABLE_ENV)?;
     let settings = AcquireSettings::from_env()?;
     let locks =
-        LockStore::new(shared::dynamodb_client().await, table).with_quota(settings.max_locks);
+        LockStore::new(shared::dynamodb_client().await?, table).with_quota(settings.max_locks);
     run_concurrent(service_fn(move |request: Request| {
         let locks = locks.clone();
         async move { Ok::<_, Error>(shared::handlers::acquire(&locks, &settings, request).await) }

@@ -9,7 +9,7 @@ use shared::store::KeyStore;
 async fn main() -> Result<(), Error> {
     shared::init_tracing_with(LOG_DIRECTIVES);
     let table = table_from_env(API_KEYS_TABLE_ENV)?;
-    let keys = KeyStore::new(shared::dynamodb_client().await, table);
+    let keys = KeyStore::new(shared::dynamodb_client().await?, table);
     run_concurrent(service_fn(move |event: LambdaEvent<_>| {
         let keys = keys.clone();
         async move { authorize(&keys, event.payload).await }

@@ -8,7 +8,7 @@ use shared::store::LockStore;
 async fn main() -> Result<(), Error> {
     shared::init_tracing();
     let table = table_from_env(LOCKS_TABLE_ENV)?;
-    let locks = LockStore::new(shared::dynamodb_client().await, table);
+    let locks = LockStore::new(shared::dynamodb_client().await?, table);
     run_concurrent(service_fn(move |request: Request| {
         let locks = locks.clone();
         async move { Ok::<_, Error>(shared::handlers::get_lock(&locks, request).await) }

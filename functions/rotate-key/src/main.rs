@@ -8,7 +8,7 @@ use shared::store::KeyStore;
 async fn main() -> Result<(), Error> {
     shared::init_tracing();
     let table = table_from_env(API_KEYS_TABLE_ENV)?;
-    let keys = KeyStore::new(shared::dynamodb_client().await, table);
+    let keys = KeyStore::new(shared::dynamodb_client().await?, table);
     run_concurrent(service_fn(move |request: Request| {
         let keys = keys.clone();
         async move { Ok::<_, Error>(shared::handlers::rotate_key(&keys, request).await) }
