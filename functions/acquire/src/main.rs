@@ -4,7 +4,7 @@ use lambda_http::{run_concurrent, service_fn, Error, Request};
 use shared::config::{table_from_env, AcquireSettings, LOCKS_TABLE_ENV};
 use shared::store::LockStore;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::init_tracing();
     let table = table_from_env(LOCKS_TABLE_ENV)?;

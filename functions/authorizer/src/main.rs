@@ -5,7 +5,7 @@ use shared::authorizer::{authorize, LOG_DIRECTIVES};
 use shared::config::{table_from_env, API_KEYS_TABLE_ENV};
 use shared::store::KeyStore;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::init_tracing_with(LOG_DIRECTIVES);
     let table = table_from_env(API_KEYS_TABLE_ENV)?;
