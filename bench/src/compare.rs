@@ -24,12 +24,16 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// `NAME=DIR`.
-    pub fn parse(text: &str) -> Self {
-        let (name, dir) = text.split_once('=').expect("--compare takes NAME=DIR");
-        Self {
-            name: name.into(),
-            dir: dir.into(),
+    /// `NAME=DIR`, DIR an existing folder.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && PathBuf::from(dir).is_dir() => Ok(Self {
+                name: name.into(),
+                dir: dir.into(),
+            }),
+            _ => Err(format!(
+                "--compare takes NAME=DIR with DIR a folder, got {text:?}"
+            )),
         }
     }
 }

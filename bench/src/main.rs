@@ -74,17 +74,65 @@ impl Plan {
     }
 }
 
+const USAGE: &str = "usage: bench [--smoke | --binaries | --compare NAME=DIR NAME=DIR ...]
+  (nothing)   the full run: every table, release builds, the local stack
+  --smoke     every part on debug builds, a handful of iterations
+  --binaries  only the functions' release binaries (no local stack)
+  --compare   the functions' binaries copied into each DIR, interleaved";
+
+/// What the command line asks for.
+struct Args {
+    smoke: bool,
+    binaries_only: bool,
+    variants: Vec<compare::Variant>,
+}
+
+impl Args {
+    /// One mode at most; `--compare` takes every argument after it.
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut parsed = Args {
+            smoke: false,
+            binaries_only: false,
+            variants: Vec::new(),
+        };
+        let mut rest = args.iter();
+        match rest.next().map(String::as_str) {
+            None => {}
+            Some("--smoke") => parsed.smoke = true,
+            Some("--binaries") => parsed.binaries_only = true,
+            Some("--compare") => {
+                parsed.variants = rest
+                    .by_ref()
+                    .map(|a| compare::Variant::parse(a))
+                    .collect::<Result<_, _>>()?;
+                if parsed.variants.is_empty() {
+                    return Err("--compare needs at least one NAME=DIR".into());
+                }
+            }
+            Some(other) => return Err(format!("unknown argument {other:?}")),
+        }
+        match rest.next() {
+            None => Ok(parsed),
+            Some(extra) => Err(format!("unexpected argument {extra:?}")),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let binaries_only = args.iter().any(|a| a == "--binaries");
-    let variants: Vec<compare::Variant> = args
-        .iter()
-        .skip_while(|a| *a != "--compare")
-        .skip(1)
-        .map(|a| compare::Variant::parse(a))
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
+    let Args {
+        smoke,
+        binaries_only,
+        variants,
+    } = Args::parse(&args).unwrap_or_else(|error| {
+        eprintln!("bench: {error}\n{USAGE}");
+        std::process::exit(2)
+    });
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let started = Instant::now();
     let mut report = Report {
@@ -275,4 +323,36 @@ fn machine() -> String {
         .to_owned();
     let cores = info.lines().filter(|l| l.starts_with("processor")).count();
     format!("{model}, {cores} cores, {}", std::env::consts::ARCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        Args::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn one_mode_at_most_and_nothing_unknown() {
+        assert!(parse(&[]).is_ok_and(|a| !a.smoke && !a.binaries_only));
+        assert!(parse(&["--smoke"]).is_ok_and(|a| a.smoke));
+        assert!(parse(&["--binaries"]).is_ok_and(|a| a.binaries_only));
+        let dir = std::env::temp_dir();
+        let both = [
+            format!("a={}", dir.display()),
+            format!("b={}", dir.display()),
+        ];
+        let compared = parse(&["--compare", &both[0], &both[1]]).expect("two builds");
+        assert_eq!(compared.variants.len(), 2);
+        for wrong in [
+            &["--fast"][..],
+            &["--smoke", "--binaries"],
+            &["--compare"],
+            &["--compare", "no-folder"],
+            &["--compare", "a=/no/such/folder"],
+        ] {
+            assert!(parse(wrong).is_err(), "{wrong:?} accepted");
+        }
+    }
 }
