@@ -33,7 +33,7 @@ use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
 
 use crate::cycles::Cycles;
 use crate::functions::{binary, function_env, Process};
-use crate::latency::Latency;
+use crate::latency::{Latency, FLOOR};
 use crate::load::Load;
 use crate::operations::Functions;
 use crate::report::{Binary, Report};
@@ -236,7 +236,9 @@ async fn measure_functions(
         });
     }
     eprintln!("bench: warm latency ({} iterations)...", plan.iterations);
-    let timing = start_all(template, plan.profile, engine).await;
+    let mut timing = start_all(template, plan.profile, engine).await;
+    let floor = Process::start(&binary(plan.profile, FLOOR.1), &[]).await;
+    timing.processes.insert(FLOOR.1.into(), floor);
     let cpu_before: BTreeMap<String, _> = timing
         .processes
         .iter()

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::cycles::Cycles;
-use crate::latency::Latency;
+use crate::latency::{Latency, FLOOR};
 use crate::load::Load;
 use crate::operations::Counted;
 use crate::stats::Spread;
@@ -111,16 +111,29 @@ impl Report {
             w,
             "\n### Warm latency: through the function vs the raw engine round trip\n"
         );
-        let _ = writeln!(w, "| Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | n |\n|---|---|---|---|---|---|");
+        let _ = writeln!(w, "| Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | Of which beyond the floor (ms) | n |\n|---|---|---|---|---|---|---|");
+        let floor = self
+            .latency
+            .iter()
+            .find(|l| l.function == FLOOR.1)
+            .map(|l| l.through_function.p50_ms);
         for l in &self.latency {
             let added = l.through_function.p50_ms - l.raw_engine.p50_ms;
+            let beyond = match floor {
+                Some(floor) if l.function != FLOOR.1 => format!("{:.2}", added - floor),
+                _ => "–".into(),
+            };
+            let raw = if l.raw_engine.n == 0 {
+                "–".into()
+            } else {
+                ms(&l.raw_engine)
+            };
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {} | {added:.2} | {} |",
+                "| {} | {} | {} | {raw} | {added:.2} | {beyond} | {} |",
                 l.operation,
                 l.function,
                 ms(&l.through_function),
-                ms(&l.raw_engine),
                 l.through_function.n
             );
         }

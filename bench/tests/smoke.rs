@@ -20,6 +20,7 @@ fn every_part_of_the_bench_runs() {
         "DynamoDB calls per operation, counted at the wire",
         "Function binaries under a Lambda Runtime API emulator",
         "Warm latency",
+        "| floor: answered at once, no DynamoDB call | floor |",
         "Sequential acquire + release cycles",
         "python-dynamodb-lock",
         "The local stack",
