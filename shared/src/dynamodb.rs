@@ -8,8 +8,8 @@ use aws_smithy_http_client::Builder;
 use crate::config::ConfigError;
 
 /// Amazon Trust Services' roots (Amazon Root CA 1–4 and the Starfield
-/// Services G2 root that cross-signs them): every DynamoDB endpoint of the
-/// `aws` and `aws-us-gov` partitions chains to one of them.
+/// Services G2 root that cross-signs them), which certify DynamoDB's
+/// endpoints; AWS asks its SDKs' users to trust these five.
 pub const AMAZON_ROOTS_PEM: &str = include_str!("../certs/amazon-roots.pem");
 
 /// `system` makes the client trust the platform's root CAs instead of
@@ -21,7 +21,7 @@ pub const CA_ROOTS_ENV: &str = "DYNAMODB_CA_ROOTS";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaRoots {
     /// [`AMAZON_ROOTS_PEM`] only: nothing read from disk at init (the
-    /// platform's store is ~140 certificates, 2–6 ms of every cold start;
+    /// platform's store is ~140 certificates, 1–4 ms of every cold start;
     /// PERFORMANCE.md), and no other CA can vouch for a DynamoDB endpoint.
     Amazon,
     /// The platform's store (`SSL_CERT_FILE`, `SSL_CERT_DIR`, or the OS's).
@@ -30,8 +30,8 @@ pub enum CaRoots {
 
 impl CaRoots {
     /// [`CaRoots::System`] when `ca_roots` (the [`CA_ROOTS_ENV`] value) is
-    /// `system` or, unset, when the region is in China (`cn-*`, whose
-    /// endpoints Amazon Trust Services does not certify); otherwise
+    /// `system` or, unset, when the region is in China (`cn-*`, a partition
+    /// of its own whose endpoints may be certified by other CAs); otherwise
     /// [`CaRoots::Amazon`]. Any other value is refused.
     pub fn choose(ca_roots: Option<&str>, region: Option<&str>) -> Result<Self, ConfigError> {
         match ca_roots {
