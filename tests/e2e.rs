@@ -1218,18 +1218,8 @@ fn main() -> std::process::ExitCode {
         drop(stack);
         (passed.len(), failed)
     });
-    let status = if failed.is_empty() { "ok" } else { "FAILED" };
     if !failed.is_empty() {
         println!("\nfailures:\n    {}", failed.join("\n    "));
     }
-    println!(
-        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    local_stack::harness::finish(passed, failed.len(), filtered_out, started)
 }

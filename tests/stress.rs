@@ -750,14 +750,5 @@ fn main() -> std::process::ExitCode {
         }
         (passed, failed)
     });
-    let status = if failed == 0 { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {status}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        started.elapsed().as_secs_f64()
-    );
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    local_stack::harness::finish(passed, failed, 0, started)
 }

@@ -207,18 +207,7 @@ fn main() -> std::process::ExitCode {
         }
         failed
     });
-    let status = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {status}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        count - failed.len(),
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    local_stack::harness::finish(count - failed.len(), failed.len(), 0, started)
 }
 
 /// Prints a scenario's outcome (failed after 180 s), noting failures.

@@ -6,6 +6,7 @@
 pub mod dynamodb;
 pub mod engine;
 pub mod gateway;
+pub mod harness;
 pub mod process;
 pub mod stack;
 pub mod template;
