@@ -153,14 +153,12 @@ impl Printer {
         } else if answer.renewed {
             println!("renewed {name} until {}", when(answer.expires_at));
         }
-        if !answer.renewed {
-            eprintln!(
-                "lockctl: {name} not renewed: {}",
-                answer.message.as_deref().unwrap_or("not the live lease")
-            );
-            return Ok(exit::REFUSED);
-        }
-        Ok(0)
+        Ok(refused_unless(
+            answer.renewed,
+            name,
+            "renewed",
+            answer.message.as_deref(),
+        ))
     }
 
     pub fn unlocked(&self, name: &str, answer: &UnlockAnswer) -> Result<u8, Error> {
@@ -169,14 +167,12 @@ impl Printer {
         } else if answer.unlocked {
             println!("unlocked {name}");
         }
-        if !answer.unlocked {
-            eprintln!(
-                "lockctl: {name} not unlocked: {}",
-                answer.message.as_deref().unwrap_or("not the live lease")
-            );
-            return Ok(exit::REFUSED);
-        }
-        Ok(0)
+        Ok(refused_unless(
+            answer.unlocked,
+            name,
+            "unlocked",
+            answer.message.as_deref(),
+        ))
     }
 
     pub fn deleted(&self, name: &str) -> Result<u8, Error> {
@@ -232,4 +228,18 @@ fn state(lock: &LockView) -> &'static str {
 /// A timestamp, or `never` for a lease without expiry.
 pub fn when(at: Option<Timestamp>) -> String {
     at.map_or_else(|| "never".into(), |t| t.to_string())
+}
+
+/// 0 if `done`; otherwise says on stderr why `name` was not `what` (the
+/// server's message, or that the lease is not the live one) and gives
+/// [`exit::REFUSED`].
+fn refused_unless(done: bool, name: &str, what: &str, message: Option<&str>) -> u8 {
+    if done {
+        return 0;
+    }
+    eprintln!(
+        "lockctl: {name} not {what}: {}",
+        message.unwrap_or("not the live lease")
+    );
+    exit::REFUSED
 }
