@@ -146,11 +146,7 @@ async fn main() {
         load: Vec::new(),
     };
     if !variants.is_empty() {
-        let template = Template::load(&repo_root().join("template.yaml")).expect("template.yaml");
-        let engine = Engine::start(EngineKind::Dynalite, 0, None).expect("dynalite starts");
-        create_tables(&template, &engine.endpoint)
-            .await
-            .expect("tables");
+        let (template, engine) = engine_of_its_own().await;
         let table = compare::compare(
             &variants,
             &template,
@@ -163,13 +159,8 @@ async fn main() {
         return;
     }
     if binaries_only {
-        // The functions alone, on an engine of their own: no local stack, so
-        // nothing is built in debug (for comparing release builds quickly).
-        let template = Template::load(&repo_root().join("template.yaml")).expect("template.yaml");
-        let engine = Engine::start(EngineKind::Dynalite, 0, None).expect("dynalite starts");
-        create_tables(&template, &engine.endpoint)
-            .await
-            .expect("tables");
+        // For comparing release builds quickly.
+        let (template, engine) = engine_of_its_own().await;
         (report.binaries, report.latency) =
             measure_functions(&plan, &template, &engine.endpoint).await;
     } else {
@@ -203,6 +194,17 @@ async fn main() {
         started.elapsed().as_secs_f64(),
         path.display()
     );
+}
+
+/// The template and a dynalite with its tables, for measuring the
+/// functions alone (no local stack, so nothing is built in debug).
+async fn engine_of_its_own() -> (Template, Engine) {
+    let template = Template::load(&repo_root().join("template.yaml")).expect("template.yaml");
+    let engine = Engine::start(EngineKind::Dynalite, 0, None).expect("dynalite starts");
+    create_tables(&template, &engine.endpoint)
+        .await
+        .expect("tables");
+    (template, engine)
 }
 
 /// Size, cold init, then warm latency, peak RSS and CPU per invocation of
