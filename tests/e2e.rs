@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use local_stack::{Stack, StackOptions};
+use local_stack::{harness, Stack, StackOptions};
 use lock_client::{AcquireOptions, Client, Error};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -1190,24 +1190,11 @@ fn main() -> std::process::ExitCode {
         }
         let (mut passed, mut failed) = (Vec::new(), Vec::new());
         for (name, scenario) in selected {
-            let run = tokio::time::timeout(
-                Duration::from_secs(300),
-                tokio::spawn(scenario(api.clone())),
-            )
-            .await;
-            match run {
-                Ok(Ok(())) => {
-                    println!("test e2e::{name} ... ok");
-                    passed.push(name);
-                }
-                Ok(Err(panic)) => {
-                    println!("test e2e::{name} ... FAILED ({panic})");
-                    failed.push(name);
-                }
-                Err(_) => {
-                    println!("test e2e::{name} ... FAILED (timed out after 300 s)");
-                    failed.push(name);
-                }
+            let task = tokio::spawn(scenario(api.clone()));
+            if harness::outcome("e2e", name, task, Duration::from_secs(300)).await {
+                passed.push(name);
+            } else {
+                failed.push(name);
             }
         }
         if !failed.is_empty() {
@@ -1221,5 +1208,5 @@ fn main() -> std::process::ExitCode {
     if !failed.is_empty() {
         println!("\nfailures:\n    {}", failed.join("\n    "));
     }
-    local_stack::harness::finish(passed, failed.len(), filtered_out, started)
+    harness::finish(passed, failed.len(), filtered_out, started)
 }

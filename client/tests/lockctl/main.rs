@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use local_stack::{Stack, StackOptions};
+use local_stack::{harness, Stack, StackOptions};
 use lock_client::Client;
 
 /// What every scenario gets: the stack's URL and a user of its own.
@@ -207,7 +207,7 @@ fn main() -> std::process::ExitCode {
         }
         failed
     });
-    local_stack::harness::finish(count - failed.len(), failed.len(), 0, started)
+    harness::finish(count - failed.len(), failed.len(), 0, started)
 }
 
 /// Prints a scenario's outcome (failed after 180 s), noting failures.
@@ -216,16 +216,8 @@ async fn report(
     task: tokio::task::JoinHandle<()>,
     failed: &mut Vec<&'static str>,
 ) {
-    match tokio::time::timeout(Duration::from_secs(180), task).await {
-        Ok(Ok(())) => println!("test lockctl::{name} ... ok"),
-        Ok(Err(panic)) => {
-            println!("test lockctl::{name} ... FAILED ({panic})");
-            failed.push(name);
-        }
-        Err(_) => {
-            println!("test lockctl::{name} ... FAILED (timed out after 180 s)");
-            failed.push(name);
-        }
+    if !harness::outcome("lockctl", name, task, Duration::from_secs(180)).await {
+        failed.push(name);
     }
 }
 
