@@ -112,14 +112,24 @@ mod tests {
         assert_eq!(children.len(), 2, "sh started two sleeps");
         assert!(program_of(children[0]).ends_with("sleep"));
         group.stop();
+        // SIGKILL is delivered asynchronously: a child can still show `R`
+        // right after stop() returns, so look again until a bounded deadline.
+        let deadline = Instant::now() + Duration::from_secs(5);
         for pid in children {
-            // Gone, or a zombie its new parent has not reaped yet.
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-            assert!(
-                state.is_none_or(|rest| rest.starts_with('Z')),
-                "{pid} still runs: {stat}"
-            );
+            let mut stat = running_stat(pid);
+            while stat.is_some() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+                stat = running_stat(pid);
+            }
+            assert!(stat.is_none(), "{pid} still runs 5 s after stop: {stat:?}");
         }
+    }
+
+    /// `/proc/<pid>/stat` while `pid` runs; `None` once it is gone or a
+    /// zombie its new parent has not reaped yet.
+    fn running_stat(pid: u32) -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat.rsplit_once(')')?.1.trim_start();
+        (!state.starts_with('Z')).then_some(stat)
     }
 }
