@@ -5,9 +5,13 @@ a duplicate method on one path, for instance, passes both and fails only at
 deploy time. This runs the SAM translator itself (from the pinned SAM CLI's
 venv) with placeholder code locations and region, and fails on any error.
 
-It then checks what each `SignupMode` deploys, on the transform's output
-with CloudFormation's conditions evaluated: the sign-up method, its
-authorization and whether its function exists.
+It then checks, on the transform's output with CloudFormation's conditions
+evaluated:
+- that the API has exactly one stage, the one named by `StageName`, and that
+  it carries the throttling, the access logs and (with `WafRateLimits`) the
+  WAF association: SAM adds a stage `Stage` unless `OpenApiVersion` is set;
+- what each `SignupMode` deploys: the sign-up method, its authorization and
+  whether its function exists.
 """
 
 import re
@@ -109,12 +113,46 @@ def check_signup_mode(text, mode):
     assert other and all(m["security"] == [{"ApiKeyAuthorizer": []}] for m in other), mode
 
 
+def check_one_stage(text, parameters):
+    """Exactly one stage, with every protection on it; raises AssertionError if not."""
+    template = translate(text, parameters)
+    conditions = Conditions(template, parameters)
+    resources = {
+        k: r for k, r in template["Resources"].items()
+        if "Condition" not in r or conditions.holds(r["Condition"])
+    }
+    of_type = lambda kind: {k: r for k, r in resources.items() if r["Type"] == kind}
+    stages = of_type("AWS::ApiGateway::Stage")
+    assert len(stages) == 1, f"{parameters}: stages {sorted(stages)}"
+    (stage_id, stage), = stages.items()
+    for name, deployment in of_type("AWS::ApiGateway::Deployment").items():
+        # A Deployment's StageName creates a stage outside the template's control.
+        assert "StageName" not in deployment["Properties"], f"{name} makes a stage of its own"
+    properties = conditions.choose(stage["Properties"])
+    assert properties["StageName"] == {"Ref": "StageName"}, properties["StageName"]
+    throttles = {m["ResourcePath"]: m for m in properties.get("MethodSettings", [])}
+    assert "ThrottlingRateLimit" in throttles.get("/*", {}), f"{stage_id}: no stage throttle"
+    assert "AccessLogSetting" in properties, f"{stage_id}: no access logs"
+    associations = of_type("AWS::WAFv2::WebACLAssociation")
+    if parameters.get("WafRateLimits") == "true":
+        assert len(associations) == 1, f"WAF associations: {sorted(associations)}"
+        (association,) = associations.values()
+        assert stage_id in str(association.get("DependsOn")), association
+        assert "/stages/${StageName}" in str(association["Properties"]["ResourceArn"]), association
+    else:
+        assert not associations, f"WAF off, yet {sorted(associations)}"
+
+
 def main(path):
     text = open(path, encoding="utf-8").read()
     # Local folders are uploaded by `sam deploy`; the translator wants S3 URIs.
     text = re.sub(r"CodeUri: functions/\S+", "CodeUri: s3://placeholder/code.zip", text)
     resources = translate(text, {})["Resources"]
     print(f"SAM transform of {path}: {len(resources)} resources")
+    for mode in ["open", "iam", "off"]:
+        for waf in ["false", "true"]:
+            check_one_stage(text, {"SignupMode": mode, "WafRateLimits": waf})
+    print("one stage (StageName), throttled and logged, with WAF on it when WafRateLimits is on")
     for mode in ["open", "iam", "off"]:
         check_signup_mode(text, mode)
     print("SignupMode open, iam and off each deploy the sign-up route they promise")
