@@ -1,5 +1,7 @@
 //! What a call can end in, typed, from the answer's status and `code`.
 
+use std::time::Duration;
+
 use lock_wire::{codes, ErrorAnswer, Timestamp};
 use reqwest::StatusCode;
 
@@ -38,8 +40,21 @@ pub enum Error {
         message: String,
     },
     /// A throttle or rate limit refused the call (after the retries).
-    #[error("throttled: {0}")]
-    Throttled(String),
+    #[error("throttled: {message}")]
+    Throttled {
+        /// The service's message.
+        message: String,
+        /// How long the service asked to wait before the next call
+        /// (`Retry-After`), if it said.
+        retry_after: Option<Duration>,
+    },
+    /// The `Idempotency-Key` was already used for a different request.
+    #[error("idempotency key reused: {0}")]
+    IdempotencyKeyReused(String),
+    /// The key was rotated, and this is not a retry of that rotation (or
+    /// a rotated key tried to revoke the others).
+    #[error("key rotated: {0}")]
+    KeyRotated(String),
     /// The service failed (5xx, after the retries) or answered something
     /// this client does not understand.
     #[error("server error {status}: {message}")]
@@ -70,14 +85,15 @@ impl Error {
     /// repeat (an acquire carries the same `Idempotency-Key`).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport(_) | Self::Throttled(_) => true,
+            Self::Transport(_) | Self::Throttled { .. } => true,
             Self::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             _ => false,
         }
     }
 
-    /// The error an answer with `status` and body `text` stands for.
-    pub(crate) fn from_answer(status: StatusCode, text: &str) -> Self {
+    /// The error an answer with `status`, body `text` and `Retry-After`
+    /// header `retry_after` (whole seconds) stands for.
+    pub(crate) fn from_answer(status: StatusCode, text: &str, retry_after: Option<&str>) -> Self {
         let answer: ErrorAnswer = serde_json::from_str(text).unwrap_or_else(|_| ErrorAnswer {
             message: text.chars().take(200).collect(),
             code: String::new(),
@@ -92,7 +108,14 @@ impl Error {
             (403, codes::LOCK_QUOTA_EXCEEDED) => Self::QuotaExceeded(answer.message),
             (404, codes::LOCK_NOT_FOUND) => Self::NotFound,
             (409, codes::LOCK_HELD) => Self::LockHeld,
-            (429, _) => Self::Throttled(answer.message),
+            (409, codes::IDEMPOTENCY_KEY_REUSED) => Self::IdempotencyKeyReused(answer.message),
+            (409, codes::KEY_ROTATED) => Self::KeyRotated(answer.message),
+            (429, _) => Self::Throttled {
+                message: answer.message,
+                retry_after: retry_after
+                    .and_then(|seconds| seconds.trim().parse().ok())
+                    .map(Duration::from_secs),
+            },
             (status, _) => Self::Server {
                 status,
                 code: answer.code,
@@ -109,7 +132,7 @@ mod tests {
     #[test]
     fn answers_map_to_their_errors() {
         let error = |status: u16, body: &str| {
-            Error::from_answer(StatusCode::from_u16(status).unwrap(), body)
+            Error::from_answer(StatusCode::from_u16(status).unwrap(), body, None)
         };
         let bad = error(
             400,
@@ -140,6 +163,19 @@ mod tests {
         assert!(matches!(
             error(409, r#"{"message":"m","code":"LOCK_HELD"}"#),
             Error::LockHeld
+        ));
+        let reused = error(409, r#"{"message":"m","code":"IDEMPOTENCY_KEY_REUSED"}"#);
+        assert!(matches!(reused, Error::IdempotencyKeyReused(_)));
+        let rotated = error(409, r#"{"message":"m","code":"KEY_ROTATED"}"#);
+        assert!(matches!(rotated, Error::KeyRotated(_)));
+        let waiting = Error::from_answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"message":"too many waiting","code":"THROTTLED"}"#,
+            Some("3"),
+        );
+        assert!(matches!(
+            waiting,
+            Error::Throttled { retry_after: Some(after), .. } if after == Duration::from_secs(3)
         ));
     }
 }

@@ -38,7 +38,10 @@ impl RetryPolicy {
 
     /// The pause before attempt `attempt + 1` after `error` on attempt
     /// `attempt` (1-based), or `None` to give up: the error is not transient,
-    /// the attempts are spent, or the retry would start after `deadline`.
+    /// the attempts are spent, or the retry would start after `deadline`. A
+    /// `429` with `Retry-After` waits what the service asked (plus up to a
+    /// quarter second, so waiters told the same do not return at once)
+    /// instead of the backoff.
     pub fn pause_after(
         &self,
         attempt: u32,
@@ -50,11 +53,17 @@ impl RetryPolicy {
             return None;
         }
         let exponent = attempt.saturating_sub(1).min(16);
-        let pause = jittered(
-            self.first_pause
-                .saturating_mul(1 << exponent)
-                .min(self.max_pause),
-        );
+        let pause = match error {
+            Error::Throttled {
+                retry_after: Some(after),
+                ..
+            } => *after + jittered(Duration::from_millis(250)),
+            _ => jittered(
+                self.first_pause
+                    .saturating_mul(1 << exponent)
+                    .min(self.max_pause),
+            ),
+        };
         match deadline {
             Some(deadline) if now + pause >= deadline => None,
             _ => Some(pause),
@@ -74,7 +83,10 @@ mod tests {
     use super::*;
 
     fn transient() -> Error {
-        Error::Throttled("slow down".into())
+        Error::Throttled {
+            message: "slow down".into(),
+            retry_after: None,
+        }
     }
 
     #[test]
@@ -108,5 +120,29 @@ mod tests {
         assert_eq!(policy.pause_after(1, &transient(), now, soon), None);
         let later = Some(now + Duration::from_secs(5));
         assert!(policy.pause_after(1, &transient(), now, later).is_some());
+    }
+
+    #[test]
+    fn a_retry_after_replaces_the_backoff() {
+        let policy = RetryPolicy::default();
+        let now = Instant::now();
+        let told = Error::Throttled {
+            message: "too many waiting".into(),
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        let pause = policy.pause_after(1, &told, now, None).unwrap();
+        assert!(pause >= Duration::from_secs(3), "{pause:?}");
+        assert!(pause <= Duration::from_millis(3250), "{pause:?}");
+        let soon = Some(now + Duration::from_secs(2));
+        assert_eq!(
+            policy.pause_after(1, &told, now, soon),
+            None,
+            "past the deadline"
+        );
+        assert_eq!(
+            policy.pause_after(4, &told, now, None),
+            None,
+            "attempts spent"
+        );
     }
 }

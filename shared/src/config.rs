@@ -2,7 +2,9 @@
 //! the variable names, the table names they hold, and the acquire settings.
 //! A bad setting is the operator's, so it is a [`ConfigError`], never an API error.
 
-use crate::types::LeaseTtl;
+use std::time::Duration;
+
+use crate::types::{LeaseTtl, WaitTime};
 
 /// Environment variable that names the lock table.
 pub const LOCKS_TABLE_ENV: &str = "LOCKS_TABLE";
@@ -13,10 +15,22 @@ pub const DEFAULT_LEASE_TTL_ENV: &str = "DEFAULT_LEASE_TTL_SECONDS";
 /// Environment variable with the most lock names a tenant may have (0: no limit).
 pub const MAX_LOCKS_ENV: &str = "MAX_LOCKS_PER_USER";
 /// The quota where [`MAX_LOCKS_ENV`] is unset (the template's default too):
-/// a tenant at it lists every lock in one answer, far under Lambda's 6 MB
-/// response limit even with 255-byte names and requesters (about 800 bytes
-/// a lock, so at most about 4 MB).
-pub const DEFAULT_MAX_LOCKS: u32 = 5000;
+/// the size of `GET /v0/locks`' default page, so a tenant within it lists
+/// every lock in one answer (a test checks that 1 000 locks of the longest
+/// names fit Lambda's 6 MB answer).
+pub const DEFAULT_MAX_LOCKS: u32 = 1000;
+/// Environment variable with the most acquires of one tenant that may be
+/// waiting at once (1 to 100).
+pub const MAX_WAITING_ENV: &str = "MAX_WAITING_PER_USER";
+/// The limit of waiting acquires where [`MAX_WAITING_ENV`] is unset (the template's default).
+pub const DEFAULT_MAX_WAITING: u32 = 10;
+/// Environment variable with the longest wait the service grants one acquire
+/// (0 to 20 s); `waitSeconds` above it waits that long.
+pub const MAX_WAIT_ENV: &str = "MAX_WAIT_SECONDS";
+/// The longest wait where [`MAX_WAIT_ENV`] is unset (the template's default):
+/// with the stage's default throttle, waiting acquires of every user together
+/// hold at most 200 + 100/s × 5 s = 700 function instances (SECURITY.md).
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 5;
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +66,10 @@ pub struct AcquireSettings {
     pub default_ttl: Option<LeaseTtl>,
     /// Most lock names a tenant may have; `None`: no limit.
     pub max_locks: Option<u32>,
+    /// Most acquires of one tenant waiting at once.
+    pub max_waiting: u32,
+    /// Longest wait of one acquire.
+    pub max_wait: Duration,
 }
 
 impl Default for AcquireSettings {
@@ -59,17 +77,25 @@ impl Default for AcquireSettings {
         Self {
             default_ttl: None,
             max_locks: Some(DEFAULT_MAX_LOCKS),
+            max_waiting: DEFAULT_MAX_WAITING,
+            max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECONDS),
         }
     }
 }
 
 impl AcquireSettings {
-    /// Reads [`DEFAULT_LEASE_TTL_ENV`] (unset, empty or `0`: no default TTL)
-    /// and [`MAX_LOCKS_ENV`] (unset or empty: [`DEFAULT_MAX_LOCKS`]; `0`: no limit).
+    /// Reads [`DEFAULT_LEASE_TTL_ENV`] (unset, empty or `0`: no default TTL),
+    /// [`MAX_LOCKS_ENV`] (unset or empty: [`DEFAULT_MAX_LOCKS`]; `0`: no limit),
+    /// [`MAX_WAITING_ENV`] and [`MAX_WAIT_ENV`] (unset or empty: their defaults).
     pub fn from_env() -> Result<Self, ConfigError> {
         let env = |var| std::env::var(var).unwrap_or_default();
+        let max_waiting = whole_number_within(MAX_WAITING_ENV, &env(MAX_WAITING_ENV), 1, 100)?;
+        let max_wait =
+            whole_number_within(MAX_WAIT_ENV, &env(MAX_WAIT_ENV), 0, WaitTime::MAX_SECONDS)?;
         Ok(Self {
             max_locks: max_locks_from(&env(MAX_LOCKS_ENV))?,
+            max_waiting: max_waiting.map_or(DEFAULT_MAX_WAITING, |n| n as u32),
+            max_wait: Duration::from_secs(max_wait.unwrap_or(DEFAULT_MAX_WAIT_SECONDS)),
             ..Self::from_value(&env(DEFAULT_LEASE_TTL_ENV))?
         })
     }
@@ -95,6 +121,26 @@ impl AcquireSettings {
             default_ttl,
             ..Self::default()
         })
+    }
+}
+
+/// A whole number from `min` to `max` in variable `var`'s `value`; `None` if it is blank.
+fn whole_number_within(
+    var: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ConfigError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.parse::<u64>() {
+        Ok(number) if (min..=max).contains(&number) => Ok(Some(number)),
+        _ => Err(ConfigError::InvalidSetting {
+            var,
+            problem: format!("must be a whole number from {min} to {max}"),
+        }),
     }
 }
 
@@ -141,6 +187,29 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "environment variable MAX_LOCKS_PER_USER must be a whole number (0: no limit)"
+        );
+    }
+
+    #[test]
+    fn waiting_limits_default_and_refuse_out_of_range_values() {
+        assert_eq!(
+            whole_number_within(MAX_WAITING_ENV, " ", 1, 100).unwrap(),
+            None
+        );
+        assert_eq!(
+            whole_number_within(MAX_WAITING_ENV, "100", 1, 100).unwrap(),
+            Some(100)
+        );
+        for bad in ["0", "101", "-1", "ten", "1.5"] {
+            let err = whole_number_within(MAX_WAITING_ENV, bad, 1, 100).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "environment variable MAX_WAITING_PER_USER must be a whole number from 1 to 100"
+            );
+        }
+        assert_eq!(
+            whole_number_within(MAX_WAIT_ENV, "0", 0, 20).unwrap(),
+            Some(0)
         );
     }
 

@@ -32,6 +32,20 @@ pub enum ApiError {
     /// The lock cannot be deleted while a live lease holds it.
     #[error("lock is held by a live lease; unlock it first")]
     LockHeld,
+    /// The `Idempotency-Key` of an acquire was granted for another request.
+    #[error("Idempotency-Key was already used for an acquire with another requester or ttlSeconds; use a new key for a new request")]
+    IdempotencyKeyReused,
+    /// The calling key was rotated and this is not a retry of that rotation.
+    #[error("this key was rotated; only a retry of that rotation (its Idempotency-Key, within 15 minutes) gets the new key, and a rotated key cannot revoke others")]
+    KeyRotated,
+    /// The user has as many waiting acquires as it may; ask again after `retry_after`.
+    #[error("too many waiting acquires: this key's user may have {limit} waiting at once; retry after {retry_after} s, or acquire without waitSeconds")]
+    TooManyWaiting {
+        /// The user's limit of waiting acquires.
+        limit: u32,
+        /// Whole seconds to wait (1 to 20), also in the `Retry-After` header.
+        retry_after: u64,
+    },
     /// The caller has no valid identity.
     #[error("Unauthorized")]
     Unauthorized,
@@ -40,9 +54,18 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
+/// Most characters of a field name a `400` echoes: a client may name any
+/// field (one given twice, say), and the answer stays small.
+pub const MAX_FIELD_CHARS: usize = 64;
+
 impl ApiError {
-    /// A `400` for `field`, e.g. `invalid("lockName", "must not be blank")`.
+    /// A `400` for `field`, e.g. `invalid("lockName", "must not be blank")`;
+    /// the field's name is cut to [`MAX_FIELD_CHARS`] characters.
     pub fn invalid(field: &str, problem: &str) -> Self {
+        let field = match field.char_indices().nth(MAX_FIELD_CHARS) {
+            Some((end, _)) => &field[..end],
+            None => field,
+        };
         Self::BadRequest {
             field: Some(field.to_owned()),
             message: format!("{field} {problem}"),
@@ -72,7 +95,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::LockNotFound => StatusCode::NOT_FOUND,
             Self::LockQuotaExceeded => StatusCode::FORBIDDEN,
-            Self::LockHeld => StatusCode::CONFLICT,
+            Self::LockHeld | Self::IdempotencyKeyReused | Self::KeyRotated => StatusCode::CONFLICT,
+            Self::TooManyWaiting { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,6 +110,9 @@ impl ApiError {
             Self::LockNotFound => codes::LOCK_NOT_FOUND,
             Self::LockQuotaExceeded => codes::LOCK_QUOTA_EXCEEDED,
             Self::LockHeld => codes::LOCK_HELD,
+            Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
+            Self::KeyRotated => codes::KEY_ROTATED,
+            Self::TooManyWaiting { .. } => codes::THROTTLED,
             Self::Unauthorized => codes::UNAUTHORIZED,
             Self::Store(_) => codes::INTERNAL_ERROR,
         }
@@ -151,6 +178,20 @@ mod tests {
             (ApiError::LockNotFound, 404, "LOCK_NOT_FOUND"),
             (ApiError::LockQuotaExceeded, 403, "LOCK_QUOTA_EXCEEDED"),
             (ApiError::LockHeld, 409, "LOCK_HELD"),
+            (
+                ApiError::IdempotencyKeyReused,
+                409,
+                "IDEMPOTENCY_KEY_REUSED",
+            ),
+            (ApiError::KeyRotated, 409, "KEY_ROTATED"),
+            (
+                ApiError::TooManyWaiting {
+                    limit: 10,
+                    retry_after: 3,
+                },
+                429,
+                "THROTTLED",
+            ),
             (ApiError::Unauthorized, 401, "UNAUTHORIZED"),
             (
                 ApiError::Store(StoreError::MalformedItem("leaseId")),
@@ -178,5 +219,12 @@ mod tests {
         assert_eq!(ApiError::malformed("body is not JSON").field(), None);
         let store = ApiError::Store(StoreError::MalformedItem("leaseId"));
         assert_eq!(store.to_string(), "internal error");
+        let long = "é".repeat(1000);
+        let echoed = ApiError::invalid(&long, "is given more than once");
+        assert_eq!(echoed.field().unwrap().chars().count(), MAX_FIELD_CHARS);
+        assert_eq!(
+            echoed.to_string(),
+            format!("{} is given more than once", "é".repeat(MAX_FIELD_CHARS))
+        );
     }
 }

@@ -230,12 +230,19 @@ pub fn error(err: &ApiError) -> Response<Body> {
     if let ApiError::Store(cause) = err {
         tracing::error!(error = ?cause, "store failure");
     }
-    json(
+    let mut response = json(
         err.status(),
         &lock_wire::ErrorAnswer {
             message: err.to_string(),
             code: err.code().to_owned(),
             field: err.field().map(str::to_owned),
         },
-    )
+    );
+    if let ApiError::TooManyWaiting { retry_after, .. } = err {
+        response.headers_mut().insert(
+            lock_wire::RETRY_AFTER_HEADER,
+            header::HeaderValue::from(*retry_after),
+        );
+    }
+    response
 }

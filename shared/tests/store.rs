@@ -5,7 +5,7 @@ use shared::error::StoreError;
 use shared::keys::ApiKey;
 use shared::store::keys::ROTATION_RETRY_MILLIS;
 use shared::store::{
-    Acquired, Deleted, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed, Rotated,
+    Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed, Rotated,
 };
 use shared::types::{
     IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
@@ -708,139 +708,6 @@ pub async fn pages_list_each_lock_once_in_order(kind: EngineKind) {
     assert_eq!(rest.locks.len(), 4);
 }
 
-/// The quota of lock names: exactly one of 16 simultaneous new names is
-/// admitted at quota - 1; existing names stay acquirable at the quota, in
-/// one write; a delete frees a slot (a held lock cannot be deleted); a
-/// re-created name's tokens still grow; the count heals after a lock
-/// vanishes behind its back (DynamoDB TTL) and after an abandoned
-/// reservation (a crash between reserving and creating).
-pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
-    let f = fixture(kind).await;
-    const QUOTA: u32 = 5;
-    let locks = f.locks.clone().with_quota(Some(QUOTA));
-    let user = UserId::generate();
-    let t0 = Timestamp::from_millis(T0);
-    for n in 0..QUOTA - 1 {
-        let lease = LeaseId::generate();
-        granted(
-            take(&locks, &user, &format!("q-{n}"), "r", &lease, t0)
-                .await
-                .unwrap(),
-        );
-    }
-    let racers: Vec<_> = (0..16)
-        .map(|n| {
-            let (locks, user) = (locks.clone(), user.clone());
-            tokio::spawn(async move {
-                let lease = LeaseId::generate();
-                take(&locks, &user, &format!("new-{n:02}"), "r", &lease, t0)
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut admitted = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
-            Acquired::Granted(_) => admitted += 1,
-            Acquired::QuotaExceeded => {}
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(admitted, 1, "exactly one new name at quota - 1");
-    assert_eq!(
-        locks.list(&user).await.unwrap().len(),
-        QUOTA as usize,
-        "the counter is not listed"
-    );
-
-    // At the quota: a new name is refused and writes nothing; an existing
-    // (released) name is acquired in one write.
-    let refused = take(&locks, &user, "one-too-many", "r", &LeaseId::generate(), t0).await;
-    assert_eq!(refused.unwrap(), Acquired::QuotaExceeded);
-    assert_eq!(locks.get(&user, &name("one-too-many")).await.unwrap(), None);
-    let first = f.locks.get(&user, &name("q-0")).await.unwrap().unwrap();
-    assert!(
-        f.locks
-            .release(&user, &name("q-0"), &first.lease_id, t0)
-            .await
-            .unwrap()
-            == Released::Released
-    );
-    let lease = LeaseId::generate();
-    let (again, calls) = f
-        .calls
-        .during(take(&locks, &user, "q-0", "r", &lease, t0))
-        .await;
-    let again = granted(again.unwrap());
-    assert_eq!(calls, 1, "an existing name: one write");
-    assert!(again.fencing_token > first.fencing_token);
-
-    // Delete: a held lock is refused, a free one frees a slot, a missing one is not found.
-    assert_eq!(
-        locks.delete(&user, &name("q-0"), t0).await.unwrap(),
-        Deleted::Held
-    );
-    f.locks
-        .release(&user, &name("q-0"), &lease, t0)
-        .await
-        .unwrap();
-    let (deleted, calls) = f.calls.during(locks.delete(&user, &name("q-0"), t0)).await;
-    assert_eq!(deleted.unwrap(), Deleted::Deleted);
-    assert_eq!(calls, 2, "the delete and the slot given back");
-    assert_eq!(
-        locks.delete(&user, &name("q-0"), t0).await.unwrap(),
-        Deleted::NotFound
-    );
-    let later = t0.plus_millis(1);
-    let (created, calls) = f
-        .calls
-        .during(take(&locks, &user, "q-0", "r", &LeaseId::generate(), later))
-        .await;
-    let recreated = granted(created.unwrap());
-    assert!(
-        recreated.fencing_token > again.fencing_token,
-        "tokens still grow"
-    );
-    assert_eq!(
-        calls, 5,
-        "a new name: refused write, the read that finds no lock, reserve, create, clear"
-    );
-
-    // A lock that vanishes behind the counter's back (as DynamoDB TTL
-    // deletes one) is counted again when a new name meets the quota.
-    delete_behind_the_store(&f, &user, "q-1").await;
-    granted(
-        take(&locks, &user, "after-ttl", "r", &LeaseId::generate(), later)
-            .await
-            .unwrap(),
-    );
-    let refused = take(
-        &locks,
-        &user,
-        "still-full",
-        "r",
-        &LeaseId::generate(),
-        later,
-    )
-    .await;
-    assert_eq!(refused.unwrap(), Acquired::QuotaExceeded);
-
-    // A reservation abandoned over a minute ago (a crash between reserving
-    // and creating) no longer holds its slot; one in flight still does.
-    reserve_by_hand(&f, &user, "crashed", later.millis() - 61_000).await;
-    let held = locks.get(&user, &name("after-ttl")).await.unwrap().unwrap();
-    let freed = locks.release(&user, &held.lock_name, &held.lease_id, later);
-    assert_eq!(freed.await.unwrap(), Released::Released);
-    let deleted = locks.delete(&user, &name("after-ttl"), later).await;
-    assert_eq!(deleted.unwrap(), Deleted::Deleted);
-    let healed = take(&locks, &user, "healed", "r", &LeaseId::generate(), later).await;
-    granted(healed.unwrap());
-    reserve_by_hand(&f, &user, "in-flight", later.millis()).await;
-    let refused = take(&locks, &user, "no-room", "r", &LeaseId::generate(), later).await;
-    assert_eq!(refused.unwrap(), Acquired::QuotaExceeded);
-}
-
 /// The user of `key` if the key is live at `now` (what the authorizer allows).
 async fn live_user(
     keys: &KeyStore,
@@ -853,83 +720,7 @@ async fn live_user(
         .map(|record| record.user))
 }
 
-/// Deletes `lock` of `user` straight from the table, as DynamoDB TTL
-/// deletes an idle item: nothing of the store's own code runs.
-async fn delete_behind_the_store(f: &Fixture, user: &UserId, lock: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue::S;
-    f.client
-        .delete_item()
-        .table_name(LOCKS_TABLE)
-        .key("userId", S(user.to_string()))
-        .key("lockName", S(lock.into()))
-        .send()
-        .await
-        .unwrap();
-}
-
-/// What a reservation writes to the quota counter of `user` for `lock`,
-/// made at `at` (epoch ms), as if its acquire then crashed.
-async fn reserve_by_hand(f: &Fixture, user: &UserId, lock: &str, at: u64) {
-    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
-    f.client
-        .update_item()
-        .table_name(LOCKS_TABLE)
-        .key("userId", S(user.to_string()))
-        .key("lockName", S(shared::store::quota::COUNTER_KEY.into()))
-        .update_expression(
-            "SET slotsUsed = slotsUsed + :one, version = version + :one, pending.#entry = :at",
-        )
-        .expression_attribute_names("#entry", lock)
-        .expression_attribute_values(":one", N("1".into()))
-        .expression_attribute_values(":at", N(at.to_string()))
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A tenant's first locks, all at once: 16 new names are all admitted, and
-/// 16 acquires of one new name grant it once (the others see it held),
-/// while the counter is being created under them.
-pub async fn a_new_tenants_first_names_race_without_refusals(kind: EngineKind) {
-    let f = fixture(kind).await;
-    let locks = f.locks.clone().with_quota(Some(100));
-    let t0 = Timestamp::from_millis(T0);
-    for same_name in [false, true] {
-        let user = UserId::generate();
-        let racers: Vec<_> = (0..16)
-            .map(|n| {
-                let (locks, user) = (locks.clone(), user.clone());
-                let lock = if same_name {
-                    "shared".to_owned()
-                } else {
-                    format!("own-{n:02}")
-                };
-                tokio::spawn(async move {
-                    take(&locks, &user, &lock, "r", &LeaseId::generate(), t0)
-                        .await
-                        .unwrap()
-                })
-            })
-            .collect();
-        let mut granted = 0;
-        for racer in racers {
-            match racer.await.unwrap() {
-                Acquired::Granted(_) => granted += 1,
-                Acquired::Held { .. } => assert!(same_name, "a distinct name was held"),
-                Acquired::QuotaExceeded => panic!("refused far below the quota"),
-            }
-        }
-        assert_eq!(
-            granted,
-            if same_name { 1 } else { 16 },
-            "same name: {same_name}"
-        );
-        let listed = locks.list(&user).await.unwrap().len();
-        assert_eq!(listed, if same_name { 1 } else { 16 });
-    }
-}
-
-/// Acquires with a TTL (seconds) and an optional idempotency key./// Acquires with a TTL (seconds) and an optional idempotency key.
+/// Acquires with a TTL (seconds) and an optional idempotency key.
 async fn take_leased(
     f: &Fixture,
     user: &UserId,
@@ -1205,7 +996,7 @@ pub async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(kind: Engi
                 .unwrap();
         }
         // What DynamoDB TTL does to an idle item.
-        delete_behind_the_store(&f, &user, "gc").await;
+        testkit::delete_behind_the_store(&f.client, &user, "gc").await;
         assert_eq!(f.locks.get(&user, &name("gc")).await.unwrap(), None);
     }
 }
@@ -1238,6 +1029,68 @@ pub async fn an_idempotent_retry_gets_the_same_lease_and_token(kind: EngineKind)
     );
     assert_eq!(calls, f.calls_for_lost_race());
 
+    // The key is bound to what it was granted for: another TTL or another
+    // requester is refused, and nothing changes.
+    let other_ttl = take_leased(
+        &f,
+        &user,
+        "l",
+        &LeaseId::generate(),
+        31,
+        Some(&key),
+        T0 + 150,
+    )
+    .await;
+    assert_eq!(other_ttl, Acquired::KeyReused);
+    let stranger = who("someone-else");
+    let grant = Grant {
+        requester: &stranger,
+        lease: &LeaseId::generate(),
+        ttl: Some(LeaseTtl::from_seconds(30).unwrap()),
+        idempotency_key: Some(&key),
+    };
+    let at = Timestamp::from_millis(T0 + 150);
+    let other_requester = f.locks.acquire(&user, &name("l"), &grant, at).await;
+    assert_eq!(other_requester.unwrap(), Acquired::KeyReused);
+    assert_eq!(
+        f.locks.get(&user, &name("l")).await.unwrap(),
+        Some(first.clone())
+    );
+    // A renew with another TTL does not change what the key was granted for.
+    let renewed = f
+        .locks
+        .renew(
+            &user,
+            &name("l"),
+            &first.lease_id,
+            Some(LeaseTtl::from_seconds(60).unwrap()),
+            Timestamp::from_millis(T0 + 160),
+        )
+        .await;
+    assert!(matches!(renewed.unwrap(), Renewed::Renewed { .. }));
+    let retry = take_leased(
+        &f,
+        &user,
+        "l",
+        &LeaseId::generate(),
+        30,
+        Some(&key),
+        T0 + 170,
+    )
+    .await;
+    assert_eq!(granted(retry).lease_id, first.lease_id);
+    let renewed_ttl = take_leased(
+        &f,
+        &user,
+        "l",
+        &LeaseId::generate(),
+        60,
+        Some(&key),
+        T0 + 170,
+    )
+    .await;
+    assert_eq!(renewed_ttl, Acquired::KeyReused);
+
     let other = IdempotencyKey::parse("order-43").unwrap();
     assert!(matches!(
         take_leased(
@@ -1254,7 +1107,7 @@ pub async fn an_idempotent_retry_gets_the_same_lease_and_token(kind: EngineKind)
     ));
     // Once that lease is over, the same key asks for a new one.
     assert!(matches!(
-        take_leased(&f, &user, "l", &LeaseId::generate(), 30, Some(&key), T0 + 30_000).await,
+        take_leased(&f, &user, "l", &LeaseId::generate(), 30, Some(&key), T0 + 60_160).await,
         Acquired::Granted(lock) if lock.lease_id != first.lease_id && lock.fencing_token > first.fencing_token
     ));
 }
@@ -1315,20 +1168,7 @@ pub async fn force_release_frees_the_lock_and_fences_the_old_holder(kind: Engine
     assert_eq!(f.locks.get(&user, &name("never")).await.unwrap(), None);
 }
 
-macro_rules! suite {
-    ($($test:ident),* $(,)?) => {
-        mod moto {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(testkit::EngineKind::Moto).await }
-            )*
-        }
-        mod dynalite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test(testkit::EngineKind::Dynalite).await }
-            )*
-        }
-    };
-}
+use testkit::suite;
 
 suite!(
     a_free_lock_is_granted_in_one_write,
@@ -1350,32 +1190,10 @@ suite!(
     force_release_frees_the_lock_and_fences_the_old_holder,
     keys_rotate_once_retry_safely_and_revoke,
     pages_list_each_lock_once_in_order,
-    the_quota_admits_exactly_its_names_and_heals,
-    a_new_tenants_first_names_race_without_refusals,
 );
 
-/// Every test of the suite (a `pub async fn NAME(kind: EngineKind)` at the top
-/// level of this file) is listed in `suite!` above, so none is silently
-/// left out of a run.
+/// Every test of the suite is listed in `suite!` above.
 #[test]
 fn every_suite_test_is_listed() {
-    let source = include_str!("store.rs");
-    let (tests, list) = source
-        .split_once("\nsuite!(")
-        .expect("the suite! invocation");
-    let listed: std::collections::BTreeSet<&str> = list
-        .split(')')
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    let defined: std::collections::BTreeSet<&str> = tests
-        .lines()
-        .filter_map(|line| line.strip_prefix("pub async fn "))
-        .filter_map(|rest| rest.strip_suffix("(kind: EngineKind) {"))
-        .collect();
-    assert!(defined.len() >= 21, "found only {defined:?}");
-    assert_eq!(listed, defined, "suite! and the suite's tests differ");
+    testkit::assert_suite_lists_every_test(include_str!("store.rs"));
 }

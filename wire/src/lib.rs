@@ -31,11 +31,18 @@ pub mod routes {
     pub const ROTATE_KEY: &str = "/v0/keys/rotate";
     /// `POST`: the calling key stops working.
     pub const REVOKE_KEY: &str = "/v0/keys/revoke";
+    /// `POST`: every key of the caller but the calling one stops working.
+    pub const REVOKE_OTHER_KEYS: &str = "/v0/keys/revoke-others";
 }
 
-/// Header that makes an acquire safe to retry: the same key within the
-/// same lease answers with the same lease.
+/// Header that makes an acquire safe to retry (the same key within the same
+/// lease answers with the same lease), and a rotation: only a retry with the
+/// rotation's own key gets its new key back.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// Header of a `429` from the service: whole seconds (1 to 20) to wait
+/// before asking again.
+pub const RETRY_AFTER_HEADER: &str = "Retry-After";
 
 /// The `code` of every error answer.
 pub mod codes {
@@ -49,9 +56,15 @@ pub mod codes {
     pub const LOCK_NOT_FOUND: &str = "LOCK_NOT_FOUND";
     /// `409`: the lock is held by a live lease (delete).
     pub const LOCK_HELD: &str = "LOCK_HELD";
+    /// `409`: the `Idempotency-Key` was granted for another requester or TTL.
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+    /// `409`: the calling key was rotated; only a retry of that rotation
+    /// (its `Idempotency-Key`, within 15 minutes) gets an answer.
+    pub const KEY_ROTATED: &str = "KEY_ROTATED";
     /// `413`: the body is too large.
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    /// `429`: a throttle or a WAF rate limit.
+    /// `429`: a throttle, a WAF rate limit, or as many waiting acquires as
+    /// the user may have (with `Retry-After`).
     pub const THROTTLED: &str = "THROTTLED";
     /// `500`: the service failed; the cause is in its logs.
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
@@ -230,6 +243,14 @@ impl std::fmt::Debug for KeyAnswer {
 pub struct RevokeAnswer {
     /// Always true (an unknown key is a `401`).
     pub revoked: bool,
+}
+
+/// Answer of `POST /v0/keys/revoke-others`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeOthersAnswer {
+    /// How many keys of the caller this call revoked.
+    pub revoked_keys: u64,
 }
 
 /// Every error answer, the gateway's own included.

@@ -79,7 +79,18 @@ impl Client {
             };
             let mut call = Call::new(Method::POST, routes::LOCK, self.timeout + wait).json(&body);
             call.idempotency_key = Some(&key);
-            let answer: AcquireAnswer = self.send(call).await?;
+            let answer: AcquireAnswer = match self.send(call).await {
+                // As many of this user's acquires wait as may: wait as told
+                // (past the retries) while this wait lasts.
+                Err(Error::Throttled {
+                    retry_after: Some(after),
+                    ..
+                }) if wait > Duration::ZERO && Instant::now() + after < give_up => {
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                answer => answer?,
+            };
             if answer.locked {
                 return Lease::granted(self.clone(), name, answer, options.ttl, asked_at);
             }

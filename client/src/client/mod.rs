@@ -8,7 +8,7 @@ pub use locks::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
 
 use std::time::{Duration, Instant};
 
-use lock_wire::IDEMPOTENCY_KEY_HEADER;
+use lock_wire::{IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -191,9 +191,14 @@ impl Client {
         }
         let response = request.send().await.map_err(Error::Transport)?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.map_err(Error::Transport)?;
         if !status.is_success() {
-            return Err(Error::from_answer(status, &text));
+            return Err(Error::from_answer(status, &text, retry_after.as_deref()));
         }
         serde_json::from_str(&text).map_err(|err| Error::Server {
             status: status.as_u16(),

@@ -313,16 +313,57 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
     let parameter = |name: &str| &doc["Parameters"][name];
     assert_eq!(parameter("AuthorizerCacheSeconds")["Default"], 60);
-    let quota = parameter("MaxLocksPerUser")["Default"].as_u64();
-    assert_eq!(quota, Some(u64::from(shared::config::DEFAULT_MAX_LOCKS)));
-    let acquire_env = &doc["Resources"]["AcquireFunction"]["Properties"]["Environment"];
-    let Value::Tagged(quota_ref) = &acquire_env["Variables"][shared::config::MAX_LOCKS_ENV] else {
-        panic!(
-            "acquire's {} must be !Ref MaxLocksPerUser",
-            shared::config::MAX_LOCKS_ENV
-        )
+    use shared::config::{
+        DEFAULT_MAX_LOCKS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAIT_SECONDS, MAX_LOCKS_ENV,
+        MAX_WAITING_ENV, MAX_WAIT_ENV,
     };
-    assert_eq!(quota_ref.value, "MaxLocksPerUser");
+    let acquire = &doc["Resources"]["AcquireFunction"]["Properties"];
+    // Each acquire setting is a parameter whose default is the code's own.
+    for (name, default, var) in [
+        (
+            "MaxLocksPerUser",
+            u64::from(DEFAULT_MAX_LOCKS),
+            MAX_LOCKS_ENV,
+        ),
+        (
+            "MaxWaitingPerUser",
+            u64::from(DEFAULT_MAX_WAITING),
+            MAX_WAITING_ENV,
+        ),
+        ("MaxWaitSeconds", DEFAULT_MAX_WAIT_SECONDS, MAX_WAIT_ENV),
+    ] {
+        assert_eq!(parameter(name)["Default"].as_u64(), Some(default), "{name}");
+        let Value::Tagged(reference) = &acquire["Environment"]["Variables"][var] else {
+            panic!("acquire's {var} must be !Ref {name}")
+        };
+        assert_eq!(reference.value, name, "{var}");
+    }
+    assert_eq!(
+        shared::requests::MAX_PAGE_LIMIT as u64,
+        u64::from(DEFAULT_MAX_LOCKS),
+        "the default page holds the default quota"
+    );
+    // The acquire function's timeout leaves room for the longest wait.
+    let Value::Tagged(timeout) = &acquire["Timeout"] else {
+        panic!("acquire's Timeout must be !FindInMap on MaxWaitSeconds")
+    };
+    assert!(format!("{:?}", timeout.value).contains("MaxWaitSeconds"));
+    let waits = parameter("MaxWaitSeconds")["AllowedValues"]
+        .as_sequence()
+        .unwrap();
+    for wait in waits {
+        let wait = wait.as_u64().unwrap();
+        let timeout = doc["Mappings"]["WaitTimeouts"][wait.to_string().as_str()]["Timeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no timeout for MaxWaitSeconds {wait}"));
+        assert!(
+            timeout >= wait + 5 && timeout < 29,
+            "{wait} s wait, {timeout} s timeout"
+        );
+    }
+    assert!(waits
+        .iter()
+        .all(|w| w.as_u64() <= Some(shared::types::WaitTime::MAX_SECONDS)));
     assert_eq!(parameter("AuthorizerCacheSeconds")["MaxValue"], 3600);
     for reserved in [
         "AcquireReservedConcurrency",

@@ -76,3 +76,65 @@ impl Intercept for CallCounter {
         Ok(())
     }
 }
+
+/// Runs each listed `pub async fn NAME(kind: EngineKind)` of the calling test
+/// file as two tests, `moto::NAME` and `dynalite::NAME`, each on an engine of
+/// its own (the test starts it).
+#[macro_export]
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod moto {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::EngineKind::Moto).await }
+            )*
+        }
+        mod dynalite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::EngineKind::Dynalite).await }
+            )*
+        }
+    };
+}
+
+/// Checks that a test file's `suite!(...)` lists exactly the suite tests it
+/// defines (each `pub async fn NAME(kind: EngineKind) {` at the top level),
+/// so none is silently left out of a run; `source` is the file's text.
+pub fn assert_suite_lists_every_test(source: &str) {
+    let (tests, list) = source
+        .split_once("\nsuite!(")
+        .or_else(|| source.split_once("\ntestkit::suite!("))
+        .expect("the suite! invocation");
+    let listed: std::collections::BTreeSet<&str> = list
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    let defined: std::collections::BTreeSet<&str> = tests
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub async fn "))
+        .filter_map(|rest| rest.strip_suffix("(kind: EngineKind) {"))
+        .collect();
+    assert!(!defined.is_empty(), "no suite test found");
+    assert_eq!(listed, defined, "suite! and the suite's tests differ");
+}
+
+/// Deletes item `sort_key` of `user` straight from the lock table, as
+/// DynamoDB TTL deletes an idle item: none of the store's code runs.
+pub async fn delete_behind_the_store(
+    client: &Client,
+    user: &shared::types::UserId,
+    sort_key: &str,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    client
+        .delete_item()
+        .table_name(LOCKS_TABLE)
+        .key(shared::schema::LOCKS_PARTITION_KEY, S(user.to_string()))
+        .key(shared::schema::LOCKS_SORT_KEY, S(sort_key.into()))
+        .send()
+        .await
+        .expect("delete the item");
+}

@@ -19,7 +19,7 @@ use crate::requests::{
     cursor_after, AcquireRequest, DeleteRequest, GetRequest, ListRequest, RenewRequest, UnlockBy,
     UnlockRequest,
 };
-use crate::store::{Acquired, Deleted, Grant, LockStore, Released, Renewed};
+use crate::store::{Acquired, Deleted, Grant, LockStore, Place, Released, Renewed};
 use crate::types::{LeaseId, Lock, LockName, Timestamp, UserId};
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
@@ -50,7 +50,7 @@ fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
 
 /// `POST /v0/lock` with `{lockName, requester, ttlSeconds?, waitSeconds?}` and
 /// an optional `Idempotency-Key` header: a new lease if the lock is free,
-/// waiting up to `waitSeconds` for it.
+/// waiting up to `waitSeconds` (at most the service's longest wait) for it.
 pub async fn acquire(
     locks: &LockStore,
     settings: &AcquireSettings,
@@ -68,14 +68,9 @@ pub async fn acquire(
                 ttl: input.ttl,
                 idempotency_key: input.idempotency_key.as_ref(),
             };
-            let outcome = acquire_within(
-                locks,
-                &input.user,
-                &input.name,
-                &grant,
-                input.wait.duration(),
-            )
-            .await?;
+            let wait = input.wait.duration().min(settings.max_wait);
+            let outcome =
+                acquire_within(locks, settings, &input.user, &input.name, &grant, wait).await?;
             let answer = match outcome {
                 Acquired::Granted(lock) => AcquireAnswer {
                     locked: true,
@@ -85,6 +80,7 @@ pub async fn acquire(
                     expires_at: lock.expires_at,
                 },
                 Acquired::QuotaExceeded => return Err(ApiError::LockQuotaExceeded),
+                Acquired::KeyReused => return Err(ApiError::IdempotencyKeyReused),
                 // The holder's expiry, so a client knows when to ask again.
                 Acquired::Held { expires_at } => AcquireAnswer {
                     locked: false,
@@ -100,38 +96,91 @@ pub async fn acquire(
     )
 }
 
-/// Tries to acquire until granted or `wait` has passed: at most
-/// [`MAX_WAIT_ATTEMPTS`] conditional writes, apart by a jittered exponential
-/// backoff, and never later than just after the holder's lease expires.
+/// How long past the end of its wait a waiting place lapses by itself, should
+/// its function die before giving it back.
+pub const PLACE_LAPSE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Tries to acquire; if the lock is held and `wait` is not zero, takes one of
+/// the tenant's waiting places (none free: [`ApiError::TooManyWaiting`]) and
+/// tries again until granted or `wait` has passed: at most
+/// [`MAX_WAIT_ATTEMPTS`] conditional writes in all, apart by a jittered
+/// exponential backoff, and never later than just after the holder's lease
+/// expires. The place is given back when the wait ends.
 async fn acquire_within(
     locks: &LockStore,
+    settings: &AcquireSettings,
     user: &UserId,
     name: &LockName,
     grant: &Grant<'_>,
     wait: Duration,
 ) -> Result<Acquired, ApiError> {
     let deadline = Instant::now() + wait;
+    let now = Timestamp::now();
+    let first = locks.acquire(user, name, grant, now).await?;
+    let Acquired::Held { expires_at } = first else {
+        return Ok(first);
+    };
+    if wait.is_zero() {
+        return Ok(first);
+    }
+    let owner = grant.lease.as_str();
+    let until = now.plus_millis((wait + PLACE_LAPSE_MARGIN).as_millis() as u64);
+    let place = match locks
+        .take_waiting_place(user, settings.max_waiting, owner, until, now)
+        .await?
+    {
+        Place::Taken(place) => place,
+        Place::Full { next_lapse } => {
+            let seconds = next_lapse
+                .millis()
+                .saturating_sub(now.millis())
+                .div_ceil(1000);
+            return Err(ApiError::TooManyWaiting {
+                limit: settings.max_waiting,
+                retry_after: seconds.clamp(1, 20),
+            });
+        }
+    };
+    let outcome = keep_trying(locks, user, name, grant, deadline, expires_at, now).await;
+    if let Err(err) = locks.give_back_waiting_place(user, place, owner).await {
+        // It lapses by itself at `until`.
+        tracing::warn!(error = ?err, place, "waiting place not given back");
+    }
+    outcome
+}
+
+/// The attempts of a waiting acquire after its first, refused one (at
+/// `last`, when the holder's lease ended at `expires_at`).
+async fn keep_trying(
+    locks: &LockStore,
+    user: &UserId,
+    name: &LockName,
+    grant: &Grant<'_>,
+    deadline: Instant,
+    mut expires_at: Option<Timestamp>,
+    mut last: Timestamp,
+) -> Result<Acquired, ApiError> {
     let mut backoff = FIRST_BACKOFF;
-    let mut attempts = 0;
-    loop {
-        let now = Timestamp::now();
-        let outcome = locks.acquire(user, name, grant, now).await?;
-        attempts += 1;
-        let Acquired::Held { expires_at } = outcome else {
-            return Ok(outcome);
-        };
+    for _ in 1..MAX_WAIT_ATTEMPTS {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() || attempts >= MAX_WAIT_ATTEMPTS {
-            return Ok(outcome);
+        if remaining.is_zero() {
+            break;
         }
         let mut pause = jittered(backoff);
         if let Some(end) = expires_at {
-            let until_expiry = Duration::from_millis(end.millis().saturating_sub(now.millis()) + 1);
+            let until_expiry =
+                Duration::from_millis(end.millis().saturating_sub(last.millis()) + 1);
             pause = pause.min(until_expiry);
         }
         tokio::time::sleep(pause.min(remaining)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+        last = Timestamp::now();
+        match locks.acquire(user, name, grant, last).await? {
+            Acquired::Held { expires_at: end } => expires_at = end,
+            outcome => return Ok(outcome),
+        }
     }
+    Ok(Acquired::Held { expires_at })
 }
 
 /// A random duration between half of `pause` and `pause` (spreads waiters apart).
@@ -245,15 +294,15 @@ pub async fn delete_lock(locks: &LockStore, request: Request) -> Response<Body> 
     )
 }
 
-/// `GET /v0/locks?limit=&cursor=`: the caller's locks, ordered by name;
-/// every one without `limit`, else a page and the cursor of the next one.
+/// `GET /v0/locks?limit=&cursor=`: one page of the caller's locks, ordered
+/// by name (1 000 without `limit`), and the cursor of the next one.
 pub async fn list_locks(locks: &LockStore, request: Request) -> Response<Body> {
     respond(
         async {
             let input = ListRequest::parse(&request)?;
             let now = Timestamp::now();
             let page = locks
-                .list_page(&input.user, input.after.as_deref(), input.limit)
+                .list_page(&input.user, input.after.as_deref(), Some(input.limit))
                 .await?;
             let next_cursor = page
                 .locks
@@ -265,4 +314,63 @@ pub async fn list_locks(locks: &LockStore, request: Request) -> Response<Body> {
         }
         .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+
+    use super::*;
+    use crate::requests::MAX_PAGE_LIMIT;
+    use crate::types::{Requester, MAX_LABEL_BYTES};
+
+    /// Lambda's largest answer of a synchronous invocation, in bytes.
+    const LAMBDA_MAX_ANSWER: usize = 6 * 1024 * 1024;
+
+    /// The default page of `GET /v0/locks` (the whole list of a user within
+    /// the default quota) fits Lambda's answer with room to spare, even with
+    /// names and requesters of the characters JSON escapes, escaped once in
+    /// the body and again in the proxy answer around it.
+    #[test]
+    fn a_full_page_of_the_longest_names_fits_lambdas_answer() {
+        let now = Timestamp::from_millis(1_795_678_800_000);
+        let locks = (0..MAX_PAGE_LIMIT)
+            .map(|n| {
+                // Distinct names of 255 bytes, each `"` escaping to 4 bytes in the end.
+                let name = format!("{n:04}{}", "\"".repeat(MAX_LABEL_BYTES - 4));
+                view(
+                    Lock {
+                        lock_name: LockName::parse(&name).unwrap(),
+                        locked: true,
+                        lease_id: LeaseId::generate(),
+                        leased_by: Requester::parse(&"\\".repeat(MAX_LABEL_BYTES)).unwrap(),
+                        created_at: now,
+                        updated_at: now,
+                        expires_at: Some(now),
+                        fencing_token: u64::MAX,
+                    },
+                    now,
+                )
+            })
+            .collect();
+        let page = LockList {
+            locks,
+            next_cursor: Some(cursor_after(&LockName::parse(&"\"".repeat(255)).unwrap())),
+        };
+        let response = json(StatusCode::OK, &page);
+        let Body::Text(body) = response.body() else {
+            panic!("a text body")
+        };
+        let mut proxy = ApiGatewayProxyResponse::default();
+        proxy.status_code = 200;
+        proxy.headers = response.headers().clone();
+        proxy.body = Some(aws_lambda_events::encodings::Body::Text(body.clone()));
+        let answer = serde_json::to_vec(&proxy).unwrap().len();
+        eprintln!("{MAX_PAGE_LIMIT} worst-case locks: {answer} bytes in the proxy answer");
+        assert!(
+            answer > 2 * 1024 * 1024,
+            "the names are escaped twice: {answer}"
+        );
+        assert!(answer < LAMBDA_MAX_ANSWER / 2, "{answer} bytes");
+    }
 }

@@ -6,7 +6,9 @@ use crate::error::ApiError;
 use crate::http::{optional_query, tenant};
 use crate::types::{LockName, UserId, MAX_LABEL_BYTES};
 
-/// Most locks one page of `GET /v0/locks` holds.
+/// Most locks one page of `GET /v0/locks` holds, and the page without
+/// `limit`: the default quota of names, so a user within it still gets every
+/// lock in one answer, as the reference lists them.
 pub const MAX_PAGE_LIMIT: usize = 1000;
 
 /// `GET /v0/locks?limit=&cursor=`.
@@ -14,8 +16,8 @@ pub const MAX_PAGE_LIMIT: usize = 1000;
 pub struct ListRequest {
     /// The tenant, from the authorizer.
     pub user: UserId,
-    /// At most this many locks (`None`: every lock, as the reference lists).
-    pub limit: Option<usize>,
+    /// At most this many locks ([`MAX_PAGE_LIMIT`] without `limit`).
+    pub limit: usize,
     /// Continue after this position in name order (from the `cursor` of a
     /// previous page: the last lock name it listed).
     pub after: Option<String>,
@@ -34,7 +36,8 @@ impl ListRequest {
                         ApiError::invalid("limit", "must be a whole number from 1 to 1000")
                     })
             })
-            .transpose()?;
+            .transpose()?
+            .unwrap_or(MAX_PAGE_LIMIT);
         let after = optional_query(request, "cursor")?
             .map(|cursor| {
                 position_of(&cursor).ok_or_else(|| {

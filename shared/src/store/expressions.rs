@@ -21,29 +21,62 @@ macro_rules! acquire_set {
          #fencingToken = if_not_exists(#fencingToken, :tokenBase) + :one"
     };
 }
-/// Acquire with a TTL and an idempotency key.
-pub(super) const ACQUIRE_TTL_KEY: &str = concat!(
-    acquire_set!(),
-    ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt, #idempotencyKey = :idempotencyKey",
-    " REMOVE #forcedRelease"
-);
+/// Acquire with a TTL and an idempotency key, which remembers the TTL it
+/// was granted for (a renew changes `leaseTtl`, not what the key asked).
+macro_rules! acquire_ttl_key {
+    () => {
+        concat!(
+            acquire_set!(),
+            ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt, \
+             #idempotencyKey = :idempotencyKey, #idempotencyTtl = :leaseTtl",
+            " REMOVE #forcedRelease"
+        )
+    };
+}
 /// Acquire with a TTL, without an idempotency key.
-pub(super) const ACQUIRE_TTL: &str = concat!(
-    acquire_set!(),
-    ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt",
-    " REMOVE #idempotencyKey, #forcedRelease"
-);
+macro_rules! acquire_ttl {
+    () => {
+        concat!(
+            acquire_set!(),
+            ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt",
+            " REMOVE #idempotencyKey, #idempotencyTtl, #forcedRelease"
+        )
+    };
+}
 /// Acquire without a TTL (never garbage-collected while held), with an idempotency key.
-pub(super) const ACQUIRE_KEY: &str = concat!(
-    acquire_set!(),
-    ", #idempotencyKey = :idempotencyKey",
-    " REMOVE #expiresAt, #leaseTtl, #gcAt, #forcedRelease"
-);
+macro_rules! acquire_key {
+    () => {
+        concat!(
+            acquire_set!(),
+            ", #idempotencyKey = :idempotencyKey",
+            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyTtl, #forcedRelease"
+        )
+    };
+}
 /// Acquire without a TTL or an idempotency key.
-pub(super) const ACQUIRE_PLAIN: &str = concat!(
-    acquire_set!(),
-    " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyKey, #forcedRelease"
-);
+macro_rules! acquire_plain {
+    () => {
+        concat!(
+            acquire_set!(),
+            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyKey, #idempotencyTtl, #forcedRelease"
+        )
+    };
+}
+/// What a lock created under a quota adds: the element it reserved (see `quota`).
+macro_rules! with_slot {
+    () => {
+        " ADD #slot :slot"
+    };
+}
+pub(super) const ACQUIRE_TTL_KEY: &str = acquire_ttl_key!();
+pub(super) const ACQUIRE_TTL: &str = acquire_ttl!();
+pub(super) const ACQUIRE_KEY: &str = acquire_key!();
+pub(super) const ACQUIRE_PLAIN: &str = acquire_plain!();
+/// The four acquire updates, for a lock created under a quota.
+pub(super) const CREATE_TTL_KEY: &str = concat!(acquire_ttl_key!(), with_slot!());
+pub(super) const CREATE_TTL: &str = concat!(acquire_ttl!(), with_slot!());
+pub(super) const CREATE_KEY: &str = concat!(acquire_key!(), with_slot!());
+pub(super) const CREATE_PLAIN: &str = concat!(acquire_plain!(), with_slot!());
 
 /// Only the live lease (granted, not released, not expired) may release or renew.
 pub(super) const LIVE_LEASE_CONDITION: &str =
@@ -54,14 +87,14 @@ pub(super) const LIVE_LEASE_WITH_TTL_CONDITION: &str =
      AND attribute_exists(#leaseTtl)";
 /// Free the lock, keeping its last lease for `GET`.
 pub(super) const RELEASE_UPDATE: &str =
-    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+    "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt REMOVE #expiresAt, #leaseTtl, #idempotencyKey, #idempotencyTtl";
 /// A forced release needs only the lock to exist.
 pub(super) const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#lockName)";
 /// Free the lock whoever holds it, and mark the lease as taken away, so its
 /// holder's later unlock is not mistaken for a retry of its own.
 pub(super) const FORCE_RELEASE_UPDATE: &str =
     "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt, #forcedRelease = :true \
-     REMOVE #expiresAt, #leaseTtl, #idempotencyKey";
+     REMOVE #expiresAt, #leaseTtl, #idempotencyKey, #idempotencyTtl";
 /// Renew with a new TTL.
 pub(super) const RENEW_WITH_TTL_UPDATE: &str =
     "SET #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
@@ -77,26 +110,30 @@ pub(super) const NEW_ITEM_CONDITION: &str = "attribute_not_exists(#lockName)";
 /// The locks of one user: its partition from the first possible lock name
 /// on, which leaves out the quota counter (see `quota`).
 pub(super) const PARTITION_LOCKS: &str = "#userId = :userId AND #lockName >= :firstName";
-/// Take a slot while fewer than the quota are used, and note the name.
-pub(super) const RESERVE_CONDITION: &str = "attribute_exists(#slotsUsed) AND #slotsUsed < :quota";
-/// The reservation of a slot for lock `#lockEntry`.
-pub(super) const RESERVE_UPDATE: &str =
-    "SET #slotsUsed = #slotsUsed + :one, #version = #version + :one, #pending.#lockEntry = :now";
-/// The lock `#lockEntry` exists: its reservation is done.
-pub(super) const RELEASE_RESERVATION_UPDATE: &str = "REMOVE #pending.#lockEntry";
-/// Give a slot back, never below zero.
-pub(super) const GIVE_BACK_CONDITION: &str = "#slotsUsed > :zero";
-/// Give back the slot reserved for `#lockEntry`, which created nothing.
-pub(super) const GIVE_BACK_RESERVED_UPDATE: &str =
-    "SET #slotsUsed = #slotsUsed - :one, #version = #version + :one REMOVE #pending.#lockEntry";
-/// Give back the slot of a deleted lock.
-pub(super) const GIVE_BACK_UPDATE: &str =
-    "SET #slotsUsed = #slotsUsed - :one, #version = #version + :one";
-/// Heal only if nothing changed the count since it was read.
-pub(super) const HEAL_CONDITION: &str = "#version = :version";
-/// The healed count and the reservations still in flight.
-pub(super) const HEAL_UPDATE: &str =
-    "SET #slotsUsed = :slotsUsed, #version = #version + :one, #pending = :pending";
+/// Reserve only in a started names item whose set holds fewer than the quota.
+pub(super) const RESERVE_CONDITION: &str =
+    "attribute_exists(#healedAt) AND (attribute_not_exists(#slots) OR size(#slots) < :quota)";
+/// Add the reserved element.
+pub(super) const RESERVE_UPDATE: &str = "ADD #slots :slot";
+/// Take elements out only of a started names item (never create one).
+pub(super) const GIVE_BACK_CONDITION: &str = "attribute_exists(#healedAt)";
+/// Take out elements (`:slot` is a set of one or more).
+pub(super) const GIVE_BACK_UPDATE: &str = "DELETE #slots :slot";
+/// Heal only if no other heal claimed the names since they were read.
+pub(super) const HEAL_CONDITION: &str = "#healedAt = :healedAt";
+/// Claim the heal.
+pub(super) const HEAL_UPDATE: &str = "SET #healedAt = :now";
+/// What a lock item's quota element is read from.
+pub(super) const SLOTS_PROJECTION: &str = "#lockName, #slot, #createdAt";
+/// A waiting place that is empty or has lapsed (`#place` is bound to one place's attribute).
+pub(super) const TAKE_PLACE_CONDITION: &str =
+    "attribute_not_exists(#place) OR #place.#until < :now";
+/// Take the place: `{until, owner}`.
+pub(super) const TAKE_PLACE_UPDATE: &str = "SET #place = :entry";
+/// Only the place's owner gives it back.
+pub(super) const GIVE_BACK_PLACE_CONDITION: &str = "#place.#owner = :owner";
+/// Give the place back.
+pub(super) const GIVE_BACK_PLACE_UPDATE: &str = "REMOVE #place";
 /// Never overwrite a stored key.
 pub(super) const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
 /// The key exists.
@@ -125,12 +162,16 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 28] = [
+    const EXPRESSIONS: [&str; 35] = [
         ACQUIRE_CONDITION,
         ACQUIRE_TTL_KEY,
         ACQUIRE_TTL,
         ACQUIRE_KEY,
         ACQUIRE_PLAIN,
+        CREATE_TTL_KEY,
+        CREATE_TTL,
+        CREATE_KEY,
+        CREATE_PLAIN,
         LIVE_LEASE_CONDITION,
         LIVE_LEASE_WITH_TTL_CONDITION,
         RELEASE_UPDATE,
@@ -148,17 +189,20 @@ mod tests {
         PARTITION_LOCKS,
         RESERVE_CONDITION,
         RESERVE_UPDATE,
-        RELEASE_RESERVATION_UPDATE,
         GIVE_BACK_CONDITION,
-        GIVE_BACK_RESERVED_UPDATE,
         GIVE_BACK_UPDATE,
         HEAL_CONDITION,
         HEAL_UPDATE,
+        SLOTS_PROJECTION,
+        TAKE_PLACE_CONDITION,
+        TAKE_PLACE_UPDATE,
+        GIVE_BACK_PLACE_CONDITION,
+        GIVE_BACK_PLACE_UPDATE,
     ];
 
     #[test]
     fn every_placeholder_names_a_known_attribute() {
-        // `#lockEntry` is in the list too: the caller binds it to a lock name.
+        // `#place` is in the list too: the caller binds it to one place's attribute.
         for expression in EXPRESSIONS {
             for name in attribute_names(&[expression]).into_values() {
                 assert!(
@@ -170,11 +214,25 @@ mod tests {
     }
 
     #[test]
-    fn the_acquire_updates_differ_only_in_ttl_and_idempotency_key() {
-        for update in [ACQUIRE_TTL_KEY, ACQUIRE_TTL, ACQUIRE_KEY, ACQUIRE_PLAIN] {
+    fn the_acquire_updates_differ_only_in_ttl_idempotency_key_and_slot() {
+        let pairs = [
+            (ACQUIRE_TTL_KEY, CREATE_TTL_KEY),
+            (ACQUIRE_TTL, CREATE_TTL),
+            (ACQUIRE_KEY, CREATE_KEY),
+            (ACQUIRE_PLAIN, CREATE_PLAIN),
+        ];
+        for (update, create) in pairs {
             assert!(update.starts_with(acquire_set!()));
             assert!(update.ends_with("#forcedRelease"), "{update}");
-            for attribute in ["#expiresAt", "#leaseTtl", "#gcAt", "#idempotencyKey"] {
+            assert_eq!(create, format!("{update}{}", with_slot!()));
+            let attributes = [
+                "#expiresAt",
+                "#leaseTtl",
+                "#gcAt",
+                "#idempotencyKey",
+                "#idempotencyTtl",
+            ];
+            for attribute in attributes {
                 assert_eq!(
                     update.matches(attribute).count(),
                     1,

@@ -28,24 +28,30 @@ pub(super) const EXPIRES_AT: &str = "expiresAt";
 pub(super) const FENCING_TOKEN: &str = "fencingToken";
 pub(super) const IDEMPOTENCY_KEY: &str = "idempotencyKey";
 pub(super) const FORCED_RELEASE: &str = "forcedRelease";
+/// The TTL an idempotency key's grant was asked for (absent: none).
+pub(super) const IDEMPOTENCY_TTL: &str = "idempotencyTtl";
+/// A lock's element of its tenant's quota (see `quota`).
+pub(super) const SLOT: &str = "slot";
 // API-key item attributes besides the key (and `createdAt`, `expiresAt`).
 pub(super) const USER_ID: &str = "userId";
 pub(super) const ROTATED_TO: &str = "rotatedTo";
 pub(super) const ROTATED_AT: &str = "rotatedAt";
 pub(super) const REVOKED_AT: &str = "revokedAt";
-// Quota counter item attributes (see `quota`).
-pub(super) const SLOTS_USED: &str = "slotsUsed";
-pub(super) const VERSION: &str = "version";
-pub(super) const PENDING: &str = "pending";
-/// The one placeholder that names no attribute: `#lockEntry` is bound by
-/// the caller to a lock name, a key of the `pending` map.
-pub(super) const LOCK_ENTRY: &str = "lockEntry";
+// Names item attributes (see `quota`).
+pub(super) const SLOTS: &str = "slots";
+pub(super) const HEALED_AT: &str = "healedAt";
+// A waiting place's entry (see `waiting`).
+pub(super) const UNTIL: &str = "until";
+pub(super) const OWNER: &str = "owner";
+/// The one placeholder that names no attribute: `#place` is bound by the
+/// caller to the attribute of one waiting place (`p0`, `p1`, …).
+pub(super) const PLACE: &str = "place";
 
 /// Every attribute an expression may name (the tests check each expression
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 22] = [
+pub(super) const ATTRIBUTES: [&str; 25] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -60,14 +66,17 @@ pub(super) const ATTRIBUTES: [&str; 22] = [
     FENCING_TOKEN,
     IDEMPOTENCY_KEY,
     FORCED_RELEASE,
+    IDEMPOTENCY_TTL,
+    SLOT,
     USER_ID,
     ROTATED_TO,
     ROTATED_AT,
     REVOKED_AT,
-    SLOTS_USED,
-    VERSION,
-    PENDING,
-    LOCK_ENTRY,
+    SLOTS,
+    HEALED_AT,
+    UNTIL,
+    OWNER,
+    PLACE,
 ];
 
 /// The `ExpressionAttributeNames` of a request whose expressions are

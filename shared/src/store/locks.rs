@@ -13,9 +13,10 @@ use super::expressions::*;
 use super::item::{
     attribute_names, gc_at, is_true, lock_from_item, lock_key, number_value,
     old_item_on_condition_failure, optional_string, string_value, Item, UpdateFailure,
-    FORCED_RELEASE, IDEMPOTENCY_KEY,
+    FORCED_RELEASE, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL,
 };
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
+use super::quota::Slot;
 use crate::error::StoreError;
 use crate::types::{LeaseId, LeaseTtl, LockName, Timestamp, UserId};
 
@@ -104,7 +105,7 @@ impl LockStore {
     ) -> Result<Acquired, StoreError> {
         let Some(quota) = self.quota else {
             let written = self
-                .grant_write(user, name, grant, ACQUIRE_CONDITION, now)
+                .grant_write(user, name, grant, ACQUIRE_CONDITION, None, now)
                 .await?;
             return Ok(written.unwrap_or_else(|current| judge_refused_acquire(current, grant, now)));
         };
@@ -112,46 +113,57 @@ impl LockStore {
         // an existing one.
         for _ in 0..2 {
             match self
-                .grant_write(user, name, grant, FREE_LOCK_EXISTS, now)
+                .grant_write(user, name, grant, FREE_LOCK_EXISTS, None, now)
                 .await?
             {
                 Ok(granted) => return Ok(granted),
                 Err(Some(current)) => return Ok(judge_refused_acquire(Some(current), grant, now)),
                 Err(None) => {} // no such lock: a new name
             }
-            if !self.reserve_slot(user, name, quota, now).await? {
+            let slot = Slot::new(now);
+            if !self.reserve_slot(user, &slot, quota, now).await? {
                 return Ok(Acquired::QuotaExceeded);
             }
             let created = self
-                .grant_write(user, name, grant, NEW_ITEM_CONDITION, now)
+                .grant_write(user, name, grant, NEW_ITEM_CONDITION, Some(&slot), now)
                 .await?;
             let outcome =
                 created.unwrap_or_else(|current| judge_refused_acquire(current, grant, now));
-            if let Acquired::Granted(_) = outcome {
-                // Created by this write, or by its own retried attempt.
-                self.finish_reservation(user, name).await?;
+            // Created by this write (or its own retried attempt): the lock
+            // carries the slot. Anything else created nothing with it.
+            let created_here =
+                matches!(&outcome, Acquired::Granted(lock) if lock.lease_id == *grant.lease);
+            if !created_here {
+                self.give_back_slot(user, &slot).await?;
+            }
+            if !matches!(outcome, Acquired::Held { .. }) {
                 return Ok(outcome);
             }
-            self.give_back_slot(user, Some(name)).await?;
         }
         Ok(Acquired::Held { expires_at: None })
     }
 
-    /// One grant write of `name` under `condition`: the grant, or the item
-    /// as it stood when the condition failed (`None`: there is none).
+    /// One grant write of `name` under `condition` (creating the lock with
+    /// `slot` of the quota, if given): the grant, or the item as it stood
+    /// when the condition failed (`None`: there is none).
     async fn grant_write(
         &self,
         user: &UserId,
         name: &LockName,
         grant: &Grant<'_>,
         condition: &str,
+        slot: Option<&Slot>,
         now: Timestamp,
     ) -> Result<Result<Acquired, Option<Item>>, StoreError> {
-        let update = match (grant.ttl, grant.idempotency_key) {
-            (Some(_), Some(_)) => ACQUIRE_TTL_KEY,
-            (Some(_), None) => ACQUIRE_TTL,
-            (None, Some(_)) => ACQUIRE_KEY,
-            (None, None) => ACQUIRE_PLAIN,
+        let update = match (grant.ttl, grant.idempotency_key, slot) {
+            (Some(_), Some(_), None) => ACQUIRE_TTL_KEY,
+            (Some(_), None, None) => ACQUIRE_TTL,
+            (None, Some(_), None) => ACQUIRE_KEY,
+            (None, None, None) => ACQUIRE_PLAIN,
+            (Some(_), Some(_), Some(_)) => CREATE_TTL_KEY,
+            (Some(_), None, Some(_)) => CREATE_TTL,
+            (None, Some(_), Some(_)) => CREATE_KEY,
+            (None, None, Some(_)) => CREATE_PLAIN,
         };
         let mut request = self
             .update(user, name, condition, update, now)
@@ -173,6 +185,9 @@ impl LockStore {
             request =
                 request.expression_attribute_values(":idempotencyKey", string_value(key.as_str()));
         }
+        if let Some(slot) = slot {
+            request = request.expression_attribute_values(":slot", slot.value());
+        }
         match written_item(request).await? {
             Ok(item) => Ok(Ok(Acquired::Granted(lock_from_item(&item)?))),
             Err(failure) => Ok(Err(self
@@ -181,8 +196,9 @@ impl LockStore {
         }
     }
 
-    /// Deletes `name` if no live lease holds it, freeing its quota slot. A
-    /// re-created lock's fencing tokens still grow (they start from the clock).
+    /// Deletes `name` if no live lease holds it, then takes its element out of
+    /// the quota (two writes). A re-created lock's fencing tokens still grow
+    /// (they start from the clock).
     pub async fn delete(
         &self,
         user: &UserId,
@@ -198,12 +214,14 @@ impl LockStore {
             .set_expression_attribute_names(Some(attribute_names(&[FREE_LOCK_EXISTS])))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", number_value(now.millis()))
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let failure = match result {
-            Ok(_) => {
-                self.give_back_slot(user, None).await?;
+            Ok(deleted) => {
+                let deleted = deleted.attributes.ok_or(StoreError::NoAttributes)?;
+                self.give_back_slot(user, &Slot::of_lock(&deleted)?).await?;
                 return Ok(Deleted::Deleted);
             }
             Err(failure) => failure,
@@ -372,7 +390,8 @@ async fn written_item(
 
 /// What a refused acquire means, from the lock as it stood: granted if it
 /// is our own live lease (a retry of a write that landed, or the same
-/// idempotency key), held otherwise.
+/// idempotency key asked for the same requester and TTL), refused if that
+/// key was granted for another, held otherwise.
 fn judge_refused_acquire(current: Option<Item>, grant: &Grant<'_>, now: Timestamp) -> Acquired {
     // A partial item (moto shows a concurrent first grant that way) is simply
     // not ours; only a full one can be.
@@ -386,6 +405,15 @@ fn judge_refused_acquire(current: Option<Item>, grant: &Grant<'_>, now: Timestam
         .is_some_and(|key| optional_string(&item, IDEMPOTENCY_KEY) == Some(key.as_str()));
     let ours = lock.lease_id == *grant.lease || same_key;
     if ours && lock.is_held(now) {
+        let asked_ttl = grant.ttl.map(|ttl| ttl.millis());
+        let granted_ttl = item
+            .get(IDEMPOTENCY_TTL)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok());
+        let same_request = lock.leased_by == *grant.requester && granted_ttl == asked_ttl;
+        if lock.lease_id != *grant.lease && !same_request {
+            return Acquired::KeyReused;
+        }
         Acquired::Granted(lock)
     } else {
         Acquired::Held {

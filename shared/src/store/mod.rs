@@ -8,6 +8,7 @@
 //! - `outcomes`: [`Grant`] and what each operation ends in;
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
 //! - `reads`: get and list;
+//! - [`waiting`]: places for waiting acquires, a set number per tenant;
 //! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
 
 mod expressions;
@@ -17,6 +18,8 @@ pub mod locks;
 mod outcomes;
 pub mod quota;
 mod reads;
+pub mod waiting;
 
 pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
 pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
+pub use waiting::Place;

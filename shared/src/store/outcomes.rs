@@ -30,6 +30,9 @@ pub enum Acquired {
     },
     /// The name is new and the tenant is at its quota; nothing was written.
     QuotaExceeded,
+    /// The idempotency key was granted, and is still live, for another
+    /// requester or TTL; nothing was written.
+    KeyReused,
 }
 
 /// What a delete ended in.

@@ -13,13 +13,17 @@ use crate::types::{Lock, LockName, UserId};
 
 impl LockStore {
     /// A strongly consistent `Query` of `user`'s locks, in name order: the
-    /// partition from the first possible lock name on, so never the quota counter.
-    pub(super) fn locks_query(&self, user: &UserId) -> QueryFluentBuilder {
+    /// partition from the first possible lock name on, so never the quota's
+    /// names item; `also` are the other expressions it will carry.
+    pub(super) fn locks_query(&self, user: &UserId, also: &[&str]) -> QueryFluentBuilder {
+        let expressions: Vec<&str> = std::iter::once(PARTITION_LOCKS)
+            .chain(also.iter().copied())
+            .collect();
         self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression(PARTITION_LOCKS)
-            .set_expression_attribute_names(Some(attribute_names(&[PARTITION_LOCKS])))
+            .set_expression_attribute_names(Some(attribute_names(&expressions)))
             .expression_attribute_values(":userId", string_value(user.as_str()))
             .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
             .consistent_read(true)
@@ -64,7 +68,7 @@ impl LockStore {
                 (None, size) => size,
             };
             let page = self
-                .locks_query(user)
+                .locks_query(user, &[])
                 .set_limit(page_limit)
                 .set_exclusive_start_key(start_key)
                 .send()

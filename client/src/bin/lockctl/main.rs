@@ -183,9 +183,10 @@ pub fn code_of(err: &Error) -> u8 {
         Error::LockHeld => exit::REFUSED,
         Error::QuotaExceeded(_) => exit::QUOTA,
         Error::Unauthorized => exit::UNAUTHORIZED,
-        Error::BadRequest { .. } => exit::BAD_REQUEST,
+        Error::BadRequest { .. } | Error::IdempotencyKeyReused(_) => exit::BAD_REQUEST,
+        Error::KeyRotated(_) => exit::UNAUTHORIZED,
         Error::Config(_) => exit::CONFIG,
-        Error::Throttled(_) | Error::Server { .. } | Error::Transport(_) => exit::UNAVAILABLE,
+        Error::Throttled { .. } | Error::Server { .. } | Error::Transport(_) => exit::UNAVAILABLE,
     }
 }
 

@@ -5,9 +5,13 @@ use super::*;
 #[test]
 fn list_takes_a_limit_from_1_to_1000_and_well_formed_cursors() {
     let list = |query: &[(&str, &str)]| ListRequest::parse(&request(None, query));
-    let all = list(&[]).unwrap();
-    assert_eq!((all.limit, all.after), (None, None));
-    assert_eq!(list(&[("limit", "1000")]).unwrap().limit, Some(1000));
+    let first = list(&[]).unwrap();
+    assert_eq!(
+        (first.limit, first.after),
+        (MAX_PAGE_LIMIT, None),
+        "one default page"
+    );
+    assert_eq!(list(&[("limit", "7")]).unwrap().limit, 7);
     for bad in ["0", "1001", "-1", "1.5", "ten", ""] {
         let err = list(&[("limit", bad)]).unwrap_err();
         assert_eq!(
