@@ -116,7 +116,8 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .await;
     assert_eq!(status, 200, "sign up: {user}");
     let key = user["apiKey"].as_str().expect("a key").to_owned();
-    let me = Some(user["userId"].as_str().expect("a user id"));
+    let user_id = user["userId"].as_str().expect("a user id");
+    let me = Some(user_id);
     let (_, policy) = c
         .count("authorize (cache miss)", "authorizer", token_event(&key))
         .await;
@@ -166,7 +167,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .await;
     assert_eq!(waited["locked"], false, "waiting: {waited}");
     let store = Store::new(&proxy.endpoint, &f.template);
-    let user = UserId::parse(me.expect("a user")).expect("a user id");
+    let user = UserId::parse(user_id).expect("a user id");
     store.fill_waiting_places(&user).await;
     let waiting = acquire(lock("a", json!({"waitSeconds": 1})), &[]);
     let (status, throttled) = c
