@@ -413,7 +413,15 @@ async fn tenant_isolation(api: Api) {
             ok,
             json!(null),
         ),
-        // Rotating and revoking touch only the calling key, his.
+        // Rotating and revoking touch only the calling key, his; revoking
+        // the others touches only his user's other keys (he has none).
+        (
+            "revoke the others as her",
+            api.post("/v0/keys/revoke-others", Some(&bob))
+                .json(&forged_body(json!({}))),
+            ok,
+            json!({ "revokedKeys": 0 }),
+        ),
         (
             "rotate as her",
             api.post("/v0/keys/rotate", Some(&bob))
@@ -843,8 +851,8 @@ async fn keys_rotate_and_revoke(api: Api) {
     );
     lease_of(&api.acquire(&first, "kept", "r").await);
 
-    // Rotate at once: the first key is dead for everything but a retried
-    // rotation, which gets the same new key back.
+    // Rotate at once: the first key is dead for everything but a retry of
+    // that rotation (its Idempotency-Key), which gets the same new key back.
     let rotate = |key: &str, body: Option<Value>| {
         let request = api.post("/v0/keys/rotate", Some(key));
         match body {
@@ -852,7 +860,11 @@ async fn keys_rotate_and_revoke(api: Api) {
             None => request,
         }
     };
-    let response = rotate(&first, None).send().await.unwrap();
+    let response = rotate(&first, None)
+        .header("Idempotency-Key", "rotation-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["cache-control"], "no-store");
     let rotated: Value = response.json().await.unwrap();
     let second = rotated["apiKey"].as_str().unwrap().to_owned();
@@ -860,11 +872,19 @@ async fn keys_rotate_and_revoke(api: Api) {
     assert!(rotated.get("oldKeyExpiresAt").is_none(), "{rotated}");
     assert_ne!(second, first);
     assert_eq!(api.locks(&first).await.status, StatusCode::UNAUTHORIZED);
-    let again = api.send(rotate(&first, None)).await;
+    let again = api
+        .send(rotate(&first, None).header("Idempotency-Key", "rotation-1"))
+        .await;
     assert_eq!(
         again.body["apiKey"],
         json!(second),
         "a retry gets the same key"
+    );
+    let other = api.send(rotate(&first, None)).await;
+    assert_eq!(
+        (other.status, &other.body["code"]),
+        (StatusCode::CONFLICT, &json!("KEY_ROTATED")),
+        "not a retry: {other:?}"
     );
     let locks = api.locks(&second).await;
     assert_eq!(
@@ -911,8 +931,61 @@ async fn keys_rotate_and_revoke(api: Api) {
     }
 }
 
+/// A key that leaked is rotated out with a long grace: during the grace the
+/// old key still works, but it can neither get the new key (another or no
+/// `Idempotency-Key`: `409 KEY_ROTATED`) nor revoke it (`revoke-others`:
+/// `409`); the new key revokes the old one at once with `revoke-others`.
+async fn a_leaked_key_cannot_follow_or_lock_out_its_rotation(api: Api) {
+    let (_, old) = api.new_user().await;
+    let rotation = api
+        .post("/v0/keys/rotate", Some(&old))
+        .header("Idempotency-Key", "owner-rotation")
+        .json(&json!({ "oldKeyValidForSeconds": 3600 }));
+    let rotated = api.send(rotation).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{rotated:?}");
+    let new = rotated.body["apiKey"].as_str().unwrap().to_owned();
+    assert_eq!(api.locks(&old).await.status, StatusCode::OK, "in its grace");
+    for idempotency_key in [Some("thief-1"), None] {
+        let mut again = api.post("/v0/keys/rotate", Some(&old));
+        if let Some(key) = idempotency_key {
+            again = again.header("Idempotency-Key", key);
+        }
+        let answer = api.send(again).await;
+        assert_eq!(
+            (answer.status, &answer.body["code"]),
+            (StatusCode::CONFLICT, &json!("KEY_ROTATED")),
+            "{idempotency_key:?}: {answer:?}"
+        );
+        assert!(answer.body.get("apiKey").is_none());
+    }
+    let lockout = api
+        .send(api.post("/v0/keys/revoke-others", Some(&old)))
+        .await;
+    assert_eq!(
+        (lockout.status, &lockout.body["code"]),
+        (StatusCode::CONFLICT, &json!("KEY_ROTATED")),
+        "{lockout:?}"
+    );
+    assert_eq!(
+        api.locks(&new).await.status,
+        StatusCode::OK,
+        "the new key still works"
+    );
+    let evicted = api
+        .send(api.post("/v0/keys/revoke-others", Some(&new)))
+        .await;
+    assert_eq!(evicted.body, json!({ "revokedKeys": 1 }), "{evicted:?}");
+    assert_eq!(
+        api.locks(&old).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old key is out"
+    );
+    assert_eq!(api.locks(&new).await.status, StatusCode::OK);
+}
+
 /// 2 500 locks listed in pages of 100: every lock exactly once, in name
-/// order; the last page has no cursor; a tampered cursor is a 400; a cursor
+/// order; the last page has no cursor; without `limit`, the first 1 000 and
+/// a cursor; a tampered cursor is a 400; a cursor
 /// never reaches another tenant's locks.
 async fn pagination_lists_every_lock_once_in_order(api: Api) {
     const LOCKS: usize = 2500;
@@ -966,13 +1039,23 @@ async fn pagination_lists_every_lock_once_in_order(api: Api) {
         "every lock once, in name order, none of another tenant"
     );
 
-    let all = api.locks(&key).await;
-    assert_eq!(
-        all.body["locks"].as_array().unwrap().len(),
-        LOCKS,
-        "no limit: every lock"
-    );
-    assert!(all.body.get("nextCursor").is_none());
+    // Without limit: one page of the default size, and the way on.
+    let first_page = api.locks(&key).await;
+    let default_page: Vec<_> = first_page.body["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|lock| lock["lockName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(default_page, names[..1000], "no limit: the first 1 000");
+    let next = first_page.body["nextCursor"]
+        .as_str()
+        .expect("a cursor: more follow");
+    let rest = api
+        .send(api.get(&format!("/v0/locks?cursor={next}"), Some(&key)))
+        .await;
+    let rest = rest.body["locks"].as_array().unwrap();
+    assert_eq!(rest[0]["lockName"], names[1000].as_str());
     let first = api.send(api.get("/v0/locks?limit=1", Some(&key))).await;
     let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
     let mut tampered = cursor.clone();
@@ -1132,6 +1215,7 @@ fn main() -> std::process::ExitCode {
         concurrent_waiters_each_answer_after_their_own_wait,
         idempotent_retry_and_force_release,
         keys_rotate_and_revoke,
+        a_leaked_key_cannot_follow_or_lock_out_its_rotation,
         pagination_lists_every_lock_once_in_order,
     ];
     let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
@@ -1158,6 +1242,8 @@ fn main() -> std::process::ExitCode {
             concurrency: 8,
             // Revoked and rotated-out keys answer 401 at once.
             auth_cache_ttl: Some(Duration::ZERO),
+            // Pagination lists more locks than the default quota holds.
+            function_env: vec![("MAX_LOCKS_PER_USER".into(), "3000".into())],
             ..StackOptions::default()
         };
         let stack = match Stack::start(options).await {

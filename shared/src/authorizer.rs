@@ -9,7 +9,7 @@ use lambda_runtime::Diagnostic;
 use serde_json::json;
 
 use crate::error::StoreError;
-use crate::http::CONTEXT_USER_ID;
+use crate::http::{CONTEXT_KEY_HASH, CONTEXT_USER_ID};
 use crate::keys::ApiKey;
 use crate::store::keys::KeyStanding;
 use crate::store::KeyStore;
@@ -56,7 +56,8 @@ impl From<AuthError> for Diagnostic {
 /// decision serves them all) with its `userId` as principal and in the
 /// context; a key rotated out moments ago only on the rotate route (so a
 /// rotation retried after a lost answer gets its new key back); refuses
-/// anything else (unknown, revoked, expired). One consistent read per
+/// anything else (unknown, revoked, expired). The context also carries the
+/// validated key's hash, for the key routes. One consistent read per
 /// uncached key.
 pub async fn authorize(
     keys: &KeyStore,
@@ -68,10 +69,8 @@ pub async fn authorize(
         .and_then(ApiKey::from_authorization)
         .ok_or(AuthError::Unauthorized)?;
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
-    let record = keys
-        .record(&key.hash())
-        .await?
-        .ok_or(AuthError::Unauthorized)?;
+    let hash = key.hash();
+    let record = keys.record(&hash).await?.ok_or(AuthError::Unauthorized)?;
     let resource = match record.standing(Timestamp::now()) {
         KeyStanding::Live => whole_api_arn(method_arn),
         KeyStanding::RotationRetry => rotate_route_arn(method_arn),
@@ -90,7 +89,8 @@ pub async fn authorize(
     let mut response = ApiGatewayCustomAuthorizerResponse::default();
     response.principal_id = Some(user.to_string());
     response.policy_document = policy;
-    response.context = json!({ CONTEXT_USER_ID: user });
+    // The functions act on this key, never on a header read again.
+    response.context = json!({ CONTEXT_USER_ID: user, CONTEXT_KEY_HASH: hash.as_str() });
     Ok(response)
 }
 

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The calling key was rotated and this is not a retry of that rotation.
     #[error("this key was rotated; only a retry of that rotation (its Idempotency-Key, within 15 minutes) gets the new key, and a rotated key cannot revoke others")]
     KeyRotated,
+    /// The user has as many keys that may work as it may: no rotation now.
+    #[error("this key's user has as many keys in their grace period as it may (20); wait for one to expire, or revoke the others")]
+    TooManyKeys,
     /// The user has as many waiting acquires as it may; ask again after `retry_after`.
     #[error("too many waiting acquires: this key's user may have {limit} waiting at once; retry after {retry_after} s, or acquire without waitSeconds")]
     TooManyWaiting {
@@ -95,7 +98,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::LockNotFound => StatusCode::NOT_FOUND,
             Self::LockQuotaExceeded => StatusCode::FORBIDDEN,
-            Self::LockHeld | Self::IdempotencyKeyReused | Self::KeyRotated => StatusCode::CONFLICT,
+            Self::LockHeld | Self::IdempotencyKeyReused | Self::KeyRotated | Self::TooManyKeys => {
+                StatusCode::CONFLICT
+            }
             Self::TooManyWaiting { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +117,7 @@ impl ApiError {
             Self::LockHeld => codes::LOCK_HELD,
             Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
             Self::KeyRotated => codes::KEY_ROTATED,
+            Self::TooManyKeys => codes::TOO_MANY_KEYS,
             Self::TooManyWaiting { .. } => codes::THROTTLED,
             Self::Unauthorized => codes::UNAUTHORIZED,
             Self::Store(_) => codes::INTERNAL_ERROR,
@@ -184,6 +190,7 @@ mod tests {
                 "IDEMPOTENCY_KEY_REUSED",
             ),
             (ApiError::KeyRotated, 409, "KEY_ROTATED"),
+            (ApiError::TooManyKeys, 409, "TOO_MANY_KEYS"),
             (
                 ApiError::TooManyWaiting {
                     limit: 10,

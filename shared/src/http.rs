@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::keys::KeyHash;
 use crate::types::UserId;
 
 /// Largest accepted request body, in bytes.
@@ -16,20 +17,31 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Key of the user id in the authorizer context.
 pub const CONTEXT_USER_ID: &str = "userId";
+/// Key of the SHA-256 of the key the authorizer validated, in its context
+/// (never logged: the access log names only the user).
+pub const CONTEXT_KEY_HASH: &str = "keyHash";
 
 /// The tenant, as the authorizer put it in the request context. The request
 /// itself (body, query, headers) can never name it.
 pub fn tenant(request: &Request) -> Result<UserId, ApiError> {
-    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
-        return Err(ApiError::Unauthorized);
-    };
-    context
-        .authorizer
-        .fields
-        .get(CONTEXT_USER_ID)
-        .and_then(Value::as_str)
+    authorizer_field(request, CONTEXT_USER_ID)
         .and_then(|user| UserId::parse(user).ok())
         .ok_or(ApiError::Unauthorized)
+}
+
+/// The key the authorizer validated for this request, by its hash: what the
+/// key routes act on, never a header read again (a request may carry two).
+pub fn validated_key(request: &Request) -> Result<KeyHash, ApiError> {
+    authorizer_field(request, CONTEXT_KEY_HASH)
+        .and_then(KeyHash::parse)
+        .ok_or(ApiError::Unauthorized)
+}
+
+fn authorizer_field<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return None;
+    };
+    context.authorizer.fields.get(name).and_then(Value::as_str)
 }
 
 /// The raw body, refused if it is over [`MAX_BODY_BYTES`].

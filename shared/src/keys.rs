@@ -107,6 +107,22 @@ impl KeyHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A hash as [`KeyHash::as_str`] writes it (64 lower-case hex digits,
+    /// e.g. from the authorizer's context); `None` for anything else.
+    pub fn parse(hex: &str) -> Option<Self> {
+        let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        valid.then(|| Self(hex.to_owned()))
+    }
+}
+
+/// The stored form of an `Idempotency-Key` a rotation was made with: its
+/// SHA-256, hex-encoded, so the key table never holds what a client sent.
+pub fn rotation_fingerprint(idempotency_key: &str) -> String {
+    Sha256::digest(idempotency_key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -133,6 +149,20 @@ mod tests {
         let upper =
             ApiKey::from_authorization("Bearer 550E8400-E29B-41D4-A716-446655440000").unwrap();
         assert_eq!(upper.hash(), key.hash());
+    }
+
+    #[test]
+    fn a_hash_parses_back_only_from_its_own_form() {
+        let hash = ApiKey::generate().hash();
+        assert_eq!(KeyHash::parse(hash.as_str()), Some(hash.clone()));
+        for bad in [
+            String::new(),
+            hash.as_str().to_uppercase(),
+            format!("{}0", hash.as_str()),
+            "g".repeat(64),
+        ] {
+            assert_eq!(KeyHash::parse(&bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -17,20 +17,31 @@ pub mod store;
 pub mod time;
 pub mod types;
 
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use dynamodb::dynamodb_client;
 
-/// Log directives every function applies on top of `RUST_LOG`, whatever
-/// level the operator sets: at `TRACE` the runtime logs each raw event, and
-/// events carry API keys (the `Authorization` header, the authorizer's
-/// token), so that target never goes below `DEBUG`.
-pub const SECRET_SAFE_DIRECTIVES: &[&str] = &["lambda_runtime::layers::api_response=debug"];
+/// Targets that never log below `DEBUG`, whatever level the operator sets
+/// in `RUST_LOG`. At `TRACE` the runtime logs each raw event, and events
+/// carry API keys (the `Authorization` header, the authorizer's token); the
+/// AWS SDK and its HTTP stack log every DynamoDB request and answer, which
+/// carry key hashes and sealed successors (checked by
+/// `infra/local-stack/tests/secrets.rs`).
+pub const SECRET_SAFE_TARGETS: &[&str] = &[
+    "lambda_runtime::layers::api_response",
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_smithy_types",
+    "aws_sdk_dynamodb",
+    "aws_sigv4",
+    "aws_config",
+    "hyper",
+];
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`),
-/// never logging a raw event ([`SECRET_SAFE_DIRECTIVES`]).
+/// never logging a raw event or a DynamoDB body ([`SECRET_SAFE_TARGETS`]).
 pub fn init_tracing() {
     init_tracing_with(&[]);
 }
@@ -51,19 +62,34 @@ pub fn init_tracing_with(directives: &[&str]) {
 
 /// `RUST_LOG` read as `target=level` directives (`info`,
 /// `acquire=debug,aws_smithy_runtime=warn`; `info` if unset or unreadable),
-/// then [`SECRET_SAFE_DIRECTIVES`] and `directives` over it: a target's
-/// longest matching prefix decides, so these hold whatever `RUST_LOG` says.
-/// (A plain target filter rather than `EnvFilter`: no regex engine in the
-/// binaries; span and field filters are not supported.)
+/// with every [`SECRET_SAFE_TARGETS`] target (and each target under one)
+/// capped at `DEBUG`, then `directives` over it: a target's longest matching
+/// prefix decides, so these hold whatever `RUST_LOG` says. (A plain target
+/// filter rather than `EnvFilter`: no regex engine in the binaries; span and
+/// field filters are not supported.)
 fn log_filter(rust_log: Option<&str>, directives: &[&str]) -> Targets {
     let base = rust_log
         .and_then(|value| value.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    SECRET_SAFE_DIRECTIVES
+    let safe = |target: &str| SECRET_SAFE_TARGETS.iter().any(|t| target.starts_with(t));
+    let mut filter = Targets::new().with_default(base.default_level().unwrap_or(LevelFilter::OFF));
+    for (target, level) in base.iter() {
+        let level = if safe(target) {
+            level.min(LevelFilter::DEBUG)
+        } else {
+            level
+        };
+        filter = filter.with_target(target, level);
+    }
+    for target in SECRET_SAFE_TARGETS {
+        if base.would_enable(target, &tracing::Level::TRACE) {
+            filter = filter.with_target(*target, LevelFilter::DEBUG);
+        }
+    }
+    directives
         .iter()
-        .chain(directives)
         .filter_map(|directive| directive.parse::<Targets>().ok())
-        .fold(base, |filter, extra| filter.with_targets(extra))
+        .fold(filter, |filter, extra| filter.with_targets(extra))
 }
 
 #[cfg(test)]
@@ -82,6 +108,12 @@ mod tests {
             "raw events at trace"
         );
         assert!(trace.would_enable(raw_events, &Level::DEBUG));
+        let sdk_bodies = "aws_smithy_runtime::client::orchestrator";
+        assert!(
+            !trace.would_enable(sdk_bodies, &Level::TRACE),
+            "SDK bodies at trace"
+        );
+        assert!(trace.would_enable(sdk_bodies, &Level::DEBUG));
         let targeted = log_filter(Some("warn,acquire=debug"), &["noisy::target=off"]);
         assert!(targeted.would_enable("acquire", &Level::DEBUG));
         assert!(!targeted.would_enable("aws_smithy_runtime", &Level::INFO));

@@ -35,7 +35,11 @@ async fn a_known_key_is_allowed_on_the_whole_api_with_its_user_in_the_context() 
         assert_eq!(n, 1, "one consistent read per uncached key");
         let response = serde_json::to_value(response.unwrap()).unwrap();
         assert_eq!(response["principalId"], json!(user));
-        assert_eq!(response["context"], json!({ "userId": user }));
+        let context = json!({ "userId": user, "keyHash": key.hash().as_str() });
+        assert_eq!(
+            response["context"], context,
+            "the user and the validated key"
+        );
         assert_eq!(
             response["policyDocument"],
             json!({

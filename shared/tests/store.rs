@@ -3,10 +3,7 @@
 
 use shared::error::StoreError;
 use shared::keys::ApiKey;
-use shared::store::keys::ROTATION_RETRY_MILLIS;
-use shared::store::{
-    Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed, Rotated,
-};
+use shared::store::{Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed};
 use shared::types::{
     IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
 };
@@ -555,110 +552,6 @@ pub async fn api_keys_resolve_to_their_user_and_are_never_overwritten(kind: Engi
     );
 }
 
-/// A rotation gives a new key for the same user; the old one stops at once
-/// or after its grace; a retry with the old key gets the same new key (and
-/// the old one may retry only within the window); of 8 concurrent
-/// rotations of one key, all get the same new key; revoking is final.
-pub async fn keys_rotate_once_retry_safely_and_revoke(kind: EngineKind) {
-    let f = fixture(kind).await;
-    let (user, old) = (UserId::generate(), ApiKey::generate());
-    let t0 = Timestamp::from_millis(T0);
-    f.keys.register(&old.hash(), &user, t0).await.unwrap();
-    let (rotated, calls) = f.calls.during(f.keys.rotate(&old, &user, 0, t0)).await;
-    let Rotated::To {
-        key: new,
-        old_key_expires_at,
-    } = rotated.unwrap()
-    else {
-        panic!("rotated")
-    };
-    assert_eq!(calls, 3, "read, put the new key, mark the old one");
-    assert_eq!(old_key_expires_at, t0);
-    let record = f.keys.record(&old.hash()).await.unwrap().unwrap();
-    assert_eq!(record.standing(t0), KeyStanding::RotationRetry);
-    let after_window = t0.plus_millis(ROTATION_RETRY_MILLIS);
-    assert_eq!(record.standing(after_window), KeyStanding::Dead);
-    assert_eq!(
-        live_user(&f.keys, &new.hash(), t0).await.unwrap(),
-        Some(user.clone())
-    );
-    assert_eq!(live_user(&f.keys, &old.hash(), t0).await.unwrap(), None);
-    let (retried, calls) = f
-        .calls
-        .during(f.keys.rotate(&old, &user, 0, t0.plus_millis(5)))
-        .await;
-    assert_eq!(
-        retried.unwrap(),
-        Rotated::To {
-            key: new.clone(),
-            old_key_expires_at: t0
-        }
-    );
-    assert_eq!(calls, 1, "a retry only reads");
-    let stranger = UserId::generate();
-    assert_eq!(
-        f.keys.rotate(&new, &stranger, 0, t0).await.unwrap(),
-        Rotated::Refused
-    );
-
-    // A grace period keeps the old key live until it ends.
-    let Rotated::To {
-        key: third,
-        old_key_expires_at,
-    } = f.keys.rotate(&new, &user, 60_000, t0).await.unwrap()
-    else {
-        panic!("rotated with grace")
-    };
-    assert_eq!(old_key_expires_at, t0.plus_millis(60_000));
-    assert_eq!(
-        live_user(&f.keys, &new.hash(), t0.plus_millis(59_999))
-            .await
-            .unwrap(),
-        Some(user.clone())
-    );
-    assert_eq!(
-        live_user(&f.keys, &new.hash(), t0.plus_millis(60_000))
-            .await
-            .unwrap(),
-        None
-    );
-
-    // Concurrent rotations of one key all answer with one new key.
-    let rotations: Vec<_> = (0..8)
-        .map(|_| {
-            let (keys, third, user) = (f.keys.clone(), third.clone(), user.clone());
-            tokio::spawn(async move { keys.rotate(&third, &user, 0, t0).await.unwrap() })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for rotation in rotations {
-        answers.push(rotation.await.unwrap());
-    }
-    assert!(
-        answers.windows(2).all(|pair| pair[0] == pair[1]),
-        "one successor"
-    );
-    let Rotated::To { key: fourth, .. } = answers[0].clone() else {
-        panic!("rotated")
-    };
-    assert_eq!(
-        live_user(&f.keys, &fourth.hash(), t0).await.unwrap(),
-        Some(user.clone())
-    );
-
-    // Revocation: one write, final, repeatable; an unknown key is false.
-    let (revoked, calls) = f.calls.during(f.keys.revoke(&fourth.hash(), t0)).await;
-    assert!(revoked.unwrap());
-    assert_eq!(calls, 1);
-    assert!(f.keys.revoke(&fourth.hash(), t0).await.unwrap());
-    assert_eq!(live_user(&f.keys, &fourth.hash(), t0).await.unwrap(), None);
-    assert_eq!(
-        f.keys.rotate(&fourth, &user, 0, t0).await.unwrap(),
-        Rotated::Refused
-    );
-    assert!(!f.keys.revoke(&ApiKey::generate().hash(), t0).await.unwrap());
-}
-
 /// Pages of a user's locks: each lock once, in name order, `more` exactly
 /// when locks follow, one call per page, never another user's locks.
 pub async fn pages_list_each_lock_once_in_order(kind: EngineKind) {
@@ -1188,7 +1081,6 @@ suite!(
     fencing_tokens_keep_increasing_after_the_item_is_deleted,
     an_idempotent_retry_gets_the_same_lease_and_token,
     force_release_frees_the_lock_and_fences_the_old_holder,
-    keys_rotate_once_retry_safely_and_revoke,
     pages_list_each_lock_once_in_order,
 );
 

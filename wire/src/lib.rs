@@ -61,6 +61,9 @@ pub mod codes {
     /// `409`: the calling key was rotated; only a retry of that rotation
     /// (its `Idempotency-Key`, within 15 minutes) gets an answer.
     pub const KEY_ROTATED: &str = "KEY_ROTATED";
+    /// `409`: the user has as many keys that may work as it may (20), so
+    /// it cannot rotate now.
+    pub const TOO_MANY_KEYS: &str = "TOO_MANY_KEYS";
     /// `413`: the body is too large.
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     /// `429`: a throttle, a WAF rate limit, or as many waiting acquires as

@@ -17,7 +17,7 @@ impl Timestamp {
     }
 
     /// The timestamp `millis` milliseconds after the Unix epoch.
-    pub fn from_millis(millis: u64) -> Self {
+    pub const fn from_millis(millis: u64) -> Self {
         Self(millis)
     }
 

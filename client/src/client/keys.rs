@@ -1,8 +1,8 @@
-//! The key endpoints: sign up, rotate and revoke.
+//! The key endpoints: sign up, rotate, revoke, revoke the others.
 
 use std::time::Duration;
 
-use lock_wire::{routes, KeyAnswer, RevokeAnswer, RotateRequest};
+use lock_wire::{routes, KeyAnswer, RevokeAnswer, RevokeOthersAnswer, RotateRequest};
 use reqwest::Method;
 
 use super::{whole_seconds, Call, Client};
@@ -20,8 +20,10 @@ impl Client {
     }
 
     /// `POST /v0/keys/rotate`: a new key for this user; this client's key
-    /// keeps working for `old_key_valid_for` (default: stops at once). A
-    /// retry with the old key gets the same new key.
+    /// keeps working for `old_key_valid_for` (default: stops at once). Every
+    /// attempt carries one `Idempotency-Key`, so a retry after a lost answer
+    /// gets the same new key; the service answers any other call of a
+    /// rotated key with [`Error::KeyRotated`].
     pub async fn rotate_key(
         &self,
         old_key_valid_for: Option<Duration>,
@@ -29,8 +31,19 @@ impl Client {
         let body = RotateRequest {
             old_key_valid_for_seconds: old_key_valid_for.map(whole_seconds),
         };
-        let call = Call::new(Method::POST, routes::ROTATE_KEY, self.timeout).json(&body);
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut call = Call::new(Method::POST, routes::ROTATE_KEY, self.timeout).json(&body);
+        call.idempotency_key = Some(&key);
         self.send(call).await
+    }
+
+    /// `POST /v0/keys/revoke-others`: every other key of this user stops
+    /// working; this client's key stays. How many were revoked (a retry
+    /// after a lost answer finds none left: 0).
+    pub async fn revoke_other_keys(&self) -> Result<u64, Error> {
+        let call = Call::new(Method::POST, routes::REVOKE_OTHER_KEYS, self.timeout);
+        let answer: RevokeOthersAnswer = self.send(call).await?;
+        Ok(answer.revoked_keys)
     }
 
     /// `POST /v0/keys/revoke`: this client's key stops working. A retry

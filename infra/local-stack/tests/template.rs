@@ -227,6 +227,13 @@ fn every_function_has_least_privilege() {
             "RevokeKeyFunction",
             (vec!["dynamodb:UpdateItem"], "ApiKeysTable"),
         ),
+        (
+            "RevokeOtherKeysFunction",
+            (
+                vec!["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                "ApiKeysTable",
+            ),
+        ),
     ]);
     let resources = doc["Resources"].as_mapping().unwrap();
     let functions: Vec<_> = resources

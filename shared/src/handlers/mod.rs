@@ -4,7 +4,7 @@
 
 mod keys;
 
-pub use keys::{create_user, revoke_key, rotate_key};
+pub use keys::{create_user, revoke_key, revoke_other_keys, rotate_key};
 
 use std::time::{Duration, Instant};
 

@@ -1,21 +1,25 @@
-//! The key endpoints' requests: rotate and revoke the calling key.
+//! The key endpoints' requests: rotate and revoke the calling key, revoke
+//! the others. The key they act on is the one the authorizer validated.
 
 use lambda_http::Request;
 
 use crate::error::ApiError;
-use crate::http::{body_bytes, json_object, optional_header, optional_u64, tenant};
-use crate::keys::ApiKey;
-use crate::types::{KeyGrace, UserId};
+use crate::http::{body_bytes, json_object, optional_header, optional_u64, tenant, validated_key};
+use crate::keys::{ApiKey, KeyHash};
+use crate::types::{IdempotencyKey, KeyGrace, UserId};
 
 /// `POST /v0/keys/rotate` with an optional `{"oldKeyValidForSeconds"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RotateRequest {
     /// The tenant, from the authorizer.
     pub user: UserId,
-    /// The calling key, from the `Authorization` header.
+    /// The calling key, from the `Authorization` header (it seals the new
+    /// key); it must be the key the authorizer validated.
     pub key: ApiKey,
     /// How long the calling key keeps working.
     pub grace: KeyGrace,
+    /// The `Idempotency-Key` header: only a retry with it gets the new key back.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl RotateRequest {
@@ -23,6 +27,9 @@ impl RotateRequest {
     pub fn parse(request: &Request) -> Result<Self, ApiError> {
         let user = tenant(request)?;
         let key = calling_key(request)?;
+        if key.hash() != validated_key(request)? {
+            return Err(ApiError::Unauthorized);
+        }
         let grace = if body_bytes(request)?.iter().all(u8::is_ascii_whitespace) {
             KeyGrace::default()
         } else {
@@ -32,17 +39,25 @@ impl RotateRequest {
                 .transpose()?
                 .unwrap_or_default()
         };
-        Ok(Self { user, key, grace })
+        let idempotency_key = optional_header(request, "idempotency-key")?
+            .map(IdempotencyKey::parse)
+            .transpose()?;
+        Ok(Self {
+            user,
+            key,
+            grace,
+            idempotency_key,
+        })
     }
 }
 
-/// `POST /v0/keys/revoke` (no body).
+/// `POST /v0/keys/revoke` and `POST /v0/keys/revoke-others` (no body).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeRequest {
     /// The tenant, from the authorizer.
     pub user: UserId,
-    /// The calling key, from the `Authorization` header.
-    pub key: ApiKey,
+    /// The calling key, as the authorizer validated it.
+    pub key: KeyHash,
 }
 
 impl RevokeRequest {
@@ -51,7 +66,7 @@ impl RevokeRequest {
         body_bytes(request)?;
         Ok(Self {
             user: tenant(request)?,
-            key: calling_key(request)?,
+            key: validated_key(request)?,
         })
     }
 }

@@ -138,14 +138,25 @@ pub(super) const GIVE_BACK_PLACE_UPDATE: &str = "REMOVE #place";
 pub(super) const REGISTER_KEY_CONDITION: &str = "attribute_not_exists(#keyHash)";
 /// The key exists.
 pub(super) const KEY_EXISTS: &str = "attribute_exists(#keyHash)";
+/// A key of one user (a user's record is a record, never a key of theirs).
+pub(super) const KEY_OF_USER: &str = "attribute_exists(#keyHash) AND #userId = :userId";
 /// A key is rotated once: it exists, has no successor, and is not revoked.
 pub(super) const ROTATE_CONDITION: &str =
     "attribute_exists(#keyHash) AND attribute_not_exists(#rotatedTo) AND attribute_not_exists(#revokedAt)";
-/// Record the sealed successor, and when the old key stops working.
+/// Record the sealed successor, what the rotation's Idempotency-Key was,
+/// when the old key stops working, and when TTL may delete it.
 pub(super) const ROTATE_UPDATE: &str =
-    "SET #rotatedTo = :rotatedTo, #rotatedAt = :now, #expiresAt = :expiresAt";
-/// Revoke; a second revocation keeps the first one's time.
-pub(super) const REVOKE_UPDATE: &str = "SET #revokedAt = if_not_exists(#revokedAt, :now)";
+    "SET #rotatedTo = :rotatedTo, #rotatedAt = :now, #expiresAt = :expiresAt, \
+     #rotationKey = :rotationKey, #gcAt = :gcAt";
+/// Revoke; a second revocation keeps the first one's time. TTL may delete
+/// the item later (an unknown key is refused like a revoked one).
+pub(super) const REVOKE_UPDATE: &str =
+    "SET #revokedAt = if_not_exists(#revokedAt, :now), #gcAt = :gcAt";
+/// Another key of the user that could still work: not revoked, and not
+/// stopped before `:cutoff` (the retry window of a rotation).
+pub(super) const REVOKE_OTHER_CONDITION: &str =
+    "attribute_exists(#keyHash) AND #userId = :userId AND attribute_not_exists(#revokedAt) \
+     AND (attribute_not_exists(#expiresAt) OR #expiresAt > :cutoff)";
 
 /// Whether value placeholder `placeholder` occurs in `expressions` as a whole word.
 pub(super) fn uses_value(expressions: &[&str], placeholder: &str) -> bool {
@@ -162,7 +173,7 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 35] = [
+    const EXPRESSIONS: [&str; 37] = [
         ACQUIRE_CONDITION,
         ACQUIRE_TTL_KEY,
         ACQUIRE_TTL,
@@ -181,6 +192,8 @@ mod tests {
         RENEW_OWN_TTL_UPDATE,
         REGISTER_KEY_CONDITION,
         KEY_EXISTS,
+        KEY_OF_USER,
+        REVOKE_OTHER_CONDITION,
         ROTATE_CONDITION,
         ROTATE_UPDATE,
         REVOKE_UPDATE,

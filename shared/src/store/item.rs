@@ -37,6 +37,7 @@ pub(super) const USER_ID: &str = "userId";
 pub(super) const ROTATED_TO: &str = "rotatedTo";
 pub(super) const ROTATED_AT: &str = "rotatedAt";
 pub(super) const REVOKED_AT: &str = "revokedAt";
+pub(super) const ROTATION_KEY: &str = "rotationKey";
 // Names item attributes (see `quota`).
 pub(super) const SLOTS: &str = "slots";
 pub(super) const HEALED_AT: &str = "healedAt";
@@ -51,7 +52,7 @@ pub(super) const PLACE: &str = "place";
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 25] = [
+pub(super) const ATTRIBUTES: [&str; 26] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -72,6 +73,7 @@ pub(super) const ATTRIBUTES: [&str; 25] = [
     ROTATED_TO,
     ROTATED_AT,
     REVOKED_AT,
+    ROTATION_KEY,
     SLOTS,
     HEALED_AT,
     UNTIL,

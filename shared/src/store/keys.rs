@@ -1,19 +1,24 @@
-//! [`KeyStore`]: API keys by hash, in their own table: register, look up,
-//! rotate (with an optional grace period, safe to retry) and revoke.
+//! [`KeyStore`]: API keys by hash, in their own table: sign up, look up,
+//! rotate (with an optional grace period, safe to retry with its
+//! `Idempotency-Key`), revoke, and revoke a user's other keys (which keys
+//! are a user's: `users`).
 
 use aws_sdk_dynamodb::Client;
 
 use super::expressions::{
-    KEY_EXISTS, REGISTER_KEY_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION, ROTATE_UPDATE,
+    KEY_OF_USER, REGISTER_KEY_CONDITION, REVOKE_OTHER_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION,
+    ROTATE_UPDATE,
 };
 use super::item::{
-    attribute_names, landed, number_value, optional_string, optional_time, string_attr,
-    string_value, Item, CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, USER_ID,
+    attribute_names, gc_at, landed, number_value, optional_string, optional_time, string_attr,
+    string_value, Item, CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, ROTATION_KEY,
+    USER_ID,
 };
+use super::users::{rotation_change, KeysChange, UserRecords, MAX_KEYS_PER_USER};
 use crate::error::StoreError;
-use crate::keys::{ApiKey, KeyHash};
+use crate::keys::{rotation_fingerprint, ApiKey, KeyHash};
 use crate::schema::API_KEYS_PARTITION_KEY;
-use crate::types::{Timestamp, UserId};
+use crate::types::{IdempotencyKey, Timestamp, UserId};
 
 /// How long after a rotation the old key may still call the rotate route
 /// (and only it), so that a rotation retried after a lost answer gets the
@@ -31,6 +36,8 @@ pub struct KeyRecord {
     pub revoked: bool,
     /// When the key was rotated, and its successor sealed with it.
     pub rotation: Option<(Timestamp, String)>,
+    /// The [`rotation_fingerprint`] of the `Idempotency-Key` it was rotated with.
+    pub rotation_key: Option<String>,
 }
 
 /// What a key may do at one moment.
@@ -73,7 +80,24 @@ pub enum Rotated {
         /// When the old key stops working.
         old_key_expires_at: Timestamp,
     },
+    /// The key was rotated already, and this is not a retry of that rotation
+    /// (its `Idempotency-Key`, within [`ROTATION_RETRY_MILLIS`]): nothing
+    /// was written, and the successor stays sealed.
+    AlreadyRotated,
+    /// The user has [`MAX_KEYS_PER_USER`] keys that may work: nothing was written.
+    TooManyKeys,
     /// The key is unknown, another user's, or revoked: nothing was written.
+    Refused,
+}
+
+/// What revoking a user's other keys ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokedOthers {
+    /// This many keys that could still work were revoked (0 on a retry).
+    Revoked(u64),
+    /// The calling key was rotated: a rotated key cannot revoke the others.
+    CallerRotated,
+    /// The calling key is unknown, another user's, or revoked.
     Refused,
 }
 
@@ -90,6 +114,35 @@ impl KeyStore {
         Self {
             client,
             table: table.into(),
+        }
+    }
+
+    /// Records a new user's first key: the key, then the user's record of keys.
+    pub async fn sign_up(
+        &self,
+        key: &KeyHash,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.register(key, user, now).await?;
+        let change = KeysChange {
+            set: vec![(key, None)],
+            remove: Vec::new(),
+        };
+        self.users()
+            .apply(user, &Default::default(), change, now)
+            .await
+    }
+
+    /// Which keys of `user` may still work (its record, read strongly consistently).
+    pub async fn keys_of(&self, user: &UserId) -> Result<super::users::UserKeys, StoreError> {
+        self.users().read(user).await
+    }
+
+    fn users(&self) -> UserRecords<'_> {
+        UserRecords {
+            client: &self.client,
+            table: &self.table,
         }
     }
 
@@ -127,42 +180,122 @@ impl KeyStore {
     }
 
     /// Replaces `old` (a key of `user`) by a new key; `old` keeps working
-    /// for `grace_millis`. Safe to retry: a key already rotated answers with
-    /// the same new key, read back from the successor sealed with `old`.
-    /// Three calls (read, put the new key, mark the old one); a crash
-    /// between the last two leaves an unused new key nobody knows.
+    /// for `grace_millis`. A key is rotated once: a retry with the same
+    /// `idempotency_key` within [`ROTATION_RETRY_MILLIS`] answers with the
+    /// same new key (read back from the successor sealed with `old`); any
+    /// other call is [`Rotated::AlreadyRotated`]. Five calls (read the key and
+    /// the user's record, put the new key, add it to the record, mark the
+    /// old one); a retry one. A crash before the last leaves an unused key
+    /// nobody knows, which revoking the others also revokes.
     pub async fn rotate(
         &self,
         old: &ApiKey,
         user: &UserId,
         grace_millis: u64,
+        idempotency_key: Option<&IdempotencyKey>,
         now: Timestamp,
     ) -> Result<Rotated, StoreError> {
+        let fingerprint = idempotency_key.map(|key| rotation_fingerprint(key.as_str()));
         let Some(record) = self.record(&old.hash()).await? else {
             return Ok(Rotated::Refused);
         };
         if record.user != *user || record.revoked {
             return Ok(Rotated::Refused);
         }
-        if let Some(rotated) = successor_of(old, &record) {
-            return Ok(rotated);
+        if record.rotation.is_some() {
+            return Ok(retried_rotation(old, &record, fingerprint.as_deref(), now));
         }
-        let new = ApiKey::generate();
-        self.register(&new.hash(), user, now).await?;
+        let known = self.users().read(user).await?;
+        let (old_hash, new) = (old.hash(), ApiKey::generate());
+        let others = known.working(now).filter(|hash| *hash != old_hash.as_str());
+        if others.count() + 2 > MAX_KEYS_PER_USER {
+            return Ok(Rotated::TooManyKeys);
+        }
+        let new_hash = new.hash();
+        self.register(&new_hash, user, now).await?;
         let expires_at = now.plus_millis(grace_millis);
+        let change = rotation_change(&known, &old_hash, &new_hash, expires_at, now);
+        self.users().apply(user, &known, change, now).await?;
         let sealed = old.seal_successor(&new);
-        if self.mark_rotated(old, &sealed, expires_at, now).await? {
+        if self
+            .mark_rotated(old, &sealed, expires_at, fingerprint.as_deref(), now)
+            .await?
+        {
             return Ok(Rotated::To {
                 key: new,
                 old_key_expires_at: expires_at,
             });
         }
         // A concurrent rotation (or a revocation) of `old` won: its answer stands.
-        self.delete(&new.hash()).await?;
-        let record = self.record(&old.hash()).await?;
-        Ok(record
-            .and_then(|record| successor_of(old, &record))
-            .unwrap_or(Rotated::Refused))
+        self.delete(&new_hash).await?;
+        let forget = KeysChange {
+            set: Vec::new(),
+            remove: vec![new_hash.as_str().to_owned()],
+        };
+        self.users().apply(user, &known, forget, now).await?;
+        Ok(match self.record(&old.hash()).await? {
+            Some(record) if record.rotation.is_some() && !record.revoked => {
+                retried_rotation(old, &record, fingerprint.as_deref(), now)
+            }
+            _ => Rotated::Refused,
+        })
+    }
+
+    /// Revokes every key of `user` but `caller` that could still work, and
+    /// takes them out of the user's record. Refused if `caller` was rotated
+    /// (whoever holds an old key must not lock out the holder of the new one).
+    pub async fn revoke_others(
+        &self,
+        caller: &KeyHash,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<RevokedOthers, StoreError> {
+        let Some(record) = self.record(caller).await? else {
+            return Ok(RevokedOthers::Refused);
+        };
+        if record.user != *user || record.revoked {
+            return Ok(RevokedOthers::Refused);
+        }
+        if record.rotation.is_some() {
+            return Ok(RevokedOthers::CallerRotated);
+        }
+        let known = self.users().read(user).await?;
+        let others: Vec<String> = known
+            .keys
+            .keys()
+            .filter(|hash| *hash != caller.as_str())
+            .cloned()
+            .collect();
+        let mut revoked = 0;
+        for hash in &others {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(API_KEYS_PARTITION_KEY, string_value(hash))
+                .condition_expression(REVOKE_OTHER_CONDITION)
+                .update_expression(REVOKE_UPDATE)
+                .set_expression_attribute_names(Some(attribute_names(&[
+                    REVOKE_OTHER_CONDITION,
+                    REVOKE_UPDATE,
+                ])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .expression_attribute_values(":now", number_value(now.millis()))
+                .expression_attribute_values(
+                    ":cutoff",
+                    number_value(now.millis().saturating_sub(ROTATION_RETRY_MILLIS)),
+                )
+                .expression_attribute_values(":gcAt", gc_at(now))
+                .send()
+                .await;
+            revoked += u64::from(landed(result)?);
+        }
+        let change = KeysChange {
+            set: Vec::new(),
+            remove: others,
+        };
+        self.users().apply(user, &known, change, now).await?;
+        Ok(RevokedOthers::Revoked(revoked))
     }
 
     async fn mark_rotated(
@@ -170,8 +303,11 @@ impl KeyStore {
         old: &ApiKey,
         sealed: &str,
         expires_at: Timestamp,
+        fingerprint: Option<&str>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        // Without an Idempotency-Key nothing can match it: no retry gets the key back.
+        let fingerprint = fingerprint.unwrap_or("none");
         let result = self
             .client
             .update_item()
@@ -186,26 +322,51 @@ impl KeyStore {
             .expression_attribute_values(":rotatedTo", string_value(sealed))
             .expression_attribute_values(":now", number_value(now.millis()))
             .expression_attribute_values(":expiresAt", number_value(expires_at.millis()))
+            .expression_attribute_values(":rotationKey", string_value(fingerprint))
+            .expression_attribute_values(
+                ":gcAt",
+                gc_at(expires_at.plus_millis(ROTATION_RETRY_MILLIS)),
+            )
             .send()
             .await;
         landed(result)
     }
 
-    /// Revokes `key` (it stops working once the authorizer's cache for it
-    /// expires); `false` if there is no such key. Safe to repeat.
-    pub async fn revoke(&self, key: &KeyHash, now: Timestamp) -> Result<bool, StoreError> {
+    /// Revokes `key` of `user` (it stops working once the authorizer's
+    /// cache for it expires) and takes it out of the user's record; `false`
+    /// if there is no such key of that user. Safe to repeat.
+    pub async fn revoke(
+        &self,
+        key: &KeyHash,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(API_KEYS_PARTITION_KEY, string_value(key.as_str()))
-            .condition_expression(KEY_EXISTS)
+            .condition_expression(KEY_OF_USER)
             .update_expression(REVOKE_UPDATE)
-            .set_expression_attribute_names(Some(attribute_names(&[KEY_EXISTS, REVOKE_UPDATE])))
+            .set_expression_attribute_names(Some(attribute_names(&[KEY_OF_USER, REVOKE_UPDATE])))
+            .expression_attribute_values(":userId", string_value(user.as_str()))
             .expression_attribute_values(":now", number_value(now.millis()))
+            .expression_attribute_values(":gcAt", gc_at(now))
             .send()
             .await;
-        landed(result)
+        if !landed(result)? {
+            return Ok(false);
+        }
+        let change = KeysChange {
+            set: Vec::new(),
+            remove: vec![key.as_str().to_owned()],
+        };
+        let known = super::users::UserKeys {
+            exists: true,
+            ..Default::default()
+        };
+        self.users().apply(user, &known, change, now).await?;
+        Ok(true)
     }
 
     async fn delete(&self, key: &KeyHash) -> Result<(), StoreError> {
@@ -219,13 +380,28 @@ impl KeyStore {
     }
 }
 
-/// The answer to a rotation of `old` that already happened, if it did.
-fn successor_of(old: &ApiKey, record: &KeyRecord) -> Option<Rotated> {
-    let (_, sealed) = record.rotation.as_ref()?;
-    Some(Rotated::To {
-        key: old.open_successor(sealed)?,
-        old_key_expires_at: record.expires_at?,
-    })
+/// The answer to a rotation of `old` that already happened: its new key if
+/// this is a retry of it (the same `Idempotency-Key` fingerprint, within
+/// [`ROTATION_RETRY_MILLIS`] of the rotation), [`Rotated::AlreadyRotated`] otherwise.
+fn retried_rotation(
+    old: &ApiKey,
+    record: &KeyRecord,
+    fingerprint: Option<&str>,
+    now: Timestamp,
+) -> Rotated {
+    let retry = fingerprint.is_some() && fingerprint == record.rotation_key.as_deref();
+    let successor = match (&record.rotation, record.expires_at) {
+        (Some((at, sealed)), Some(expires_at))
+            if retry && at.plus_millis(ROTATION_RETRY_MILLIS) > now =>
+        {
+            old.open_successor(sealed).map(|key| Rotated::To {
+                key,
+                old_key_expires_at: expires_at,
+            })
+        }
+        _ => None,
+    };
+    successor.unwrap_or(Rotated::AlreadyRotated)
 }
 
 fn record_from_item(item: &Item) -> Result<KeyRecord, StoreError> {
@@ -243,5 +419,6 @@ fn record_from_item(item: &Item) -> Result<KeyRecord, StoreError> {
         expires_at: optional_time(item, EXPIRES_AT)?,
         revoked: optional_time(item, REVOKED_AT)?.is_some(),
         rotation,
+        rotation_key: optional_string(item, ROTATION_KEY).map(str::to_owned),
     })
 }

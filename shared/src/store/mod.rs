@@ -4,6 +4,7 @@
 //!
 //! - [`locks`]: [`LockStore`], the lock operations and their outcomes;
 //! - [`keys`]: [`KeyStore`], API keys by hash;
+//! - [`users`]: which keys are a user's;
 //! - `expressions`: every expression the stores send, whole and named;
 //! - `outcomes`: [`Grant`] and what each operation ends in;
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
@@ -18,8 +19,9 @@ pub mod locks;
 mod outcomes;
 pub mod quota;
 mod reads;
+pub mod users;
 pub mod waiting;
 
-pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
+pub use keys::{KeyRecord, KeyStanding, KeyStore, RevokedOthers, Rotated};
 pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
 pub use waiting::Place;

@@ -128,7 +128,7 @@ enum Command {
         /// The lock's name.
         name: String,
     },
-    /// Rotate or revoke this key.
+    /// Rotate or revoke this key, or revoke this user's other keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Run a command holding a lock, renewing it while the command runs.
@@ -145,6 +145,9 @@ enum KeysCommand {
     },
     /// This key stops working (and leaves the config file).
     Revoke,
+    /// Every other key of this user stops working (a leaked old key, say);
+    /// this one stays. A rotated-out key may not.
+    RevokeOthers,
 }
 
 /// `30s`, `5m`, `1h 30m`, or a bare number of seconds.
@@ -254,6 +257,10 @@ async fn execute(command: Command, url: Option<String>, printer: &Printer) -> Re
             client.revoke_key().await?;
             let saved = replace_saved_key(client.api_key(), None)?;
             printer.revoked(saved.as_deref())
+        }
+        Command::Keys(KeysCommand::RevokeOthers) => {
+            let revoked = client(url)?.revoke_other_keys().await?;
+            printer.revoked_others(revoked)
         }
         Command::Run(args) => Ok(run::run(client(url)?, args, printer).await),
     }

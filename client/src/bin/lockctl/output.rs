@@ -203,6 +203,15 @@ impl Printer {
         Ok(0)
     }
 
+    pub fn revoked_others(&self, revoked: u64) -> Result<u8, Error> {
+        if self.json() {
+            self.document(&json!({ "revokedKeys": revoked }));
+        } else {
+            println!("revoked {revoked} other key(s); this key still works");
+        }
+        Ok(0)
+    }
+
     pub fn revoked(&self, saved: Option<&Path>) -> Result<u8, Error> {
         if self.json() {
             self.document(&json!({ "revoked": true }));

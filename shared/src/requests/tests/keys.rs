@@ -1,6 +1,7 @@
 //! Rotate and revoke: the calling key and a grace in range.
 
 use super::*;
+use crate::keys::ApiKey;
 
 #[test]
 fn rotate_and_revoke_need_the_calling_key_and_a_grace_in_range() {
@@ -36,6 +37,20 @@ fn rotate_and_revoke_need_the_calling_key_and_a_grace_in_range() {
     }
     let keyless = RotateRequest::parse(&request(None, &[])).unwrap_err();
     assert_eq!(keyless.to_string(), "Unauthorized");
-    assert!(RevokeRequest::parse(&with_key(None, &[], Some(key))).is_ok());
     assert!(RevokeRequest::parse(&request(None, &[])).is_err());
+}
+
+#[test]
+fn key_routes_act_on_the_key_the_authorizer_validated() {
+    let (a, b) = (ApiKey::generate(), ApiKey::generate());
+    // Revoke: the context's key, whatever the header says.
+    let revoke = RevokeRequest::parse(&with_keys(None, &[], Some(&b.reveal()), Some(a.hash())));
+    assert_eq!(revoke.unwrap().key, a.hash());
+    let unvalidated = RevokeRequest::parse(&with_keys(None, &[], Some(&a.reveal()), None));
+    assert_eq!(unvalidated.unwrap_err().to_string(), "Unauthorized");
+    // Rotate needs the key itself (it seals the new one), and it must be the validated one.
+    let other = RotateRequest::parse(&with_keys(None, &[], Some(&b.reveal()), Some(a.hash())));
+    assert_eq!(other.unwrap_err().to_string(), "Unauthorized");
+    let same = RotateRequest::parse(&with_keys(None, &[], Some(&a.reveal()), Some(a.hash())));
+    assert_eq!(same.unwrap().key, a);
 }

@@ -27,14 +27,34 @@ fn request(body: Option<&str>, query: &[(&str, &str)]) -> Request {
     with_key(body, query, None)
 }
 
-/// [`request`], with `Authorization: Bearer <key>` if given.
+/// [`request`], with `Authorization: Bearer <key>` if given, and that key's
+/// hash in the authorizer's context, as the authorizer puts it.
 fn with_key(body: Option<&str>, query: &[(&str, &str)], key: Option<&str>) -> Request {
+    let validated =
+        key.and_then(|key| crate::keys::ApiKey::from_authorization(&format!("Bearer {key}")));
+    with_keys(body, query, key, validated.map(|key| key.hash()))
+}
+
+/// [`request`] with `Authorization: Bearer <header>` if given, and the
+/// authorizer's context naming `validated` as the key it checked.
+fn with_keys(
+    body: Option<&str>,
+    query: &[(&str, &str)],
+    header: Option<&str>,
+    validated: Option<crate::keys::KeyHash>,
+) -> Request {
     let mut context = aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
     let user = UserId::generate();
     context
         .authorizer
         .fields
         .insert("userId".into(), json!(user));
+    if let Some(hash) = validated {
+        context
+            .authorizer
+            .fields
+            .insert("keyHash".into(), json!(hash.as_str()));
+    }
     let mut params: HashMap<String, Vec<String>> = HashMap::new();
     for (name, value) in query {
         params
@@ -45,7 +65,7 @@ fn with_key(body: Option<&str>, query: &[(&str, &str)], key: Option<&str>) -> Re
     let mut builder = lambda_http::http::Request::builder()
         .method("POST")
         .uri("/v0/lock");
-    if let Some(key) = key {
+    if let Some(key) = header {
         builder = builder.header("authorization", format!("Bearer {key}"));
     }
     builder
