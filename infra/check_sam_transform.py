@@ -11,7 +11,10 @@ evaluated:
   it carries the throttling, the access logs and (with `WafRateLimits`) the
   WAF association: SAM adds a stage `Stage` unless `OpenApiVersion` is set;
 - what each `SignupMode` deploys: the sign-up method, its authorization and
-  whether its function exists.
+  whether its function exists;
+- that `SetApiGatewayAccountRole` sets the account's CloudWatch role (to a
+  role only API Gateway acting for this account may assume) before the API,
+  or leaves it alone and still deploys the API.
 """
 
 import re
@@ -143,6 +146,30 @@ def check_one_stage(text, parameters):
         assert not associations, f"WAF off, yet {sorted(associations)}"
 
 
+def check_account_role(text, setting):
+    """What `SetApiGatewayAccountRole=setting` deploys; raises AssertionError if it is wrong."""
+    parameters = {"SetApiGatewayAccountRole": setting}
+    template = translate(text, parameters)
+    conditions = Conditions(template, parameters)
+    resources = {
+        k: r for k, r in template["Resources"].items()
+        if "Condition" not in r or conditions.holds(r["Condition"])
+    }
+    api = resources["LockApi"]
+    assert "Condition" not in api, "the API is deployed whatever the setting"
+    handle = resources[api["DependsOn"]]
+    chosen = conditions.choose(handle.get("Metadata", {}))
+    if setting == "false":
+        assert "ApiGatewayAccount" not in resources and "ApiGatewayLogsRole" not in resources
+        assert "ApiGatewayAccount" not in str(chosen), chosen
+        return
+    assert chosen == {"AccountSetting": {"Ref": "ApiGatewayAccount"}}, chosen
+    trust = resources["ApiGatewayLogsRole"]["Properties"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    source = statement["Condition"]["StringEquals"]["aws:SourceAccount"]
+    assert source == {"Ref": "AWS::AccountId"}, statement
+
+
 def main(path):
     text = open(path, encoding="utf-8").read()
     # Local folders are uploaded by `sam deploy`; the translator wants S3 URIs.
@@ -156,6 +183,9 @@ def main(path):
     for mode in ["open", "iam", "off"]:
         check_signup_mode(text, mode)
     print("SignupMode open, iam and off each deploy the sign-up route they promise")
+    for setting in ["true", "false"]:
+        check_account_role(text, setting)
+    print("SetApiGatewayAccountRole sets the account's role (this account only) first, or leaves it")
 
 
 if __name__ == "__main__":

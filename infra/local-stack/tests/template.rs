@@ -432,8 +432,10 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
 }
 
 /// The optional AWS WAF web ACL: off by default; when on, a rate rule per
-/// API key (the `Authorization` header) and one per IP on sign-up, each
-/// answering a JSON 429, on the API's stage.
+/// API key (the `Authorization` header, lower-cased and its spaces
+/// compressed, so every spelling of one key is one bucket), one per IP on
+/// sign-up and one per IP on every route, each answering a JSON 429, on the
+/// API's stage.
 #[test]
 fn optional_waf_rate_limits_each_key_and_sign_ups_per_ip() {
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
@@ -453,12 +455,25 @@ fn optional_waf_rate_limits_each_key_and_sign_ups_per_ip() {
             .find(|rule| rule["Name"] == name)
             .unwrap_or_else(|| panic!("no rule {name}"))
     };
-    for name in ["per-api-key", "sign-up-per-ip"] {
+    for name in ["per-api-key", "sign-up-per-ip", "per-ip"] {
         let block = &rule(name)["Action"]["Block"]["CustomResponse"];
         assert_eq!(block["ResponseCode"], 429, "{name}");
     }
     let per_key = &rule("per-api-key")["Statement"]["RateBasedStatement"];
     assert_eq!(per_key["CustomKeys"][0]["Header"]["Name"], "authorization");
+    let transformations: Vec<&str> = per_key["CustomKeys"][0]["Header"]["TextTransformations"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|t| t["Type"].as_str().unwrap())
+        .collect();
+    assert_eq!(transformations, ["LOWERCASE", "COMPRESS_WHITE_SPACE"]);
+    let every_route = &rule("per-ip")["Statement"]["RateBasedStatement"];
+    assert_eq!(every_route["AggregateKeyType"], "IP");
+    assert!(
+        every_route.get("ScopeDownStatement").is_none(),
+        "every route"
+    );
     let per_ip = &rule("sign-up-per-ip")["Statement"]["RateBasedStatement"];
     assert_eq!(per_ip["AggregateKeyType"], "IP");
     let scope = &per_ip["ScopeDownStatement"]["ByteMatchStatement"];
