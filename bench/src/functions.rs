@@ -13,6 +13,8 @@ use local_stack::dynamodb::local_aws_env;
 use local_stack::gateway::event::{proxy_event, Incoming};
 use local_stack::template::Template;
 use serde_json::{json, Map, Value};
+use shared::http::{CONTEXT_KEY_HASH, CONTEXT_USER_ID};
+use shared::keys::ApiKey;
 use tokio::process::{Child, Command};
 
 use crate::runtime::RuntimeApi;
@@ -171,7 +173,15 @@ pub fn rest_event(
     let mut authorizer = Map::new();
     if let Some(user) = user {
         authorizer.insert("principalId".into(), json!(user));
-        authorizer.insert("userId".into(), json!(user));
+        authorizer.insert(CONTEXT_USER_ID.into(), json!(user));
+        // The validated key's hash, as the authorizer passes it on.
+        let key = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, value)| ApiKey::from_authorization(value));
+        if let Some(key) = key {
+            authorizer.insert(CONTEXT_KEY_HASH.into(), json!(key.hash().as_str()));
+        }
     }
     proxy_event(Incoming {
         route,

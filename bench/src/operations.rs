@@ -312,6 +312,18 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
     assert_eq!(status, 200, "rotate: {rotated}");
     let new_bearer = format!("Bearer {}", rotated["apiKey"].as_str().expect("a new key"));
     let auth = [("Authorization", new_bearer.as_str())];
+    let (status, others) = c
+        .count(
+            "revoke the other keys (one)",
+            "revoke-other-keys",
+            f.event("POST", "/v0/keys/revoke-others", None, &auth, me),
+        )
+        .await;
+    assert_eq!(
+        (status, &others["revokedKeys"]),
+        (200, &json!(1)),
+        "revoke-others: {others}"
+    );
     let (status, revoked) = c
         .count(
             "revoke key",
