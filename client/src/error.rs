@@ -55,6 +55,9 @@ pub enum Error {
     /// a rotated key tried to revoke the others).
     #[error("key rotated: {0}")]
     KeyRotated(String),
+    /// The user has as many keys that may work as it may (20): no rotation now.
+    #[error("too many keys: {0}")]
+    TooManyKeys(String),
     /// The service failed (5xx, after the retries) or answered something
     /// this client does not understand.
     #[error("server error {status}: {message}")]
@@ -110,6 +113,7 @@ impl Error {
             (409, codes::LOCK_HELD) => Self::LockHeld,
             (409, codes::IDEMPOTENCY_KEY_REUSED) => Self::IdempotencyKeyReused(answer.message),
             (409, codes::KEY_ROTATED) => Self::KeyRotated(answer.message),
+            (409, codes::TOO_MANY_KEYS) => Self::TooManyKeys(answer.message),
             (429, _) => Self::Throttled {
                 message: answer.message,
                 retry_after: retry_after
@@ -168,6 +172,8 @@ mod tests {
         assert!(matches!(reused, Error::IdempotencyKeyReused(_)));
         let rotated = error(409, r#"{"message":"m","code":"KEY_ROTATED"}"#);
         assert!(matches!(rotated, Error::KeyRotated(_)));
+        let many = error(409, r#"{"message":"m","code":"TOO_MANY_KEYS"}"#);
+        assert!(matches!(many, Error::TooManyKeys(_)));
         let waiting = Error::from_answer(
             StatusCode::TOO_MANY_REQUESTS,
             r#"{"message":"too many waiting","code":"THROTTLED"}"#,

@@ -38,7 +38,8 @@ pub mod exit {
 }
 
 const EXIT_CODES: &str = "\
-Exit codes: 0 success; 1 the service said no (unlock or renew answered false);
+Exit codes: 0 success; 1 the service said no (unlock or renew answered false,
+a held lock cannot be deleted, too many keys to rotate);
 2 usage; 65 bad request; 66 lock not found; 69 service unreachable or failing;
 73 lock quota exceeded; 75 lock held, not granted (run: --conflict-exit-code);
 76 run: lease lost while the command ran; 77 unauthorized; 78 not configured.
@@ -183,7 +184,7 @@ pub fn code_of(err: &Error) -> u8 {
         Error::Held { .. } => exit::HELD,
         Error::LeaseLost(_) => exit::REFUSED,
         Error::NotFound => exit::NOT_FOUND,
-        Error::LockHeld => exit::REFUSED,
+        Error::LockHeld | Error::TooManyKeys(_) => exit::REFUSED,
         Error::QuotaExceeded(_) => exit::QUOTA,
         Error::Unauthorized => exit::UNAUTHORIZED,
         Error::BadRequest { .. } | Error::IdempotencyKeyReused(_) => exit::BAD_REQUEST,
