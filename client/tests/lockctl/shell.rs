@@ -107,21 +107,32 @@ pub async fn lock_subcommands_answer_with_their_exit_codes(ctx: Ctx) {
         (0, "unlocked build"),
         "{unlocked:?}"
     );
+    // A retry from another process: the same key and the same requester
+    // (the default requester, host/pid, differs per process).
+    let keyed = ["-o", "json", "acquire", "build", "--idempotency-key", "k-1"];
     let again = ctx
-        .run(&["-o", "json", "acquire", "build", "--idempotency-key", "k-1"])
+        .run(&[&keyed[..], &["--requester", "ci"]].concat())
         .await;
     assert!(
         again.json()["fencingToken"].as_u64().unwrap() > first_token,
         "{again:?}"
     );
     let retried = ctx
-        .run(&["-o", "json", "acquire", "build", "--idempotency-key", "k-1"])
+        .run(&[&keyed[..], &["--requester", "ci"]].concat())
         .await;
     assert_eq!(
         retried.json()["leaseId"],
         again.json()["leaseId"],
         "same key, same lease"
     );
+    let reused = ctx
+        .run(&[&keyed[..], &["--requester", "someone-else"]].concat())
+        .await;
+    assert_eq!(
+        reused.code, 65,
+        "the key was granted for another requester: {reused:?}"
+    );
+    assert!(reused.stderr.contains("Idempotency-Key"), "{reused:?}");
     let forced = ctx.run(&["unlock", "build", "--force"]).await;
     assert_eq!(forced.code, 0, "{forced:?}");
 
