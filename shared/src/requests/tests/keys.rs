@@ -54,3 +54,23 @@ fn key_routes_act_on_the_key_the_authorizer_validated() {
     let same = RotateRequest::parse(&with_keys(None, &[], Some(&a.reveal()), Some(a.hash())));
     assert_eq!(same.unwrap().key, a);
 }
+
+#[test]
+fn a_rotation_takes_a_well_formed_idempotency_key() {
+    let key = ApiKey::generate().reveal();
+    let rotate = |value: &str| {
+        let mut request = with_key(None, &[], Some(&key));
+        let value = lambda_http::http::HeaderValue::from_str(value).unwrap();
+        request.headers_mut().insert("idempotency-key", value);
+        RotateRequest::parse(&request)
+    };
+    let parsed = rotate("rotation-7").unwrap();
+    assert_eq!(parsed.idempotency_key.unwrap().as_str(), "rotation-7");
+    for bad in ["", "two words", &"k".repeat(256)] {
+        assert_eq!(
+            rotate(bad).unwrap_err().to_string(),
+            "Idempotency-Key header must be 1 to 255 visible ASCII characters",
+            "{bad:?}"
+        );
+    }
+}
