@@ -17,6 +17,7 @@ mod load;
 mod operations;
 mod report;
 mod runtime;
+mod setup;
 mod stats;
 mod wire;
 

@@ -6,8 +6,7 @@
 use aws_sdk_dynamodb::Client;
 
 use super::expressions::{
-    KEY_OF_USER, REGISTER_KEY_CONDITION, REVOKE_OTHER_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION,
-    ROTATE_UPDATE,
+    KEY_OF_USER, REGISTER_KEY_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION, ROTATE_UPDATE,
 };
 use super::item::{
     attribute_names, gc_at, landed, number_value, optional_string, optional_time, string_attr,
@@ -90,22 +89,11 @@ pub enum Rotated {
     Refused,
 }
 
-/// What revoking a user's other keys ended in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RevokedOthers {
-    /// This many keys that could still work were revoked (0 on a retry).
-    Revoked(u64),
-    /// The calling key was rotated: a rotated key cannot revoke the others.
-    CallerRotated,
-    /// The calling key is unknown, another user's, or revoked.
-    Refused,
-}
-
 /// API keys, by hash, in their own table.
 #[derive(Clone, Debug)]
 pub struct KeyStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl KeyStore {
@@ -139,7 +127,7 @@ impl KeyStore {
         self.users().read(user).await
     }
 
-    fn users(&self) -> UserRecords<'_> {
+    pub(super) fn users(&self) -> UserRecords<'_> {
         UserRecords {
             client: &self.client,
             table: &self.table,
@@ -239,63 +227,6 @@ impl KeyStore {
             }
             _ => Rotated::Refused,
         })
-    }
-
-    /// Revokes every key of `user` but `caller` that could still work, and
-    /// takes them out of the user's record. Refused if `caller` was rotated
-    /// (whoever holds an old key must not lock out the holder of the new one).
-    pub async fn revoke_others(
-        &self,
-        caller: &KeyHash,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<RevokedOthers, StoreError> {
-        let Some(record) = self.record(caller).await? else {
-            return Ok(RevokedOthers::Refused);
-        };
-        if record.user != *user || record.revoked {
-            return Ok(RevokedOthers::Refused);
-        }
-        if record.rotation.is_some() {
-            return Ok(RevokedOthers::CallerRotated);
-        }
-        let known = self.users().read(user).await?;
-        let others: Vec<String> = known
-            .keys
-            .keys()
-            .filter(|hash| *hash != caller.as_str())
-            .cloned()
-            .collect();
-        let mut revoked = 0;
-        for hash in &others {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(API_KEYS_PARTITION_KEY, string_value(hash))
-                .condition_expression(REVOKE_OTHER_CONDITION)
-                .update_expression(REVOKE_UPDATE)
-                .set_expression_attribute_names(Some(attribute_names(&[
-                    REVOKE_OTHER_CONDITION,
-                    REVOKE_UPDATE,
-                ])))
-                .expression_attribute_values(":userId", string_value(user.as_str()))
-                .expression_attribute_values(":now", number_value(now.millis()))
-                .expression_attribute_values(
-                    ":cutoff",
-                    number_value(now.millis().saturating_sub(ROTATION_RETRY_MILLIS)),
-                )
-                .expression_attribute_values(":gcAt", gc_at(now))
-                .send()
-                .await;
-            revoked += u64::from(landed(result)?);
-        }
-        let change = KeysChange {
-            set: Vec::new(),
-            remove: others,
-        };
-        self.users().apply(user, &known, change, now).await?;
-        Ok(RevokedOthers::Revoked(revoked))
     }
 
     async fn mark_rotated(

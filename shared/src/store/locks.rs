@@ -12,9 +12,9 @@ use aws_sdk_dynamodb::Client;
 use super::expressions::*;
 use super::item::{
     attribute_names, gc_at, is_true, lock_from_item, lock_key, number_value,
-    old_item_on_condition_failure, optional_string, string_value, Item, UpdateFailure,
-    FORCED_RELEASE, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL,
+    old_item_on_condition_failure, string_value, Item, UpdateFailure, FORCED_RELEASE,
 };
+use super::outcomes::judge_refused_acquire;
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use super::quota::Slot;
 use crate::error::StoreError;
@@ -385,39 +385,5 @@ async fn written_item(
     match result {
         Ok(output) => output.attributes.map(Ok).ok_or(StoreError::NoAttributes),
         Err(failure) => Ok(Err(failure)),
-    }
-}
-
-/// What a refused acquire means, from the lock as it stood: granted if it
-/// is our own live lease (a retry of a write that landed, or the same
-/// idempotency key asked for the same requester and TTL), refused if that
-/// key was granted for another, held otherwise.
-fn judge_refused_acquire(current: Option<Item>, grant: &Grant<'_>, now: Timestamp) -> Acquired {
-    // A partial item (moto shows a concurrent first grant that way) is simply
-    // not ours; only a full one can be.
-    let Some((item, lock)) =
-        current.and_then(|item| lock_from_item(&item).ok().map(|lock| (item, lock)))
-    else {
-        return Acquired::Held { expires_at: None };
-    };
-    let same_key = grant
-        .idempotency_key
-        .is_some_and(|key| optional_string(&item, IDEMPOTENCY_KEY) == Some(key.as_str()));
-    let ours = lock.lease_id == *grant.lease || same_key;
-    if ours && lock.is_held(now) {
-        let asked_ttl = grant.ttl.map(|ttl| ttl.millis());
-        let granted_ttl = item
-            .get(IDEMPOTENCY_TTL)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok());
-        let same_request = lock.leased_by == *grant.requester && granted_ttl == asked_ttl;
-        if lock.lease_id != *grant.lease && !same_request {
-            return Acquired::KeyReused;
-        }
-        Acquired::Granted(lock)
-    } else {
-        Acquired::Held {
-            expires_at: lock.expires_at,
-        }
     }
 }

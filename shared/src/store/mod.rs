@@ -22,6 +22,7 @@ mod reads;
 pub mod users;
 pub mod waiting;
 
-pub use keys::{KeyRecord, KeyStanding, KeyStore, RevokedOthers, Rotated};
+pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
 pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
+pub use users::RevokedOthers;
 pub use waiting::Place;

@@ -1,6 +1,7 @@
 //! What the lock operations are asked ([`Grant`]) and what they end in: a
 //! lost race or a stale lease is an outcome, not an error.
 
+use super::item::{lock_from_item, optional_string, Item, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL};
 use crate::types::{IdempotencyKey, LeaseId, LeaseTtl, Lock, Requester, Timestamp};
 
 /// A grant request: who asks, under which lease, for how long.
@@ -80,4 +81,42 @@ pub enum Renewed {
     NotLive,
     /// No lock of that name exists for the user.
     NotFound,
+}
+
+/// What a refused acquire means, from the lock as it stood: granted if it
+/// is our own live lease (a retry of a write that landed, or the same
+/// idempotency key asked for the same requester and TTL), refused if that
+/// key was granted for another, held otherwise.
+pub(super) fn judge_refused_acquire(
+    current: Option<Item>,
+    grant: &Grant<'_>,
+    now: Timestamp,
+) -> Acquired {
+    // A partial item (moto shows a concurrent first grant that way) is simply
+    // not ours; only a full one can be.
+    let Some((item, lock)) =
+        current.and_then(|item| lock_from_item(&item).ok().map(|lock| (item, lock)))
+    else {
+        return Acquired::Held { expires_at: None };
+    };
+    let same_key = grant
+        .idempotency_key
+        .is_some_and(|key| optional_string(&item, IDEMPOTENCY_KEY) == Some(key.as_str()));
+    let ours = lock.lease_id == *grant.lease || same_key;
+    if ours && lock.is_held(now) {
+        let asked_ttl = grant.ttl.map(|ttl| ttl.millis());
+        let granted_ttl = item
+            .get(IDEMPOTENCY_TTL)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok());
+        let same_request = lock.leased_by == *grant.requester && granted_ttl == asked_ttl;
+        if lock.lease_id != *grant.lease && !same_request {
+            return Acquired::KeyReused;
+        }
+        Acquired::Granted(lock)
+    } else {
+        Acquired::Held {
+            expires_at: lock.expires_at,
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Which keys are a user's: one record per user in the key table, read
+//! Which keys are a user's, and revoking all but the caller's: one record
+//! per user in the key table, read
 //! strongly consistently (a GSI would be eventually consistent, and a
 //! revocation must not miss a key created a moment ago).
 //!
@@ -14,9 +15,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::expressions::{KEY_EXISTS, REGISTER_KEY_CONDITION};
-use super::item::{attribute_names, landed, number_value, string_value, Item, USER_ID};
-use super::keys::ROTATION_RETRY_MILLIS;
+use super::expressions::{
+    KEY_EXISTS, REGISTER_KEY_CONDITION, REVOKE_OTHER_CONDITION, REVOKE_UPDATE,
+};
+use super::item::{attribute_names, gc_at, landed, number_value, string_value, Item, USER_ID};
+use super::keys::{KeyStore, ROTATION_RETRY_MILLIS};
 use crate::error::StoreError;
 use crate::keys::KeyHash;
 use crate::schema::API_KEYS_PARTITION_KEY;
@@ -27,6 +30,17 @@ use crate::types::{Timestamp, UserId};
 pub const MAX_KEYS_PER_USER: usize = 20;
 /// The record's map of key hash → when the key stops working.
 const KEYS: &str = "keys";
+
+/// What revoking a user's other keys ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokedOthers {
+    /// This many keys that could still work were revoked (0 on a retry).
+    Revoked(u64),
+    /// The calling key was rotated: a rotated key cannot revoke the others.
+    CallerRotated,
+    /// The calling key is unknown, another user's, or revoked.
+    Refused,
+}
 
 /// The keys of one user that may still work, and when each stops (`None`:
 /// not before it is revoked).
@@ -181,6 +195,65 @@ impl UserRecords<'_> {
             .send()
             .await;
         landed(result)
+    }
+}
+
+impl KeyStore {
+    /// Revokes every key of `user` but `caller` that could still work, and
+    /// takes them out of the user's record. Refused if `caller` was rotated
+    /// (whoever holds an old key must not lock out the holder of the new one).
+    pub async fn revoke_others(
+        &self,
+        caller: &KeyHash,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<RevokedOthers, StoreError> {
+        let Some(record) = self.record(caller).await? else {
+            return Ok(RevokedOthers::Refused);
+        };
+        if record.user != *user || record.revoked {
+            return Ok(RevokedOthers::Refused);
+        }
+        if record.rotation.is_some() {
+            return Ok(RevokedOthers::CallerRotated);
+        }
+        let known = self.users().read(user).await?;
+        let others: Vec<String> = known
+            .keys
+            .keys()
+            .filter(|hash| *hash != caller.as_str())
+            .cloned()
+            .collect();
+        let mut revoked = 0;
+        for hash in &others {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(API_KEYS_PARTITION_KEY, string_value(hash))
+                .condition_expression(REVOKE_OTHER_CONDITION)
+                .update_expression(REVOKE_UPDATE)
+                .set_expression_attribute_names(Some(attribute_names(&[
+                    REVOKE_OTHER_CONDITION,
+                    REVOKE_UPDATE,
+                ])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .expression_attribute_values(":now", number_value(now.millis()))
+                .expression_attribute_values(
+                    ":cutoff",
+                    number_value(now.millis().saturating_sub(ROTATION_RETRY_MILLIS)),
+                )
+                .expression_attribute_values(":gcAt", gc_at(now))
+                .send()
+                .await;
+            revoked += u64::from(landed(result)?);
+        }
+        let change = KeysChange {
+            set: Vec::new(),
+            remove: others,
+        };
+        self.users().apply(user, &known, change, now).await?;
+        Ok(RevokedOthers::Revoked(revoked))
     }
 }
 

@@ -1,6 +1,5 @@
-//! The store's per-tenant limits on every engine (moto and dynalite, each
-//! started on a free port for each test): the quota of lock names, which no
-//! interleaving can exceed or wear down, and the places of waiting acquires.
+//! The quota of lock names on every engine (moto and dynalite, each started
+//! on a free port for each test): no interleaving can exceed or wear it down.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
-use shared::store::{Acquired, Deleted, Grant, LockStore, Place, Released};
+use shared::store::{Acquired, Deleted, Grant, LockStore};
 use shared::types::{LeaseId, LeaseTtl, LockName, Requester, Timestamp, UserId};
 use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
 
@@ -404,114 +403,15 @@ pub async fn the_interleavings_that_wore_down_the_old_counter_do_not(kind: Engin
     assert_eq!(locks.list(&user).await.unwrap().len(), 3);
 }
 
-/// Waiting places: each one taken in one write while places are free, none
-/// beyond the limit (the answer says when the first lapses), one given back
-/// is free again, one whose holder died lapses at its time, and one that
-/// lapsed cannot be given back by its old owner over its new one.
-pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
-    let now = at(T0);
-    let mut taken = BTreeSet::new();
-    for (owner, until) in [("a", T0 + 7_000), ("b", T0 + 6_000), ("c", T0 + 9_000)] {
-        let (place, calls) = f
-            .calls
-            .during(f.locks.take_waiting_place(&user, 3, owner, at(until), now))
-            .await;
-        let Place::Taken(place) = place.unwrap() else {
-            panic!("{owner}: no place with places free")
-        };
-        assert!(calls <= 5, "{owner}: {calls} calls");
-        taken.insert((place, owner));
-    }
-    assert_eq!(
-        taken.iter().map(|(p, _)| *p).collect::<BTreeSet<_>>(),
-        BTreeSet::from([0, 1, 2])
-    );
-    let full = f
-        .locks
-        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
-        .await
-        .unwrap();
-    assert_eq!(
-        full,
-        Place::Full {
-            next_lapse: at(T0 + 6_000)
-        }
-    );
-    // Another tenant's places are its own.
-    let other = f
-        .locks
-        .take_waiting_place(&UserId::generate(), 3, "x", at(T0 + 1), now)
-        .await;
-    assert!(matches!(other.unwrap(), Place::Taken(_)));
-
-    let (a_place, _) = *taken.iter().find(|(_, owner)| *owner == "a").unwrap();
-    f.locks
-        .give_back_waiting_place(&user, a_place, "a")
-        .await
-        .unwrap();
-    let d = f
-        .locks
-        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
-        .await
-        .unwrap();
-    assert_eq!(d, Place::Taken(a_place), "the place given back");
-    // b's place lapses at its time (its waiter died): free from just after.
-    let lapsed = f
-        .locks
-        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_000))
-        .await;
-    assert!(
-        matches!(lapsed.unwrap(), Place::Full { .. }),
-        "not before its time"
-    );
-    let e = f
-        .locks
-        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_001))
-        .await;
-    let (b_place, _) = *taken.iter().find(|(_, owner)| *owner == "b").unwrap();
-    assert_eq!(e.unwrap(), Place::Taken(b_place));
-    // b comes back late: its give-back leaves e's place alone.
-    f.locks
-        .give_back_waiting_place(&user, b_place, "b")
-        .await
-        .unwrap();
-    let after = f
-        .locks
-        .take_waiting_place(&user, 3, "f", at(T0 + 20_000), at(T0 + 6_002))
-        .await;
-    assert!(
-        matches!(after.unwrap(), Place::Full { .. }),
-        "e still has it"
-    );
-    // The limit can be lowered under taken places: only the first ones count.
-    let one = f
-        .locks
-        .take_waiting_place(&UserId::generate(), 1, "g", at(T0 + 1), now)
-        .await;
-    assert_eq!(one.unwrap(), Place::Taken(0));
-    let released = f
-        .locks
-        .release(&user, &name("none"), &LeaseId::generate(), now)
-        .await;
-    assert_eq!(
-        released.unwrap(),
-        Released::NotFound,
-        "places are not locks"
-    );
-}
-
 suite!(
     the_quota_admits_exactly_its_names_and_heals,
     a_new_tenants_first_names_race_without_refusals,
     racing_names_never_exceed_or_wear_down_the_quota,
     the_interleavings_that_wore_down_the_old_counter_do_not,
-    waiting_places_are_limited_given_back_and_lapse,
 );
 
 /// Every test of the suite is listed in `suite!` above.
 #[test]
 fn every_suite_test_is_listed() {
-    testkit::assert_suite_lists_every_test(include_str!("limits.rs"));
+    testkit::assert_suite_lists_every_test(include_str!("quota.rs"));
 }

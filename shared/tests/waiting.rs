@@ -1,0 +1,140 @@
+//! Waiting places on every engine (moto and dynalite, each started on a
+//! free port for each test): at most a set number of one user's acquires
+//! wait at once.
+
+use std::collections::BTreeSet;
+
+use shared::store::{LockStore, Place, Released};
+use shared::types::{LeaseId, LockName, Timestamp, UserId};
+use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
+
+struct Fixture {
+    locks: LockStore,
+    calls: CallCounter,
+    _engine: Engine,
+}
+
+async fn fixture(kind: EngineKind) -> Fixture {
+    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
+    Fixture {
+        locks: LockStore::new(client, LOCKS_TABLE),
+        calls,
+        _engine: engine,
+    }
+}
+
+const T0: u64 = 1_795_678_800_000;
+
+fn at(millis: u64) -> Timestamp {
+    Timestamp::from_millis(millis)
+}
+
+fn name(s: &str) -> LockName {
+    LockName::parse(s).unwrap()
+}
+
+/// Waiting places: each one taken in one write while places are free, none
+/// beyond the limit (the answer says when the first lapses), one given back
+/// is free again, one whose holder died lapses at its time, and one that
+/// lapsed cannot be given back by its old owner over its new one.
+pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let now = at(T0);
+    let mut taken = BTreeSet::new();
+    for (owner, until) in [("a", T0 + 7_000), ("b", T0 + 6_000), ("c", T0 + 9_000)] {
+        let (place, calls) = f
+            .calls
+            .during(f.locks.take_waiting_place(&user, 3, owner, at(until), now))
+            .await;
+        let Place::Taken(place) = place.unwrap() else {
+            panic!("{owner}: no place with places free")
+        };
+        assert!(calls <= 5, "{owner}: {calls} calls");
+        taken.insert((place, owner));
+    }
+    assert_eq!(
+        taken.iter().map(|(p, _)| *p).collect::<BTreeSet<_>>(),
+        BTreeSet::from([0, 1, 2])
+    );
+    let full = f
+        .locks
+        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        full,
+        Place::Full {
+            next_lapse: at(T0 + 6_000)
+        }
+    );
+    // Another tenant's places are its own.
+    let other = f
+        .locks
+        .take_waiting_place(&UserId::generate(), 3, "x", at(T0 + 1), now)
+        .await;
+    assert!(matches!(other.unwrap(), Place::Taken(_)));
+
+    let (a_place, _) = *taken.iter().find(|(_, owner)| *owner == "a").unwrap();
+    f.locks
+        .give_back_waiting_place(&user, a_place, "a")
+        .await
+        .unwrap();
+    let d = f
+        .locks
+        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
+        .await
+        .unwrap();
+    assert_eq!(d, Place::Taken(a_place), "the place given back");
+    // b's place lapses at its time (its waiter died): free from just after.
+    let lapsed = f
+        .locks
+        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_000))
+        .await;
+    assert!(
+        matches!(lapsed.unwrap(), Place::Full { .. }),
+        "not before its time"
+    );
+    let e = f
+        .locks
+        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_001))
+        .await;
+    let (b_place, _) = *taken.iter().find(|(_, owner)| *owner == "b").unwrap();
+    assert_eq!(e.unwrap(), Place::Taken(b_place));
+    // b comes back late: its give-back leaves e's place alone.
+    f.locks
+        .give_back_waiting_place(&user, b_place, "b")
+        .await
+        .unwrap();
+    let after = f
+        .locks
+        .take_waiting_place(&user, 3, "f", at(T0 + 20_000), at(T0 + 6_002))
+        .await;
+    assert!(
+        matches!(after.unwrap(), Place::Full { .. }),
+        "e still has it"
+    );
+    // The limit can be lowered under taken places: only the first ones count.
+    let one = f
+        .locks
+        .take_waiting_place(&UserId::generate(), 1, "g", at(T0 + 1), now)
+        .await;
+    assert_eq!(one.unwrap(), Place::Taken(0));
+    let released = f
+        .locks
+        .release(&user, &name("none"), &LeaseId::generate(), now)
+        .await;
+    assert_eq!(
+        released.unwrap(),
+        Released::NotFound,
+        "places are not locks"
+    );
+}
+
+suite!(waiting_places_are_limited_given_back_and_lapse);
+
+/// Every test of the suite is listed in `suite!` above.
+#[test]
+fn every_suite_test_is_listed() {
+    testkit::assert_suite_lists_every_test(include_str!("waiting.rs"));
+}
