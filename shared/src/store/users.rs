@@ -1,11 +1,11 @@
 //! Which keys are a user's, and revoking all but the caller's: one record
-//! per user in the key table, read
-//! strongly consistently (a GSI would be eventually consistent, and a
-//! revocation must not miss a key created a moment ago).
+//! per user in the key table, read strongly consistently (a GSI would be
+//! eventually consistent, and a revocation must not miss a key created a
+//! moment ago).
 //!
 //! The record sits under the partition key `user#<userId>`, which no key
 //! hash can be (hashes are hex), and maps each key hash of the user that may
-//! still work to when it stops (`0`: when revoked). Sign-up and rotation
+//! still work to when it stops (`0`: not before it is revoked). Sign-up and rotation
 //! add to it; revocations take out; a rotation also drops the keys that
 //! stopped working more than [`ROTATION_RETRY_MILLIS`] ago, so it holds at
 //! most [`MAX_KEYS_PER_USER`] entries.
