@@ -72,9 +72,9 @@ test: tools lint template-lint ## Run every test: unit, handler, property, store
 stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
 	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10
 
-# Every function package, for building them on their own (as sam build does:
-# the bench's dependencies must not change the functions' features).
-FUNCTIONS := $(patsubst functions/%,-p %,$(wildcard functions/*))
+# The functions' package, built on its own (as sam build does: the bench's
+# dependencies must not change the functions' features).
+FUNCTIONS := -p lock-functions
 
 bench: $(VENV)/.stamp $(NODE)/.stamp $(BENCH)/.stamp ## Measure (release builds): calls at the wire, bootstrap size, cold init, RSS, warm latency vs the raw engine, cycles vs python-dynamodb-lock, the local stack under 1/8/32 clients
 	cargo build --release $(FUNCTIONS)

@@ -173,7 +173,7 @@ def check_account_role(text, setting):
 def main(path):
     text = open(path, encoding="utf-8").read()
     # Local folders are uploaded by `sam deploy`; the translator wants S3 URIs.
-    text = re.sub(r"CodeUri: functions/\S+", "CodeUri: s3://placeholder/code.zip", text)
+    text = re.sub(r"CodeUri: functions\b\S*", "CodeUri: s3://placeholder/code.zip", text)
     resources = translate(text, {})["Resources"]
     print(f"SAM transform of {path}: {len(resources)} resources")
     for mode in ["open", "iam", "off"]:

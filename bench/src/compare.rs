@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use local_stack::dynamodb::local_config;
 use local_stack::template::Template;
-use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
+use lock_service::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
 
 use crate::functions::{function_env, Process};
 use crate::latency::through_samples;

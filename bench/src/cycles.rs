@@ -13,10 +13,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use local_stack::dynamodb::local_config;
 use lock_client::AcquireOptions;
+use lock_service::config::DEFAULT_MAX_LOCKS;
+use lock_service::store::{Acquired, Grant, LockStore};
+use lock_service::types::{LeaseId, LockName, Requester, Timestamp, UserId};
 use serde::Serialize;
-use shared::config::DEFAULT_MAX_LOCKS;
-use shared::store::{Acquired, Grant, LockStore};
-use shared::types::{LeaseId, LockName, Requester, Timestamp, UserId};
 
 use crate::wire::{total, CountingProxy};
 

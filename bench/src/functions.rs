@@ -12,9 +12,9 @@ use hyper::body::Bytes;
 use local_stack::dynamodb::local_aws_env;
 use local_stack::gateway::event::{proxy_event, Incoming};
 use local_stack::template::Template;
+use lock_service::http::{CONTEXT_KEY_HASH, CONTEXT_USER_ID};
+use lock_service::keys::ApiKey;
 use serde_json::{json, Map, Value};
-use shared::http::{CONTEXT_KEY_HASH, CONTEXT_USER_ID};
-use shared::keys::ApiKey;
 use tokio::process::{Child, Command};
 
 use crate::runtime::RuntimeApi;

@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
+use lock_service::config::DEFAULT_MAX_LOCKS;
+use lock_service::keys::ApiKey;
+use lock_service::store::{Acquired, Grant, KeyStore, LockStore, Released};
+use lock_service::types::{LeaseId, LockName, Requester, Timestamp, UserId};
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::config::DEFAULT_MAX_LOCKS;
-use shared::keys::ApiKey;
-use shared::store::{Acquired, Grant, KeyStore, LockStore, Released};
-use shared::types::{LeaseId, LockName, Requester, Timestamp, UserId};
+
+use lock_service::lock_wire::Route;
 
 use crate::functions::token_event;
 use crate::operations::{granted, Functions};
@@ -86,7 +88,7 @@ pub async fn through_samples(
     iterations: usize,
 ) -> (Samples, UserId, Vec<LockName>, String) {
     let locks = LockStore::new(engine.clone(), tables.0).with_quota(Some(DEFAULT_MAX_LOCKS));
-    let signup = functions.event("POST", "/v0/users/anonymous", None, &[], None);
+    let signup = functions.event(Route::SignUp, "", None, &[], None);
     let (_, user) = functions.call("create-user", &signup).await;
     let key = user["apiKey"].as_str().expect("a key").to_owned();
     let user_id = UserId::parse(user["userId"].as_str().expect("a user")).expect("valid");
@@ -118,15 +120,15 @@ async fn through_functions(
         |operation: &'static str, took: Duration| samples.entry(operation).or_default().push(took);
     for name in names {
         let body = json!({ "lockName": name.as_str(), "requester": "bench" });
-        let acquire = functions.event("POST", "/v0/lock", Some(body), &[], me);
+        let acquire = functions.event(Route::Acquire, "", Some(body), &[], me);
         let (answer, took) = timed(functions, "acquire", &acquire).await;
         let lease = granted(&answer, "warm acquire");
         time(OPERATIONS[0].0, took);
         let (answer, took) = timed(functions, "acquire", &acquire).await;
         assert_eq!(answer["locked"], false, "warm refused acquire: {answer}");
         time(OPERATIONS[1].0, took);
-        let get = format!("/v0/lock?lockName={}", name.as_str());
-        let get = functions.event("GET", &get, None, &[], me);
+        let get = format!("?lockName={}", name.as_str());
+        let get = functions.event(Route::GetLock, &get, None, &[], me);
         let (_, took) = timed(functions, "get-lock", &get).await;
         time(OPERATIONS[2].0, took);
         if functions.processes.contains_key(FLOOR.1) {
@@ -134,16 +136,16 @@ async fn through_functions(
             time(FLOOR.0, took);
         }
         let body = json!({ "lockName": name.as_str(), "leaseId": lease });
-        let unlock = functions.event("POST", "/v0/unlock", Some(body), &[], me);
+        let unlock = functions.event(Route::Unlock, "", Some(body), &[], me);
         let (answer, took) = timed(functions, "unlock", &unlock).await;
         assert_eq!(answer["unlocked"], true, "warm unlock: {answer}");
         time(OPERATIONS[3].0, took);
-        let list = functions.event("GET", "/v0/locks?limit=100", None, &[], me);
+        let list = functions.event(Route::ListLocks, "?limit=100", None, &[], me);
         let (_, took) = timed(functions, "list-locks", &list).await;
         time(OPERATIONS[4].0, took);
         let (_, took) = timed(functions, "authorizer", &token_event(key)).await;
         time(OPERATIONS[5].0, took);
-        let signup = functions.event("POST", "/v0/users/anonymous", None, &[], None);
+        let signup = functions.event(Route::SignUp, "", None, &[], None);
         let (_, took) = timed(functions, "create-user", &signup).await;
         time(OPERATIONS[6].0, took);
     }
@@ -189,7 +191,7 @@ async fn raw(
         let started = Instant::now();
         let released = locks.release(user, name, &lease, Timestamp::now()).await;
         assert!(
-            matches!(released, Ok(Released::Released)),
+            matches!(released, Ok(Released::Freed)),
             "raw release: {released:?}"
         );
         push(&mut samples, OPERATIONS[3].0, started);

@@ -30,7 +30,7 @@ use local_stack::engine::repo_root;
 use local_stack::stack::create_tables;
 use local_stack::template::Template;
 use local_stack::{Engine, EngineKind, Stack, StackOptions};
-use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
+use lock_service::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
 
 use crate::cycles::Cycles;
 use crate::functions::{binary, function_env, Process};

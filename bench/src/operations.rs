@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use local_stack::template::Template;
+use lock_service::lock_wire::Route;
+use lock_service::types::UserId;
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::types::UserId;
 
 use crate::functions::{rest_event, token_event, Process};
 use crate::setup::Store;
@@ -32,16 +33,24 @@ impl Functions {
         (status, body)
     }
 
-    /// A REST event of the template's route `method path`.
+    /// A REST event of `route`, with `query` (`""` or `?name=value…`).
     pub fn event(
         &self,
-        method: &str,
-        path: &str,
+        route: Route,
+        query: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
         user: Option<&str>,
     ) -> Value {
-        rest_event(&self.template, method, path, body.as_ref(), headers, user)
+        let path = format!("{}{query}", route.path());
+        rest_event(
+            &self.template,
+            route.method(),
+            &path,
+            body.as_ref(),
+            headers,
+            user,
+        )
     }
 }
 
@@ -106,7 +115,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "sign up",
             "create-user",
-            f.event("POST", "/v0/users/anonymous", None, &[], None),
+            f.event(Route::SignUp, "", None, &[], None),
         )
         .await;
     assert_eq!(status, 200, "sign up: {user}");
@@ -119,7 +128,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
     assert!(policy["policyDocument"].is_object(), "authorize: {policy}");
 
     let acquire = |body: Value, headers: &[(&str, &str)]| {
-        f.event("POST", "/v0/lock", Some(body), headers, me)
+        f.event(Route::Acquire, "", Some(body), headers, me)
     };
     let (_, new) = c
         .count(
@@ -131,8 +140,8 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
     let lease_a = granted(&new, "acquire, new name");
     let unlock = |name: &str, lease: &str| {
         f.event(
-            "POST",
-            "/v0/unlock",
+            Route::Unlock,
+            "",
             Some(json!({"lockName": name, "leaseId": lease})),
             &[],
             me,
@@ -221,7 +230,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "get",
             "get-lock",
-            f.event("GET", "/v0/lock?lockName=a", None, &[], me),
+            f.event(Route::GetLock, "?lockName=a", None, &[], me),
         )
         .await;
     assert_eq!(
@@ -235,7 +244,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "renew",
             "renew",
-            f.event("POST", "/v0/lock/renew", Some(renew), &[], me),
+            f.event(Route::Renew, "", Some(renew), &[], me),
         )
         .await;
     assert_eq!(renewed["renewed"], true, "renew: {renewed}");
@@ -244,7 +253,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "force unlock",
             "unlock",
-            f.event("POST", "/v0/unlock", Some(force), &[], me),
+            f.event(Route::Unlock, "", Some(force), &[], me),
         )
         .await;
     assert_eq!(forced["unlocked"], true, "force: {forced}");
@@ -252,7 +261,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "list, one page (limit 100)",
             "list-locks",
-            f.event("GET", "/v0/locks?limit=100", None, &[], me),
+            f.event(Route::ListLocks, "?limit=100", None, &[], me),
         )
         .await;
     assert_eq!(
@@ -265,7 +274,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "delete",
             "delete-lock",
-            f.event("POST", "/v0/lock/delete", Some(delete), &[], me),
+            f.event(Route::DeleteLock, "", Some(delete), &[], me),
         )
         .await;
     assert_eq!(status, 200, "delete: {deleted}");
@@ -301,7 +310,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "rotate key",
             "rotate-key",
-            f.event("POST", "/v0/keys/rotate", None, &auth, me),
+            f.event(Route::RotateKey, "", None, &auth, me),
         )
         .await;
     assert_eq!(status, 200, "rotate: {rotated}");
@@ -311,7 +320,7 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "revoke the other keys (one)",
             "revoke-other-keys",
-            f.event("POST", "/v0/keys/revoke-others", None, &auth, me),
+            f.event(Route::RevokeOtherKeys, "", None, &auth, me),
         )
         .await;
     assert_eq!(
@@ -323,10 +332,17 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         .count(
             "revoke key",
             "revoke-key",
-            f.event("POST", "/v0/keys/revoke", None, &auth, me),
+            f.event(Route::RevokeKey, "", None, &auth, me),
         )
         .await;
     assert_eq!(status, 200, "revoke: {revoked}");
+    for route in Route::ALL {
+        let counted = c.counted.iter().any(|row| row.function == route.function());
+        assert!(
+            counted,
+            "bench/src/operations.rs counts no call of {route:?}"
+        );
+    }
     c.counted
 }
 

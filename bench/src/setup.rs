@@ -3,12 +3,12 @@
 
 use local_stack::dynamodb::local_config;
 use local_stack::template::Template;
-use shared::config::{DEFAULT_MAX_LOCKS, DEFAULT_MAX_WAITING, LOCKS_TABLE_ENV};
-use shared::requests::MAX_PAGE_LIMIT;
-use shared::schema::{LOCKS_PARTITION_KEY, LOCKS_SORT_KEY};
-use shared::store::quota::NAMES_KEY;
-use shared::store::{Acquired, Grant, LockStore, Place};
-use shared::types::{LeaseId, LockName, Requester, Timestamp, UserId};
+use lock_service::config::{DEFAULT_MAX_LOCKS, DEFAULT_MAX_WAITING, LOCKS_TABLE_ENV};
+use lock_service::lock_wire::MAX_PAGE_LIMIT;
+use lock_service::schema::{LOCKS_PARTITION_KEY, LOCKS_SORT_KEY};
+use lock_service::store::quota::NAMES_KEY;
+use lock_service::store::{Acquired, Grant, LockStore, Place};
+use lock_service::types::{LeaseId, LockName, Requester, Timestamp, UserId};
 
 /// The lock table of the functions under count.
 pub struct Store {
@@ -45,7 +45,10 @@ impl Store {
     /// Acquires new names for `user` up to the default quota.
     pub async fn fill_names(&self, user: &UserId) {
         let requester = Requester::parse("bench").expect("a requester");
-        let listed = self.locks.list_page(user, None, Some(MAX_PAGE_LIMIT)).await;
+        let listed = self
+            .locks
+            .list_page(user, None, Some(MAX_PAGE_LIMIT as usize))
+            .await;
         let existing = listed.expect("a list").locks.len();
         for n in existing..DEFAULT_MAX_LOCKS as usize {
             let grant = Grant {

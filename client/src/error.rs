@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lock_wire::{codes, ErrorAnswer, Timestamp};
+use lock_wire::{codes, ErrorAnswer, Timestamp, ValidationError};
 use reqwest::StatusCode;
 
 /// Why a call did not succeed.
@@ -76,6 +76,17 @@ pub enum Error {
     /// The client is not configured: no URL or no key.
     #[error("configuration: {0}")]
     Config(String),
+}
+
+/// A request value the service would refuse, refused before it is sent,
+/// with the message the service would give.
+impl From<ValidationError> for Error {
+    fn from(err: ValidationError) -> Self {
+        Self::BadRequest {
+            field: Some(err.field.to_owned()),
+            message: err.to_string(),
+        }
+    }
 }
 
 fn until(expires_at: &Option<Timestamp>) -> String {

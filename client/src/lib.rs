@@ -1,4 +1,5 @@
-//! Client of the Lock API, and the `lockctl` command built on it.
+//! Client of the Lock API (the `lockctl` command, a package of its own, is
+//! built on it).
 //!
 //! - [`Client`]: one method per endpoint, typed answers ([`lock_wire`]'s,
 //!   the service's own types) and typed [`Error`]s; retries of transient
@@ -14,7 +15,7 @@
 //! use std::time::Duration;
 //! use lock_client::{AcquireOptions, Client};
 //!
-//! let client = Client::from_env()?; // LOCK_API_URL, LOCK_API_KEY or lockctl's config
+//! let client = Client::from_env()?; // LOCK_API_URL and LOCK_API_KEY
 //! let options = AcquireOptions { ttl: Some(Duration::from_secs(30)), ..Default::default() };
 //! let lease = client.acquire("nightly-report", &options).await?.keep_alive();
 //! tokio::select! {
@@ -27,13 +28,13 @@
 //! ```
 
 mod client;
-mod config;
 mod error;
 mod lease;
 mod retry;
 
-pub use client::{default_requester, AcquireOptions, Client, MAX_SERVER_WAIT, USER_AGENT};
-pub use config::{Config, KEY_ENV, URL_ENV};
+pub use client::{
+    default_requester, AcquireOptions, Client, KEY_ENV, MAX_SERVER_WAIT, URL_ENV, USER_AGENT,
+};
 pub use error::Error;
 pub use lease::{KeptLease, Lease, LeaseStatus};
 pub use lock_wire;

@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+pub(crate) use lock_wire::jittered;
+use lock_wire::Backoff;
+
 use crate::Error;
 
 /// How a [`crate::Client`] retries transient failures.
@@ -52,30 +55,18 @@ impl RetryPolicy {
         if !error.is_transient() || attempt >= self.attempts {
             return None;
         }
-        let exponent = attempt.saturating_sub(1).min(16);
         let pause = match error {
             Error::Throttled {
                 retry_after: Some(after),
                 ..
             } => *after + jittered(Duration::from_millis(250)),
-            _ => jittered(
-                self.first_pause
-                    .saturating_mul(1 << exponent)
-                    .min(self.max_pause),
-            ),
+            _ => Backoff::new(self.first_pause, self.max_pause).pause(attempt),
         };
         match deadline {
             Some(deadline) if now + pause >= deadline => None,
             _ => Some(pause),
         }
     }
-}
-
-/// A random duration between half of `pause` and `pause`.
-pub(crate) fn jittered(pause: Duration) -> Duration {
-    let half = pause / 2;
-    let random = (uuid::Uuid::new_v4().as_u128() % 1024) as u32;
-    half + half * random / 1024
 }
 
 #[cfg(test)]

@@ -1,19 +1,18 @@
-//! The HTTP edge shared by every handler: reading the tenant, the body and the
-//! query string of an API Gateway REST proxy event, and writing JSON answers.
+//! The HTTP edge shared by every endpoint: who is asking (from the
+//! authorizer's context, never from the request itself), and JSON answers
+//! and errors. Reading the body and the query string is [`crate::input`].
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::keys::KeyHash;
 use crate::types::UserId;
 
-/// Largest accepted request body, in bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub use crate::input::MAX_BODY_BYTES;
 
 /// Key of the user id in the authorizer context.
 pub const CONTEXT_USER_ID: &str = "userId";
@@ -42,178 +41,6 @@ fn authorizer_field<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
         return None;
     };
     context.authorizer.fields.get(name).and_then(Value::as_str)
-}
-
-/// The raw body, refused if it is over [`MAX_BODY_BYTES`].
-pub fn body_bytes(request: &Request) -> Result<&[u8], ApiError> {
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
-    }
-    Ok(bytes)
-}
-
-/// The body as a JSON object. Unknown fields are kept (and ignored by callers);
-/// a field named twice is refused, since which one counts would be a guess.
-pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
-    let bytes = body_bytes(request)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::malformed("request body is required"));
-    }
-    match serde_json::from_slice(bytes) {
-        Ok(TopLevel::Object {
-            fields,
-            repeated: None,
-        }) => Ok(fields),
-        Ok(TopLevel::Object {
-            repeated: Some(field),
-            ..
-        }) => Err(ApiError::invalid(&field, "is given more than once")),
-        Ok(TopLevel::NotAnObject) => Err(ApiError::malformed("request body must be a JSON object")),
-        Err(err) => Err(ApiError::malformed(format!(
-            "request body is not valid JSON: {err}"
-        ))),
-    }
-}
-
-/// A JSON body, read in one pass: its fields if it is an object, with the
-/// first field name it repeats.
-enum TopLevel {
-    Object {
-        fields: Map<String, Value>,
-        repeated: Option<String>,
-    },
-    NotAnObject,
-}
-
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TopLevelVisitor)
-    }
-}
-
-struct TopLevelVisitor;
-
-impl<'de> Visitor<'de> for TopLevelVisitor {
-    type Value = TopLevel;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
-        let (mut fields, mut repeated) = (Map::new(), None);
-        while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value()?;
-            if fields.insert(name.clone(), value).is_some() && repeated.is_none() {
-                repeated = Some(name);
-            }
-        }
-        Ok(TopLevel::Object { fields, repeated })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-
-    fn visit_unit<E>(self) -> Result<TopLevel, E> {
-        Ok(TopLevel::NotAnObject)
-    }
-}
-
-/// A required string field of a JSON object.
-pub fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Err(ApiError::invalid(field, "is required")),
-        Some(Value::String(value)) => Ok(value),
-        Some(_) => Err(ApiError::invalid(field, "must be a string")),
-    }
-}
-
-/// An optional whole-number field of a JSON object (`null` counts as absent).
-pub fn optional_u64(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, ApiError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, "must be a whole number of seconds")),
-        Some(_) => Err(ApiError::invalid(field, "must be a number")),
-    }
-}
-
-/// An optional boolean field of a JSON object (`null` counts as absent).
-pub fn optional_bool(object: &Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(value)) => Ok(Some(*value)),
-        Some(_) => Err(ApiError::invalid(field, "must be true or false")),
-    }
-}
-
-/// An optional request header, which must be text if present.
-pub fn optional_header<'a>(request: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError> {
-    request
-        .headers()
-        .get(name)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ApiError::invalid(&format!("{name} header"), "must be ASCII text"))
-        })
-        .transpose()
-}
-
-/// A required query string parameter, given once.
-pub fn required_query(request: &Request, name: &str) -> Result<String, ApiError> {
-    optional_query(request, name)?
-        .ok_or_else(|| ApiError::invalid(name, "query parameter is required"))
-}
-
-/// An optional query string parameter, given at most once: like a field
-/// named twice in a body, a repeated parameter is refused, since which one
-/// counts would be a guess.
-pub fn optional_query(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
-    let values = request
-        .query_string_parameters_ref()
-        .and_then(|query| query.all(name))
-        .unwrap_or_default();
-    match values.as_slice() {
-        [] => Ok(None),
-        [value] => Ok(Some((*value).to_owned())),
-        _ => Err(ApiError::invalid(
-            name,
-            "query parameter is given more than once",
-        )),
-    }
 }
 
 /// A JSON answer with `status`.

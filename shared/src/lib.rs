@@ -1,20 +1,21 @@
-//! Everything the lock service's Lambdas share: validated domain types, the
-//! DynamoDB store, API keys, the authorizer, and the HTTP mapping of every
-//! endpoint. Each function binary is a thin `main` over [`handlers`] or
-//! [`authorizer`]. Only what runs in AWS lives here; table creation for local
-//! engines and tests lives in `infra/local-stack`.
+//! The lock service: everything its Lambdas run. One module per endpoint
+//! ([`endpoints`]: input, handler, answer), the DynamoDB store ([`store`]),
+//! API keys and the authorizer, the one mapping of errors to HTTP, and the
+//! one bootstrap ([`lambda`]) every function's `main` calls. Only what runs
+//! in AWS lives here; table creation for local engines and tests lives in
+//! `infra/local-stack`.
 
 pub mod authorizer;
 pub mod config;
 pub mod dynamodb;
+pub mod endpoints;
 pub mod error;
-pub mod handlers;
 pub mod http;
+pub mod input;
 pub mod keys;
-pub mod requests;
+pub mod lambda;
 pub mod schema;
 pub mod store;
-pub mod time;
 pub mod types;
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -22,6 +23,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use dynamodb::dynamodb_client;
+pub use lock_wire;
 
 /// Targets that never log below `DEBUG`, whatever level the operator sets
 /// in `RUST_LOG`. At `TRACE` the runtime logs each raw event, and events
@@ -101,7 +103,7 @@ mod tests {
     #[test]
     fn rust_log_is_read_and_the_raw_event_never_goes_below_debug() {
         let trace = log_filter(Some("trace"), &[]);
-        assert!(trace.would_enable("shared::handlers", &Level::TRACE));
+        assert!(trace.would_enable("lock_service::handlers", &Level::TRACE));
         let raw_events = "lambda_runtime::layers::api_response";
         assert!(
             !trace.would_enable(raw_events, &Level::TRACE),

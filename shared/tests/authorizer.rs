@@ -1,11 +1,11 @@
 //! Authorizer tests: real TOKEN authorizer events against a key table in dynalite.
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use lock_service::authorizer::{authorize, AuthError};
+use lock_service::keys::ApiKey;
+use lock_service::store::KeyStore;
+use lock_service::types::{Timestamp, UserId};
 use serde_json::{json, Value};
-use shared::authorizer::{authorize, AuthError};
-use shared::keys::ApiKey;
-use shared::store::KeyStore;
-use shared::types::{Timestamp, UserId};
 use testkit::{EngineKind, API_KEYS_TABLE};
 
 const FIXTURE: &str = include_str!("fixtures/token-authorizer-event.json");

@@ -5,12 +5,15 @@
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use lock_service::endpoints::{
+    Acquire, DeleteLock, Endpoint, GetLock, ListLocks, Renew, RevokeKey, RevokeOtherKeys,
+    RotateKey, SignUp, Unlock,
+};
+use lock_service::error::ApiError;
+use lock_service::keys::ApiKey;
+use lock_service::types::{LeaseTtl, MAX_LABEL_BYTES};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use shared::error::ApiError;
-use shared::keys::ApiKey;
-use shared::requests::{AcquireRequest, GetRequest, RenewRequest, UnlockRequest};
-use shared::types::{LeaseTtl, MAX_LABEL_BYTES};
 
 const CASES: u32 = 10_000;
 const FIELDS: &[&str] = &[
@@ -110,7 +113,12 @@ fn user() -> impl Strategy<Value = Option<String>> {
 fn query() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec(
         (
-            prop_oneof![Just("lockName".to_owned()), ".{0,10}"],
+            prop_oneof![
+                Just("lockName".to_owned()),
+                Just("limit".to_owned()),
+                Just("cursor".to_owned()),
+                ".{0,10}"
+            ],
             ".{0,300}",
         ),
         0..3,
@@ -134,12 +142,13 @@ proptest! {
     fn acquire_parsing_accepts_only_valid_requests(
         body in body(), key in prop::option::of(prop::collection::vec(any::<u8>(), 0..300)), user in user()
     ) {
-        match AcquireRequest::parse(&request(body, vec![], key, user), None) {
+        match Acquire::parse(&request(body, vec![], key, user)) {
             Ok(parsed) => {
-                prop_assert!(valid_label(parsed.name.as_str()));
+                let parsed = parsed.request;
+                prop_assert!(valid_label(parsed.lock_name.as_str()));
                 prop_assert!(valid_label(parsed.requester.as_str()));
-                prop_assert!(parsed.wait.duration().as_secs() <= 20);
-                prop_assert!(parsed.ttl.is_none_or(|t| (1000..=LeaseTtl::MAX_SECONDS * 1000).contains(&t.millis())));
+                prop_assert!(parsed.wait_seconds.is_none_or(|w| w.duration().as_secs() <= 20));
+                prop_assert!(parsed.ttl_seconds.is_none_or(|t| (1000..=LeaseTtl::MAX_SECONDS * 1000).contains(&t.millis())));
             }
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
@@ -147,15 +156,15 @@ proptest! {
 
     #[test]
     fn unlock_and_renew_parsing_accept_only_valid_requests(body in body(), user in user()) {
-        let unlock = UnlockRequest::parse(&request(body.clone(), vec![], None, user.clone()));
+        let unlock = Unlock::parse(&request(body.clone(), vec![], None, user.clone()));
         match unlock {
-            Ok(parsed) => prop_assert!(valid_label(parsed.name.as_str())),
+            Ok((_, name, _)) => prop_assert!(valid_label(name.as_str())),
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
-        match RenewRequest::parse(&request(body, vec![], None, user)) {
-            Ok(parsed) => {
-                prop_assert!(valid_label(parsed.name.as_str()));
-                prop_assert!(uuid::Uuid::parse_str(parsed.lease.as_str()).is_ok());
+        match Renew::parse(&request(body, vec![], None, user)) {
+            Ok((_, parsed)) => {
+                prop_assert!(valid_label(parsed.lock_name.as_str()));
+                prop_assert!(uuid::Uuid::parse_str(parsed.lease_id.as_str()).is_ok());
             }
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
@@ -163,16 +172,39 @@ proptest! {
 
     #[test]
     fn get_parsing_accepts_only_valid_requests(query in query(), user in user()) {
-        match GetRequest::parse(&request(Body::Empty, query, None, user)) {
-            Ok(parsed) => prop_assert!(valid_label(parsed.name.as_str())),
+        match GetLock::parse(&request(Body::Empty, query, None, user)) {
+            Ok((_, parsed)) => prop_assert!(valid_label(parsed.lock_name.as_str())),
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
     }
 
     #[test]
+    fn every_endpoints_parsing_refuses_with_a_4xx_or_accepts(
+        body in body(), query in query(), user in user()
+    ) {
+        fn check<E: Endpoint>(request: &Request) -> Result<(), TestCaseError> {
+            if let Err(err) = E::parse(request) {
+                prop_assert!(refused_with_4xx(&err), "{}: {err:?}", E::ROUTE.path());
+            }
+            Ok(())
+        }
+        let request = request(body, query, None, user);
+        check::<SignUp>(&request)?;
+        check::<RotateKey>(&request)?;
+        check::<RevokeKey>(&request)?;
+        check::<RevokeOtherKeys>(&request)?;
+        check::<Acquire>(&request)?;
+        check::<GetLock>(&request)?;
+        check::<Unlock>(&request)?;
+        check::<Renew>(&request)?;
+        check::<DeleteLock>(&request)?;
+        check::<ListLocks>(&request)?;
+    }
+
+    #[test]
     fn every_error_answer_is_json_with_a_message(body in body(), user in user()) {
-        if let Err(err) = AcquireRequest::parse(&request(body, vec![], None, user), None) {
-            let response = shared::http::error(&err);
+        if let Err(err) = Acquire::parse(&request(body, vec![], None, user)) {
+            let response = lock_service::http::error(&err);
             prop_assert_eq!(response.status(), err.status());
             prop_assert_eq!(&response.headers()["content-type"], "application/json");
             let Body::Text(text) = response.body() else { panic!("text body") };

@@ -3,17 +3,17 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt};
+use lock_service::endpoints::{self, dispatch, Acquirer, States};
+use lock_service::lock_wire::Route;
+use lock_service::store::{KeyStore, LockStore};
+use lock_service::types::UserId;
 use serde_json::{json, Value};
-use shared::handlers;
-use shared::store::{KeyStore, LockStore};
-use shared::types::UserId;
 use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE, LOCKS_TABLE};
 
 const FIXTURE: &str = include_str!("fixtures/rest-proxy-event.json");
 
 struct Api {
-    locks: LockStore,
-    keys: KeyStore,
+    states: States,
     calls: CallCounter,
     _engine: Engine,
 }
@@ -28,9 +28,17 @@ struct Answer {
 
 async fn api() -> Api {
     let (engine, client, calls) = testkit::engine_with_tables(EngineKind::Dynalite).await;
+    let locks = LockStore::new(client.clone(), LOCKS_TABLE);
+    let acquirer = Acquirer {
+        locks: locks.clone(),
+        settings: Default::default(),
+    };
     Api {
-        locks: LockStore::new(client.clone(), LOCKS_TABLE),
-        keys: KeyStore::new(client, API_KEYS_TABLE),
+        states: States {
+            acquirer,
+            locks,
+            keys: KeyStore::new(client, API_KEYS_TABLE),
+        },
         calls,
         _engine: engine,
     }
@@ -87,21 +95,13 @@ fn event(
 impl Api {
     async fn call(&self, request: Request) -> Answer {
         // API Gateway routes on the raw path; the URI also carries the stage.
-        let route = (
-            request.method().as_str().to_owned(),
+        let (method, path) = (
+            request.method().to_string(),
             request.raw_http_path().to_owned(),
         );
-        let response = match (route.0.as_str(), route.1.as_str()) {
-            ("POST", "/v0/users/anonymous") => handlers::create_user(&self.keys, request).await,
-            ("POST", "/v0/lock") => {
-                handlers::acquire(&self.locks, &Default::default(), request).await
-            }
-            ("GET", "/v0/lock") => handlers::get_lock(&self.locks, request).await,
-            ("POST", "/v0/unlock") => handlers::unlock(&self.locks, request).await,
-            ("POST", "/v0/lock/renew") => handlers::renew(&self.locks, request).await,
-            ("GET", "/v0/locks") => handlers::list_locks(&self.locks, request).await,
-            other => panic!("no route {other:?}"),
-        };
+        let route = Route::find(&method, &path)
+            .unwrap_or_else(|| panic!("no route {method} {path} in the registry"));
+        let response = dispatch(route, &self.states, request).await;
         let content_type = response.headers()["content-type"]
             .to_str()
             .unwrap()
@@ -518,7 +518,7 @@ async fn a_waiting_acquire_makes_a_bounded_number_of_calls() {
         "each attempt is a write and a read on dynalite, plus the place's two writes"
     );
     assert!((3..=10).contains(&attempts), "{attempts} attempts in 2 s");
-    assert!(attempts <= handlers::MAX_WAIT_ATTEMPTS as usize);
+    assert!(attempts <= endpoints::MAX_WAIT_ATTEMPTS as usize);
 }
 
 #[tokio::test]

@@ -3,11 +3,11 @@
 //! repeat, revocation of the calling key and of all the others, and the
 //! per-user record that says which keys are a user's.
 
-use shared::keys::{ApiKey, KeyHash};
-use shared::store::keys::ROTATION_RETRY_MILLIS;
-use shared::store::users::MAX_KEYS_PER_USER;
-use shared::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
-use shared::types::{IdempotencyKey, Timestamp, UserId};
+use lock_service::keys::{ApiKey, KeyHash};
+use lock_service::store::keys::ROTATION_RETRY_MILLIS;
+use lock_service::store::users::MAX_KEYS_PER_USER;
+use lock_service::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
+use lock_service::types::{IdempotencyKey, Timestamp, UserId};
 use testkit::{suite, CallCounter, Engine, EngineKind, API_KEYS_TABLE};
 
 struct Fixture {

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
-use shared::store::{Acquired, Deleted, Grant, LockStore};
-use shared::types::{LeaseId, LeaseTtl, LockName, Requester, Timestamp, UserId};
+use lock_service::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
+use lock_service::store::{Acquired, Deleted, Grant, LockStore};
+use lock_service::types::{LeaseId, LeaseTtl, LockName, Requester, Timestamp, UserId};
 use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
 
 struct Fixture {
@@ -61,7 +61,7 @@ async fn release_and_delete(locks: &LockStore, user: &UserId, lock: &str, now: T
     locks.force_release(user, &name(lock), now).await.unwrap();
     assert_eq!(
         locks.delete(user, &name(lock), now).await.unwrap(),
-        Deleted::Deleted
+        Deleted::Done
     );
 }
 
@@ -153,7 +153,7 @@ pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
         .calls
         .during(locks.delete(&user, &name("q-0"), at(T0)))
         .await;
-    assert_eq!(deleted.unwrap(), Deleted::Deleted);
+    assert_eq!(deleted.unwrap(), Deleted::Done);
     assert_eq!(calls, 2, "the delete and the element taken out");
     assert_eq!(
         locks.delete(&user, &name("q-0"), at(T0)).await.unwrap(),

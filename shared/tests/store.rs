@@ -1,10 +1,10 @@
 //! The store suite: the same DynamoDB semantics checked against every engine
 //! (moto and dynalite, each started on a free port for each test).
 
-use shared::error::StoreError;
-use shared::keys::ApiKey;
-use shared::store::{Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed};
-use shared::types::{
+use lock_service::error::StoreError;
+use lock_service::keys::ApiKey;
+use lock_service::store::{Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed};
+use lock_service::types::{
     IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
 };
 use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE, LOCKS_TABLE};
@@ -209,7 +209,7 @@ pub async fn release_frees_the_lock_and_the_next_grant_counts_up(kind: EngineKin
                 .release(&user, &name("l"), &lease, Timestamp::from_millis(T0 + 10)),
         )
         .await;
-    assert_eq!(outcome.unwrap(), Released::Released);
+    assert_eq!(outcome.unwrap(), Released::Freed);
     assert_eq!(calls, 1, "unlock must be one DynamoDB call");
 
     let freed = f.locks.get(&user, &name("l")).await.unwrap().unwrap();
@@ -345,7 +345,7 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
             .release(&user, &name("l"), &lease, Timestamp::from_millis(T0 + 1))
             .await
             .unwrap(),
-        Released::Released
+        Released::Freed
     );
     let (outcome, calls) = f
         .calls
@@ -356,7 +356,7 @@ pub async fn retries_of_writes_that_succeeded_report_success(kind: EngineKind) {
         .await;
     assert_eq!(
         outcome.unwrap(),
-        Released::Released,
+        Released::Freed,
         "a retried unlock is still a success"
     );
     assert_eq!(calls, f.calls_for_lost_race());
@@ -604,7 +604,7 @@ pub async fn pages_list_each_lock_once_in_order(kind: EngineKind) {
 /// The user of `key` if the key is live at `now` (what the authorizer allows).
 async fn live_user(
     keys: &KeyStore,
-    key: &shared::keys::KeyHash,
+    key: &lock_service::keys::KeyHash,
     now: Timestamp,
 ) -> Result<Option<UserId>, StoreError> {
     let record = keys.record(key).await?;
@@ -730,7 +730,7 @@ pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
         .await;
     assert_eq!(
         renewed.unwrap(),
-        Renewed::Renewed {
+        Renewed::Extended {
             expires_at: Some(Timestamp::from_millis(T0 + 25_000))
         }
     );
@@ -747,7 +747,7 @@ pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
             )
             .await
             .unwrap(),
-        Renewed::Renewed {
+        Renewed::Extended {
             expires_at: Some(Timestamp::from_millis(T0 + 26_000))
         }
     );
@@ -823,7 +823,7 @@ pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
             )
             .await
             .unwrap(),
-        Renewed::Renewed { expires_at: None }
+        Renewed::Extended { expires_at: None }
     );
     assert_eq!(
         f.locks
@@ -836,7 +836,7 @@ pub async fn renew_extends_only_the_live_lease(kind: EngineKind) {
             )
             .await
             .unwrap(),
-        Renewed::Renewed {
+        Renewed::Extended {
             expires_at: Some(Timestamp::from_millis(T0 + 3_002))
         }
     );
@@ -864,7 +864,7 @@ pub async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(kind: Eng
                 .release(&user, &name("counter"), &lease, Timestamp::now())
                 .await
                 .unwrap(),
-            Released::Released
+            Released::Freed
         );
     }
 }
@@ -960,7 +960,7 @@ pub async fn an_idempotent_retry_gets_the_same_lease_and_token(kind: EngineKind)
             Timestamp::from_millis(T0 + 160),
         )
         .await;
-    assert!(matches!(renewed.unwrap(), Renewed::Renewed { .. }));
+    assert!(matches!(renewed.unwrap(), Renewed::Extended { .. }));
     let retry = take_leased(
         &f,
         &user,
@@ -1021,7 +1021,7 @@ pub async fn force_release_frees_the_lock_and_fences_the_old_holder(kind: Engine
                 .force_release(&user, &name("l"), Timestamp::from_millis(T0 + 1)),
         )
         .await;
-    assert_eq!(forced.unwrap(), Released::Released);
+    assert_eq!(forced.unwrap(), Released::Freed);
     assert_eq!(calls, 1);
     assert!(
         !f.locks

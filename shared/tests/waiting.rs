@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use shared::store::{LockStore, Place, Released};
-use shared::types::{LeaseId, LockName, Timestamp, UserId};
+use lock_service::store::{LockStore, Place, Released};
+use lock_service::types::{LeaseId, LockName, Timestamp, UserId};
 use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
 
 struct Fixture {

@@ -1,39 +1,29 @@
-//! The Lock API on the wire: routes, headers, the JSON of every request and
-//! answer, and the error codes. The service (`shared`) answers with these
-//! types and the client (`client`) sends and reads them, so the two cannot
-//! drift; `shared`'s tests parse every request type the client can send.
+//! The Lock API on the wire: the route registry ([`Route`]), headers, the
+//! validated values requests carry, the JSON of every request and answer,
+//! and the error codes. The service (`lock-service`) parses requests into
+//! these types and answers with them; the client (`lock-client`) sends and
+//! reads them, so the two cannot drift.
 //!
 //! Field names are the reference contract's (`../shared/seed/lock-api.md`),
 //! camelCase; what we add is optional. Every optional field is left out of
 //! the JSON when absent.
 
+mod backoff;
+mod list;
+mod routes;
 mod time;
+mod values;
 
+pub use backoff::{jittered, Backoff};
+pub use list::{Cursor, PageLimit, MAX_PAGE_LIMIT};
+pub use routes::{Access, Route, RouteSpec, AUTHORIZER_FUNCTION};
 pub use time::Timestamp;
+pub use values::{
+    hyphenated_uuid, IdempotencyKey, KeyGrace, LeaseId, LeaseTtl, LockName, Requester,
+    ValidationError, WaitTime, MAX_LABEL_BYTES,
+};
 
 use serde::{Deserialize, Serialize};
-
-/// The routes, relative to the stage URL.
-pub mod routes {
-    /// `POST`: a new anonymous user and its API key (no key needed).
-    pub const SIGN_UP: &str = "/v0/users/anonymous";
-    /// `POST`: acquire; `GET ?lockName=`: inspect.
-    pub const LOCK: &str = "/v0/lock";
-    /// `POST`: release a lease, or force-release.
-    pub const UNLOCK: &str = "/v0/unlock";
-    /// `POST`: extend a live lease.
-    pub const RENEW: &str = "/v0/lock/renew";
-    /// `POST`: delete a lock no lease holds.
-    pub const DELETE: &str = "/v0/lock/delete";
-    /// `GET ?limit=&cursor=`: the caller's locks.
-    pub const LOCKS: &str = "/v0/locks";
-    /// `POST`: a new key for the caller.
-    pub const ROTATE_KEY: &str = "/v0/keys/rotate";
-    /// `POST`: the calling key stops working.
-    pub const REVOKE_KEY: &str = "/v0/keys/revoke";
-    /// `POST`: every key of the caller but the calling one stops working.
-    pub const REVOKE_OTHER_KEYS: &str = "/v0/keys/revoke-others";
-}
 
 /// Header that makes an acquire safe to retry (the same key within the same
 /// lease answers with the same lease), and a rotation: only a retry with the
@@ -78,15 +68,15 @@ pub mod codes {
 #[serde(rename_all = "camelCase")]
 pub struct AcquireRequest {
     /// The lock.
-    pub lock_name: String,
+    pub lock_name: LockName,
     /// Who asks (shown as `leasedBy`).
-    pub requester: String,
-    /// Lease time to live, 1..=86400; absent: the server's default.
+    pub requester: Requester,
+    /// Lease time to live; absent: the server's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<u64>,
-    /// How long the server may wait for the lock, 0..=20.
+    pub ttl_seconds: Option<LeaseTtl>,
+    /// How long the server may wait for the lock (at most its longest wait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_seconds: Option<u64>,
+    pub wait_seconds: Option<WaitTime>,
 }
 
 /// Body of `POST /v0/unlock`: a lease, or `force: true`.
@@ -94,10 +84,10 @@ pub struct AcquireRequest {
 #[serde(rename_all = "camelCase")]
 pub struct UnlockRequest {
     /// The lock.
-    pub lock_name: String,
+    pub lock_name: LockName,
     /// The lease to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_id: Option<String>,
+    pub lease_id: Option<LeaseId>,
     /// End whatever lease holds the lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
@@ -108,12 +98,12 @@ pub struct UnlockRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RenewRequest {
     /// The lock.
-    pub lock_name: String,
+    pub lock_name: LockName,
     /// The live lease to extend.
-    pub lease_id: String,
+    pub lease_id: LeaseId,
     /// New time to live from now; absent: the lease's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<u64>,
+    pub ttl_seconds: Option<LeaseTtl>,
 }
 
 /// Body of `POST /v0/lock/delete`.
@@ -121,16 +111,36 @@ pub struct RenewRequest {
 #[serde(rename_all = "camelCase")]
 pub struct DeleteRequest {
     /// The lock.
-    pub lock_name: String,
+    pub lock_name: LockName,
 }
 
 /// Body of `POST /v0/keys/rotate` (optional).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RotateRequest {
-    /// How long the calling key keeps working, 0..=86400 (default 0).
+    /// How long the calling key keeps working (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_key_valid_for_seconds: Option<u64>,
+    pub old_key_valid_for_seconds: Option<KeyGrace>,
+}
+
+/// Query of `GET /v0/lock`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetLockQuery {
+    /// The lock.
+    pub lock_name: LockName,
+}
+
+/// Query of `GET /v0/locks`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    /// At most this many locks; absent: [`MAX_PAGE_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<PageLimit>,
+    /// Where the page starts: a previous page's `nextCursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cursor>,
 }
 
 /// A lock as `GET /v0/lock` and `GET /v0/locks` show it.
@@ -214,7 +224,7 @@ pub struct LockList {
     pub locks: Vec<LockView>,
     /// The cursor of the next page; absent on the last one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub next_cursor: Option<Cursor>,
 }
 
 /// Answer of `POST /v0/users/anonymous` and `POST /v0/keys/rotate`.
@@ -276,10 +286,10 @@ mod tests {
     #[test]
     fn optional_fields_are_left_out_and_names_are_the_contracts() {
         let request = AcquireRequest {
-            lock_name: "a".into(),
-            requester: "r".into(),
+            lock_name: LockName::parse("a").unwrap(),
+            requester: Requester::parse("r").unwrap(),
             ttl_seconds: None,
-            wait_seconds: Some(3),
+            wait_seconds: Some(WaitTime::from_seconds(3).unwrap()),
         };
         assert_eq!(
             serde_json::to_string(&request).unwrap(),

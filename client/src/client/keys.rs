@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use lock_wire::{routes, KeyAnswer, RevokeAnswer, RevokeOthersAnswer, RotateRequest};
-use reqwest::Method;
+use lock_wire::{KeyAnswer, KeyGrace, RevokeAnswer, RevokeOthersAnswer, RotateRequest, Route};
 
 use super::{whole_seconds, Call, Client};
 use crate::{Error, RetryPolicy};
@@ -12,7 +11,7 @@ impl Client {
     /// `POST /v0/users/anonymous`: a new user and its key (needs no key).
     /// Not retried: a retry after a lost answer would make a second user.
     pub async fn sign_up(&self) -> Result<KeyAnswer, Error> {
-        let call = Call::new(Method::POST, routes::SIGN_UP, self.timeout);
+        let call = Call::new(Route::SignUp, self.timeout);
         self.clone()
             .with_retry(RetryPolicy::never())
             .send(call)
@@ -28,11 +27,12 @@ impl Client {
         &self,
         old_key_valid_for: Option<Duration>,
     ) -> Result<KeyAnswer, Error> {
+        let grace = old_key_valid_for.map(|grace| KeyGrace::from_seconds(whole_seconds(grace)));
         let body = RotateRequest {
-            old_key_valid_for_seconds: old_key_valid_for.map(whole_seconds),
+            old_key_valid_for_seconds: grace.transpose()?,
         };
         let key = uuid::Uuid::new_v4().to_string();
-        let mut call = Call::new(Method::POST, routes::ROTATE_KEY, self.timeout).json(&body);
+        let mut call = Call::new(Route::RotateKey, self.timeout).json(&body);
         call.idempotency_key = Some(&key);
         self.send(call).await
     }
@@ -41,7 +41,7 @@ impl Client {
     /// working; this client's key stays. How many were revoked (a retry
     /// after a lost answer finds none left: 0).
     pub async fn revoke_other_keys(&self) -> Result<u64, Error> {
-        let call = Call::new(Method::POST, routes::REVOKE_OTHER_KEYS, self.timeout);
+        let call = Call::new(Route::RevokeOtherKeys, self.timeout);
         let answer: RevokeOthersAnswer = self.send(call).await?;
         Ok(answer.revoked_keys)
     }
@@ -50,7 +50,7 @@ impl Client {
     /// after an attempt whose answer was lost may find the key already
     /// revoked (`401`): that is the success it was retrying for.
     pub async fn revoke_key(&self) -> Result<(), Error> {
-        let call = Call::new(Method::POST, routes::REVOKE_KEY, self.timeout);
+        let call = Call::new(Route::RevokeKey, self.timeout);
         match self.send_counting::<RevokeAnswer>(call).await {
             Ok(_) => Ok(()),
             Err((Error::Unauthorized, attempts)) if attempts > 1 => Ok(()),

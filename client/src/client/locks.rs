@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use lock_wire::{
-    routes, AcquireAnswer, AcquireRequest, DeleteAnswer, DeleteRequest, LockList, LockView,
-    RenewAnswer, RenewRequest, UnlockAnswer, UnlockRequest,
+    AcquireAnswer, AcquireRequest, Cursor, DeleteAnswer, DeleteRequest, LeaseId, LeaseTtl,
+    LockList, LockName, LockView, PageLimit, RenewAnswer, RenewRequest, Requester, Route,
+    UnlockAnswer, UnlockRequest, WaitTime, MAX_PAGE_LIMIT,
 };
-use reqwest::Method;
 
 use super::{whole_seconds, Call, Client};
 use crate::lease::Lease;
@@ -15,8 +15,6 @@ use crate::Error;
 
 /// Longest wait the service grants one acquire; longer waits ask again.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(20);
-/// Largest page of `GET /v0/locks`.
-const MAX_PAGE: u32 = 1000;
 
 /// How to acquire: who asks, for how long, how long to wait.
 #[derive(Clone, Debug)]
@@ -72,12 +70,14 @@ impl Client {
                 .saturating_duration_since(asked_at)
                 .min(MAX_SERVER_WAIT);
             let body = AcquireRequest {
-                lock_name: name.to_owned(),
-                requester: options.requester.clone(),
-                ttl_seconds: options.ttl.map(whole_seconds),
-                wait_seconds: (wait.as_secs() > 0).then_some(wait.as_secs()),
+                lock_name: LockName::parse(name)?,
+                requester: Requester::parse(&options.requester)?,
+                ttl_seconds: options.ttl.map(ttl).transpose()?,
+                wait_seconds: (wait.as_secs() > 0)
+                    .then(|| WaitTime::from_seconds(wait.as_secs()))
+                    .transpose()?,
             };
-            let mut call = Call::new(Method::POST, routes::LOCK, self.timeout + wait).json(&body);
+            let mut call = Call::new(Route::Acquire, self.timeout + wait).json(&body);
             call.idempotency_key = Some(&key);
             let answer: AcquireAnswer = match self.send(call).await {
                 // As many of this user's acquires wait as may: wait as told
@@ -109,17 +109,19 @@ impl Client {
 
     /// `GET /v0/lock`: the lock's current (or last) lease.
     pub async fn get(&self, name: &str) -> Result<LockView, Error> {
-        let mut call = Call::new(Method::GET, routes::LOCK, self.timeout);
-        call.query.push(("lockName", name.to_owned()));
+        let mut call = Call::new(Route::GetLock, self.timeout);
+        call.query.push(("lockName", LockName::parse(name)?.into()));
         self.send(call).await
     }
 
     /// `GET /v0/locks?limit=&cursor=`: one page of the caller's locks.
     pub async fn list_page(&self, limit: u32, cursor: Option<&str>) -> Result<LockList, Error> {
-        let mut call = Call::new(Method::GET, routes::LOCKS, self.timeout);
-        call.query.push(("limit", limit.to_string()));
+        let mut call = Call::new(Route::ListLocks, self.timeout);
+        call.query
+            .push(("limit", PageLimit::new(limit)?.get().to_string()));
         if let Some(cursor) = cursor {
-            call.query.push(("cursor", cursor.to_owned()));
+            call.query
+                .push(("cursor", Cursor::parse(cursor)?.to_string()));
         }
         self.send(call).await
     }
@@ -129,10 +131,10 @@ impl Client {
         let mut locks = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self.list_page(MAX_PAGE, cursor.as_deref()).await?;
+            let page = self.list_page(MAX_PAGE_LIMIT, cursor.as_deref()).await?;
             locks.extend(page.locks);
             match page.next_cursor {
-                Some(next) => cursor = Some(next),
+                Some(next) => cursor = Some(next.to_string()),
                 None => return Ok(locks),
             }
         }
@@ -148,11 +150,11 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<RenewAnswer, Error> {
         let body = RenewRequest {
-            lock_name: name.to_owned(),
-            lease_id: lease_id.to_owned(),
-            ttl_seconds: ttl.map(whole_seconds),
+            lock_name: LockName::parse(name)?,
+            lease_id: LeaseId::parse(lease_id)?,
+            ttl_seconds: ttl.map(self::ttl).transpose()?,
         };
-        let mut call = Call::new(Method::POST, routes::RENEW, self.timeout).json(&body);
+        let mut call = Call::new(Route::Renew, self.timeout).json(&body);
         call.deadline = deadline;
         self.send(call).await
     }
@@ -166,11 +168,11 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<UnlockAnswer, Error> {
         let body = UnlockRequest {
-            lock_name: name.to_owned(),
-            lease_id: Some(lease_id.to_owned()),
+            lock_name: LockName::parse(name)?,
+            lease_id: Some(LeaseId::parse(lease_id)?),
             force: None,
         };
-        let mut call = Call::new(Method::POST, routes::UNLOCK, self.timeout).json(&body);
+        let mut call = Call::new(Route::Unlock, self.timeout).json(&body);
         call.deadline = deadline;
         self.send(call).await
     }
@@ -178,11 +180,11 @@ impl Client {
     /// `POST /v0/unlock` with `force: true`: ends whatever lease holds it.
     pub async fn force_unlock(&self, name: &str) -> Result<UnlockAnswer, Error> {
         let body = UnlockRequest {
-            lock_name: name.to_owned(),
+            lock_name: LockName::parse(name)?,
             lease_id: None,
             force: Some(true),
         };
-        let call = Call::new(Method::POST, routes::UNLOCK, self.timeout).json(&body);
+        let call = Call::new(Route::Unlock, self.timeout).json(&body);
         self.send(call).await
     }
 
@@ -190,10 +192,16 @@ impl Client {
     /// of a delete that landed answers [`Error::NotFound`].
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         let body = DeleteRequest {
-            lock_name: name.to_owned(),
+            lock_name: LockName::parse(name)?,
         };
-        let call = Call::new(Method::POST, routes::DELETE, self.timeout).json(&body);
+        let call = Call::new(Route::DeleteLock, self.timeout).json(&body);
         let _: DeleteAnswer = self.send(call).await?;
         Ok(())
     }
+}
+
+/// A lease's time to live in whole seconds (rounded up, so it is never
+/// shortened), refused as the service would refuse it.
+fn ttl(ttl: Duration) -> Result<LeaseTtl, Error> {
+    Ok(LeaseTtl::from_seconds(whole_seconds(ttl))?)
 }

@@ -8,13 +8,12 @@ pub use locks::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
 
 use std::time::{Duration, Instant};
 
-use lock_wire::{IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER};
+use lock_wire::{Route, IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::{Error, RetryPolicy};
 
 /// `User-Agent` of every request.
@@ -40,10 +39,14 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Environment variable with the service's URL (the stage URL).
+pub const URL_ENV: &str = "LOCK_API_URL";
+/// Environment variable with the API key.
+pub const KEY_ENV: &str = "LOCK_API_KEY";
+
 /// One request, rebuilt for every attempt.
 struct Call<'a> {
-    method: Method,
-    path: &'static str,
+    route: Route,
     query: Vec<(&'static str, String)>,
     body: Option<String>,
     idempotency_key: Option<&'a str>,
@@ -53,10 +56,10 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, path: &'static str, timeout: Duration) -> Self {
+    /// A call of `route` (its method and path from the route registry).
+    fn new(route: Route, timeout: Duration) -> Self {
         Self {
-            method,
-            path,
+            route,
             query: Vec::new(),
             body: None,
             idempotency_key: None,
@@ -102,16 +105,14 @@ impl Client {
         })
     }
 
-    /// A client from `LOCK_API_URL` and `LOCK_API_KEY`, else the config
-    /// file `lockctl signup` writes ([`Config`]).
+    /// A client from [`URL_ENV`] (`LOCK_API_URL`) and [`KEY_ENV`]
+    /// (`LOCK_API_KEY`). (`lockctl` also reads the config file its `signup`
+    /// writes; the library reads only the environment.)
     pub fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
-        let url = config.url.ok_or_else(|| {
-            Error::Config("no URL: set LOCK_API_URL or run `lockctl signup --url URL`".into())
-        })?;
-        let key = config.api_key.ok_or_else(|| {
-            Error::Config("no API key: set LOCK_API_KEY or run `lockctl signup`".into())
-        })?;
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let url = env(URL_ENV).ok_or_else(|| Error::Config(format!("no URL: set {URL_ENV}")))?;
+        let key =
+            env(KEY_ENV).ok_or_else(|| Error::Config(format!("no API key: set {KEY_ENV}")))?;
         Self::new(&url, &key)
     }
 
@@ -170,11 +171,9 @@ impl Client {
     }
 
     async fn once<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, Error> {
-        let url = format!("{}{}", self.base, call.path);
-        let mut request = self
-            .http
-            .request(call.method.clone(), url)
-            .timeout(call.timeout);
+        let url = format!("{}{}", self.base, call.route.path());
+        let method = Method::from_bytes(call.route.method().as_bytes()).expect("a method");
+        let mut request = self.http.request(method, url).timeout(call.timeout);
         if !call.query.is_empty() {
             request = request.query(&call.query);
         }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
-use shared::schema::TableSpec;
+use lock_service::schema::TableSpec;
 
 /// Region and credentials for a local engine: each from the environment
 /// where set, else a placeholder (a local engine accepts any).

@@ -6,7 +6,7 @@ use lock_client::{Client, RetryPolicy};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use shared::schema::TableSpec;
+use lock_service::schema::TableSpec;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 

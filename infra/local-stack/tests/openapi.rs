@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 
 use local_stack::engine::repo_root;
 use local_stack::template::Template;
+use lock_service::error::ApiError;
+use lock_service::http::MAX_BODY_BYTES;
+use lock_service::lock_wire::MAX_PAGE_LIMIT;
+use lock_service::types::{KeyGrace, LeaseTtl, WaitTime, MAX_LABEL_BYTES};
 use serde_yaml_ng::Value;
-use shared::error::ApiError;
-use shared::http::MAX_BODY_BYTES;
-use shared::requests::MAX_PAGE_LIMIT;
-use shared::types::{KeyGrace, LeaseTtl, WaitTime, MAX_LABEL_BYTES};
 
 fn openapi() -> Value {
     let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).unwrap();
@@ -61,7 +61,8 @@ fn operations(spec: &Value) -> BTreeSet<(String, String, bool)> {
 }
 
 #[test]
-fn routes_and_their_authorization_match_the_template() {
+fn routes_and_their_authorization_match_the_template_and_the_registry() {
+    use lock_service::lock_wire::{Access, Route};
     let described = operations(&openapi());
     let deployed: BTreeSet<_> = template()
         .routes
@@ -69,6 +70,23 @@ fn routes_and_their_authorization_match_the_template() {
         .map(|r| (r.method, r.path, r.authorized))
         .collect();
     assert_eq!(described, deployed);
+    for route in Route::ALL {
+        let spec = route.spec();
+        let entry = (
+            spec.method.to_owned(),
+            spec.path.to_owned(),
+            spec.access == Access::ApiKey,
+        );
+        assert!(
+            described.contains(&entry),
+            "openapi.yaml does not describe {route:?} as {entry:?}"
+        );
+    }
+    assert_eq!(
+        described.len(),
+        Route::ALL.len(),
+        "openapi.yaml describes a route the registry lacks"
+    );
 }
 
 #[test]
@@ -93,7 +111,7 @@ fn limits_match_the_parsers() {
     assert_eq!(list[0]["name"], "limit");
     assert_eq!(
         list[0]["schema"]["maximum"].as_u64(),
-        Some(MAX_PAGE_LIMIT as u64)
+        Some(u64::from(MAX_PAGE_LIMIT))
     );
     let wait = &schemas["AcquireRequest"]["properties"]["waitSeconds"];
     assert_eq!(wait["maximum"].as_u64(), Some(WaitTime::MAX_SECONDS));
@@ -117,7 +135,7 @@ fn every_error_code_is_described() {
         .iter()
         .map(|code| code.as_str().unwrap())
         .collect();
-    let store_failure = shared::error::StoreError::MalformedItem("lockName");
+    let store_failure = lock_service::error::StoreError::MalformedItem("lockName");
     let from_functions = [
         ApiError::malformed(""),
         ApiError::PayloadTooLarge { limit: 1 },

@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use local_stack::{Stack, StackOptions};
+use lock_service::keys::ApiKey;
 use serde_json::Value;
-use shared::keys::ApiKey;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_key_is_logged_even_at_trace_level() {

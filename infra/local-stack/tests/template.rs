@@ -2,13 +2,13 @@
 //! permissions that `sam deploy` creates must be the ones the code and the
 //! local stack use. Any drift fails here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use local_stack::engine::repo_root;
 use local_stack::template::Template;
+use lock_service::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
+use lock_service::schema::{API_KEYS_SPEC, LOCKS_SPEC, TTL_ATTRIBUTE};
 use serde_yaml_ng::Value;
-use shared::config::{API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV};
-use shared::schema::{API_KEYS_SPEC, LOCKS_SPEC, TTL_ATTRIBUTE};
 
 fn template_text() -> String {
     std::fs::read_to_string(repo_root().join("template.yaml")).unwrap()
@@ -18,14 +18,59 @@ fn template() -> Template {
     Template::parse(&template_text()).unwrap()
 }
 
-/// The packages under `functions/`.
-fn function_packages() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("functions"))
+/// The function binaries: one file each in `functions/src/bin/`.
+fn function_binaries() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("functions/src/bin"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter_map(|file| file.strip_suffix(".rs").map(str::to_owned))
         .collect();
     names.sort();
     names
+}
+
+/// The template serves exactly the route registry: each route's method,
+/// path, function and access, and no other route; a route missing from
+/// either side is named.
+#[test]
+fn the_template_serves_exactly_the_route_registry() {
+    use lock_service::lock_wire::{Access, Route};
+    let template = template();
+    let served: BTreeSet<(String, String, String, bool)> = template
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.path.clone(),
+                r.function.clone(),
+                r.authorized,
+            )
+        })
+        .collect();
+    let registry: BTreeSet<(String, String, String, bool)> = Route::ALL
+        .iter()
+        .map(|route| {
+            let spec = route.spec();
+            let authorized = spec.access == Access::ApiKey;
+            (
+                spec.method.into(),
+                spec.path.into(),
+                spec.function.into(),
+                authorized,
+            )
+        })
+        .collect();
+    if let Some(missing) = registry.difference(&served).next() {
+        panic!("the registry's route {missing:?} is not in template.yaml (as written there)");
+    }
+    if let Some(extra) = served.difference(&registry).next() {
+        panic!("template.yaml serves {extra:?}, which the registry (wire/src/routes.rs) lacks");
+    }
+    assert_eq!(
+        template.authorizer,
+        lock_service::lock_wire::AUTHORIZER_FUNCTION
+    );
 }
 
 #[test]
@@ -99,27 +144,24 @@ fn signup_mode_open_is_public_off_removes_the_route_and_its_function() {
 }
 
 #[test]
-fn every_function_package_is_deployed_and_serves_a_route_or_authorizes() {
+fn every_function_binary_is_deployed_and_serves_a_route_or_authorizes() {
     let template = template();
     assert_eq!(template.authorizer, "authorizer");
     // The AuthorizerCacheSeconds parameter's default, resolved.
     assert_eq!(template.auth_cache_seconds, 60);
     let mut deployed = template.functions.clone();
     deployed.sort();
-    assert_eq!(deployed, function_packages(), "template vs functions/");
+    assert_eq!(
+        deployed,
+        function_binaries(),
+        "template vs functions/src/bin/"
+    );
     let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("\"functions/*\""),
-        "every folder under functions/ is a workspace member"
+        manifest.contains("\"functions\""),
+        "the functions package is a workspace member"
     );
     for function in &template.functions {
-        let package =
-            std::fs::read_to_string(repo_root().join(format!("functions/{function}/Cargo.toml")))
-                .unwrap();
-        assert!(
-            package.contains(&format!("name = \"{function}\"")),
-            "{function}'s package has another name"
-        );
         let serves = template.routes.iter().any(|r| &r.function == function);
         assert!(
             serves || *function == template.authorizer,
@@ -155,100 +197,43 @@ fn the_tables_have_the_keys_and_ttl_attribute_the_code_uses() {
     );
 }
 
-/// Each function is granted exactly the DynamoDB actions listed here, on its
-/// one table. The list is kept by hand from what each handler's store calls
-/// make (`UpdateItem` and the `GetItem` after a failed condition, ...): a
-/// permission added to or dropped from the template fails here, and so does
-/// a function without an entry.
+/// Each function is granted exactly the DynamoDB actions its endpoint
+/// declares (`Endpoint::PERMISSIONS`, kept beside the store calls it makes:
+/// `UpdateItem` and the `GetItem` after a failed condition, ...), on its one
+/// table: a permission added to or dropped from the template fails here,
+/// and so does a function that serves no route of the registry.
 #[test]
 fn every_function_has_least_privilege() {
+    use lock_service::endpoints::{endpoint_of, Table, AUTHORIZER_PERMISSIONS};
+    use lock_service::lock_wire::{Route, AUTHORIZER_FUNCTION};
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
-    let expected: BTreeMap<&str, (Vec<&str>, &str)> = BTreeMap::from([
-        (
-            "AuthorizerFunction",
-            (vec!["dynamodb:GetItem"], "ApiKeysTable"),
-        ),
-        (
-            "CreateUserFunction",
-            (vec!["dynamodb:PutItem"], "ApiKeysTable"),
-        ),
-        (
-            "AcquireFunction",
-            (
-                vec![
-                    "dynamodb:UpdateItem",
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:Query",
-                ],
-                "LocksTable",
-            ),
-        ),
-        (
-            "DeleteLockFunction",
-            (
-                vec![
-                    "dynamodb:DeleteItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:GetItem",
-                ],
-                "LocksTable",
-            ),
-        ),
-        ("GetLockFunction", (vec!["dynamodb:GetItem"], "LocksTable")),
-        (
-            "RenewFunction",
-            (
-                vec!["dynamodb:UpdateItem", "dynamodb:GetItem"],
-                "LocksTable",
-            ),
-        ),
-        (
-            "UnlockFunction",
-            (
-                vec!["dynamodb:UpdateItem", "dynamodb:GetItem"],
-                "LocksTable",
-            ),
-        ),
-        ("ListLocksFunction", (vec!["dynamodb:Query"], "LocksTable")),
-        (
-            "RotateKeyFunction",
-            (
-                vec![
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                "ApiKeysTable",
-            ),
-        ),
-        (
-            "RevokeKeyFunction",
-            (vec!["dynamodb:UpdateItem"], "ApiKeysTable"),
-        ),
-        (
-            "RevokeOtherKeysFunction",
-            (
-                vec!["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                "ApiKeysTable",
-            ),
-        ),
-    ]);
+    let permissions_of = |binary: &str| {
+        if binary == AUTHORIZER_FUNCTION {
+            return AUTHORIZER_PERMISSIONS;
+        }
+        let route = Route::ALL
+            .into_iter()
+            .find(|route| route.function() == binary)
+            .unwrap_or_else(|| panic!("function {binary} serves no route of the registry"));
+        endpoint_of(route).1
+    };
     let resources = doc["Resources"].as_mapping().unwrap();
     let functions: Vec<_> = resources
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .collect();
-    assert_eq!(functions.len(), function_packages().len());
-    assert_eq!(
-        functions.len(),
-        expected.len(),
-        "a function without expected permissions"
-    );
+    assert_eq!(functions.len(), function_binaries().len());
     for (id, resource) in functions {
         let id = id.as_str().unwrap();
-        let (actions, table) = &expected[id];
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let permissions = permissions_of(binary);
+        let actions = &permissions.actions.to_vec();
+        let table = match permissions.table {
+            Table::Locks => "LocksTable",
+            Table::ApiKeys => "ApiKeysTable",
+        };
         let policies = resource["Properties"]["Policies"].as_sequence().unwrap();
         assert_eq!(policies.len(), 1, "{id}: one inline policy");
         let statements = policies[0]["Statement"].as_sequence().unwrap();
@@ -306,7 +291,7 @@ fn the_token_pattern_matches_what_the_authorizer_accepts() {
     for header in headers {
         assert_eq!(
             pattern.is_match(&header),
-            shared::keys::ApiKey::from_authorization(&header).is_some(),
+            lock_service::keys::ApiKey::from_authorization(&header).is_some(),
             "{header:?}"
         );
     }
@@ -320,7 +305,7 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
     let parameter = |name: &str| &doc["Parameters"][name];
     assert_eq!(parameter("AuthorizerCacheSeconds")["Default"], 60);
-    use shared::config::{
+    use lock_service::config::{
         DEFAULT_MAX_LOCKS, DEFAULT_MAX_WAITING, DEFAULT_MAX_WAIT_SECONDS, MAX_LOCKS_ENV,
         MAX_WAITING_ENV, MAX_WAIT_ENV,
     };
@@ -346,7 +331,7 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
         assert_eq!(reference.value, name, "{var}");
     }
     assert_eq!(
-        shared::requests::MAX_PAGE_LIMIT as u64,
+        u64::from(lock_service::lock_wire::MAX_PAGE_LIMIT),
         u64::from(DEFAULT_MAX_LOCKS),
         "the default page holds the default quota"
     );
@@ -370,7 +355,7 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
     }
     assert!(waits
         .iter()
-        .all(|w| w.as_u64() <= Some(shared::types::WaitTime::MAX_SECONDS)));
+        .all(|w| w.as_u64() <= Some(lock_service::types::WaitTime::MAX_SECONDS)));
     assert_eq!(parameter("AuthorizerCacheSeconds")["MaxValue"], 3600);
     for reserved in [
         "AcquireReservedConcurrency",

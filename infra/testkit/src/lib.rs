@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
 use local_stack::dynamodb::{create_table, local_config};
 pub use local_stack::engine::{free_port, Engine, EngineKind};
-use shared::schema::{API_KEYS_SPEC, LOCKS_SPEC};
+use lock_service::schema::{API_KEYS_SPEC, LOCKS_SPEC};
 
 /// Name of the lock table in test engines.
 pub const LOCKS_TABLE: &str = "Locks";
@@ -125,15 +125,18 @@ pub fn assert_suite_lists_every_test(source: &str) {
 /// DynamoDB TTL deletes an idle item: none of the store's code runs.
 pub async fn delete_behind_the_store(
     client: &Client,
-    user: &shared::types::UserId,
+    user: &lock_service::types::UserId,
     sort_key: &str,
 ) {
     use aws_sdk_dynamodb::types::AttributeValue::S;
     client
         .delete_item()
         .table_name(LOCKS_TABLE)
-        .key(shared::schema::LOCKS_PARTITION_KEY, S(user.to_string()))
-        .key(shared::schema::LOCKS_SORT_KEY, S(sort_key.into()))
+        .key(
+            lock_service::schema::LOCKS_PARTITION_KEY,
+            S(user.to_string()),
+        )
+        .key(lock_service::schema::LOCKS_SORT_KEY, S(sort_key.into()))
         .send()
         .await
         .expect("delete the item");

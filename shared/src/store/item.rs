@@ -115,13 +115,13 @@ pub(super) fn sort_key(user: &UserId, position: &str) -> Item {
 /// Reads a lock item back; fails if it lacks an attribute this code writes.
 pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
     Ok(Lock {
-        lock_name: LockName::from_stored(string_attr(item, LOCKS_SORT_KEY)?.to_owned()),
+        lock_name: LockName::from_trusted(string_attr(item, LOCKS_SORT_KEY)?.to_owned()),
         locked: *item
             .get(LOCKED)
             .and_then(|v| v.as_bool().ok())
             .ok_or(StoreError::MalformedItem(LOCKED))?,
-        lease_id: LeaseId::from_stored(string_attr(item, LEASE_ID)?.to_owned()),
-        leased_by: Requester::from_stored(string_attr(item, LEASED_BY)?.to_owned()),
+        lease_id: LeaseId::from_trusted(string_attr(item, LEASE_ID)?.to_owned()),
+        leased_by: Requester::from_trusted(string_attr(item, LEASED_BY)?.to_owned()),
         created_at: Timestamp::from_millis(number_attr(item, CREATED_AT)?),
         updated_at: Timestamp::from_millis(number_attr(item, UPDATED_AT)?),
         expires_at: optional_time(item, EXPIRES_AT)?,

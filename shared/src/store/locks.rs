@@ -222,7 +222,7 @@ impl LockStore {
             Ok(deleted) => {
                 let deleted = deleted.attributes.ok_or(StoreError::NoAttributes)?;
                 self.give_back_slot(user, &Slot::of_lock(&deleted)?).await?;
-                return Ok(Deleted::Deleted);
+                return Ok(Deleted::Done);
             }
             Err(failure) => failure,
         };
@@ -253,7 +253,7 @@ impl LockStore {
             .send()
             .await;
         let Err(failure) = result else {
-            return Ok(Released::Released);
+            return Ok(Released::Freed);
         };
         let Some(item) = self
             .item_after_failed_condition(failure, user, name)
@@ -263,7 +263,7 @@ impl LockStore {
         };
         let forced = is_true(&item, FORCED_RELEASE);
         Ok(match lock_from_item(&item) {
-            Ok(lock) if lock.lease_id == *lease && !lock.locked && !forced => Released::Released,
+            Ok(lock) if lock.lease_id == *lease && !lock.locked && !forced => Released::Freed,
             Ok(lock) if lock.lease_id == *lease && lock.locked => Released::Expired,
             _ => Released::NotHolder,
         })
@@ -289,7 +289,7 @@ impl LockStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Released::Released),
+            Ok(_) => Ok(Released::Freed),
             // The only way this condition fails: there is no such lock.
             Err(failure) => old_item_on_condition_failure(failure).map(|_| Released::NotFound),
         }
@@ -331,7 +331,7 @@ impl LockStore {
         let failure = match written_item(request).await? {
             Ok(item) => {
                 let expires_at = lock_from_item(&item)?.expires_at;
-                return Ok(Renewed::Renewed { expires_at });
+                return Ok(Renewed::Extended { expires_at });
             }
             Err(failure) => failure,
         };
@@ -345,7 +345,7 @@ impl LockStore {
             Some(Ok(lock))
                 if lock.lease_id == *lease && lock.is_held(now) && lock.expires_at.is_none() =>
             {
-                Renewed::Renewed { expires_at: None }
+                Renewed::Extended { expires_at: None }
             }
             Some(_) => Renewed::NotLive,
         })

@@ -39,8 +39,8 @@ pub enum Acquired {
 /// What a delete ended in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deleted {
-    /// The lock is gone, and its quota slot free.
-    Deleted,
+    /// The lock is gone, and its place in the quota free.
+    Done,
     /// A live lease holds the lock; nothing was written.
     Held,
     /// No lock of that name exists for the user.
@@ -51,7 +51,7 @@ pub enum Deleted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Released {
     /// The lease no longer holds the lock (now, or already before a retry).
-    Released,
+    Freed,
     /// The lease is not the lock's current one; nothing was written.
     NotHolder,
     /// The lease is the lock's last one but has expired; nothing was written.
@@ -73,7 +73,7 @@ pub struct LockPage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewed {
     /// The lease is live until `expires_at` (`None`: until released).
-    Renewed {
+    Extended {
         /// The lease's new end.
         expires_at: Option<Timestamp>,
     },

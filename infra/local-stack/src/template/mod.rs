@@ -96,8 +96,8 @@ impl Template {
         let conditions = Conditions::of(&doc);
         let functions = existing(resources, "AWS::Serverless::Function", conditions)?;
         let mut binaries = BTreeMap::new();
-        for (id, props) in &functions {
-            binaries.insert(id.to_owned(), binary(id, props)?);
+        for (id, _) in &functions {
+            binaries.insert(id.to_owned(), binary(id, &resources[*id])?);
         }
         let tables = of_type(resources, "AWS::DynamoDB::Table")
             .map(|(id, props)| table(id, props))
@@ -166,17 +166,16 @@ fn existing<'a>(
     Ok(found)
 }
 
-/// The binary (and package) a function is built from: the last part of its `CodeUri`.
-fn binary(id: &str, props: &Value) -> Result<String, TemplateError> {
-    let code_uri = props
-        .get("CodeUri")
+/// The binary a function is built from: its `Metadata.BuildProperties.Binary`
+/// (one package, `functions/`, holds every function's binary).
+fn binary(id: &str, resource: &Value) -> Result<String, TemplateError> {
+    resource
+        .get("Metadata")
+        .and_then(|metadata| metadata.get("BuildProperties"))
+        .and_then(|build| build.get("Binary"))
         .and_then(Value::as_str)
-        .ok_or_else(|| shape(&format!("{id} has no CodeUri")))?;
-    Path::new(code_uri)
-        .file_name()
-        .and_then(|name| name.to_str())
         .map(str::to_owned)
-        .ok_or_else(|| shape(&format!("{id}: CodeUri {code_uri} names no package")))
+        .ok_or_else(|| shape(&format!("{id} has no Metadata.BuildProperties.Binary")))
 }
 
 /// A function's environment variables that name one of `tables` (`!Ref`).

@@ -1,0 +1,281 @@
+//! What `lockctl` prints: lines and tables for people, one JSON document on
+//! stdout with `--output json`. Errors go to stderr either way. Printing
+//! returns the write's error (a closed pipe ends `lockctl` quietly, as
+//! `ripgrep` does) and the exit code the answer means.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use lock_client::lock_wire::{KeyAnswer, LockView, RenewAnswer, Timestamp, UnlockAnswer};
+use lock_client::{Error, Lease};
+use serde_json::json;
+
+use crate::exit::Exit;
+use crate::Output;
+
+/// A line on stderr; a closed stderr is not worth failing for.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{}\n", format_args!($($arg)*)));
+    }};
+}
+pub(crate) use note;
+
+/// What printing an answer ends in: the exit code, or the write that failed.
+pub type Printed = io::Result<Exit>;
+
+/// Prints answers in one format.
+pub struct Printer {
+    output: Output,
+}
+
+impl Printer {
+    pub fn new(output: Output) -> Self {
+        Self { output }
+    }
+
+    fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// One JSON document, on one line.
+    fn document(&self, value: &impl serde::Serialize) -> io::Result<()> {
+        let text = serde_json::to_string(value).map_err(io::Error::other)?;
+        writeln!(io::stdout(), "{text}")
+    }
+
+    pub fn error(&self, err: &Error) {
+        note!("lockctl: {err}");
+    }
+
+    pub fn signed_up(&self, url: &str, answer: &KeyAnswer, saved: Option<&Path>) -> Printed {
+        if self.json() {
+            self.document(&json!({
+                "url": url, "userId": answer.user_id, "apiKey": answer.api_key,
+                "savedTo": saved.map(|p| p.display().to_string()),
+            }))?;
+        } else if let Some(path) = saved {
+            writeln!(
+                io::stdout(),
+                "signed up as user {}; URL and key saved to {}",
+                answer.user_id,
+                path.display()
+            )?;
+        } else {
+            writeln!(
+                io::stdout(),
+                "LOCK_API_URL={url}\nLOCK_API_KEY={}\n# user {}",
+                answer.api_key,
+                answer.user_id
+            )?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn acquired(&self, lease: &Lease) -> Printed {
+        if self.json() {
+            self.document(&json!({
+                "locked": true, "lockName": lease.name(), "leaseId": lease.lease_id(),
+                "fencingToken": lease.fencing_token(), "expiresAt": lease.expires_at(),
+            }))?;
+        } else {
+            writeln!(
+                io::stdout(),
+                "acquired {}: lease {}, fencing token {}, expires {}",
+                lease.name(),
+                lease.lease_id(),
+                lease.fencing_token(),
+                when(lease.expires_at())
+            )?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn held(&self, name: &str, expires_at: Option<Timestamp>) -> Printed {
+        if self.json() {
+            self.document(&json!({ "locked": false, "lockName": name, "expiresAt": expires_at }))?;
+        }
+        note!(
+            "lockctl: {name} is held by another lease (expires {})",
+            when(expires_at)
+        );
+        Ok(Exit::Held)
+    }
+
+    pub fn lock(&self, lock: &LockView) -> Printed {
+        if self.json() {
+            self.document(lock)?;
+            return Ok(Exit::Success);
+        }
+        let rows = [
+            ("lockName", lock.lock_name.clone()),
+            ("state", state(lock).into()),
+            ("leasedBy", lock.leased_by.clone()),
+            ("leaseId", lock.lease_id.clone()),
+            ("fencingToken", lock.fencing_token.to_string()),
+            ("createdAt", lock.created_at.to_string()),
+            ("updatedAt", lock.updated_at.to_string()),
+            ("expiresAt", when(lock.expires_at)),
+        ];
+        for (field, value) in rows {
+            writeln!(io::stdout(), "{field:<13} {value}")?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn locks(&self, locks: &[LockView]) -> Printed {
+        if self.json() {
+            self.document(&json!({ "locks": locks }))?;
+            return Ok(Exit::Success);
+        }
+        let rows: Vec<[String; 6]> = locks
+            .iter()
+            .map(|l| {
+                [
+                    l.lock_name.clone(),
+                    state(l).into(),
+                    l.leased_by.clone(),
+                    l.updated_at.to_string(),
+                    when(l.expires_at),
+                    l.fencing_token.to_string(),
+                ]
+            })
+            .collect();
+        let header = ["NAME", "STATE", "HOLDER", "SINCE", "EXPIRES", "TOKEN"].map(String::from);
+        let mut widths = header.clone().map(|h| h.chars().count());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            writeln!(io::stdout(), "{}", cells.join("  ").trim_end())?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn renewed(&self, name: &str, answer: &RenewAnswer) -> Printed {
+        if self.json() {
+            self.document(answer)?;
+        } else if answer.renewed {
+            writeln!(
+                io::stdout(),
+                "renewed {name} until {}",
+                when(answer.expires_at)
+            )?;
+        }
+        Ok(refused_unless(
+            answer.renewed,
+            name,
+            "renewed",
+            answer.message.as_deref(),
+        ))
+    }
+
+    pub fn unlocked(&self, name: &str, answer: &UnlockAnswer) -> Printed {
+        if self.json() {
+            self.document(answer)?;
+        } else if answer.unlocked {
+            writeln!(io::stdout(), "unlocked {name}")?;
+        }
+        Ok(refused_unless(
+            answer.unlocked,
+            name,
+            "unlocked",
+            answer.message.as_deref(),
+        ))
+    }
+
+    pub fn deleted(&self, name: &str) -> Printed {
+        if self.json() {
+            self.document(&json!({ "deleted": true, "lockName": name }))?;
+        } else {
+            writeln!(io::stdout(), "deleted {name}")?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn rotated(&self, answer: &KeyAnswer, saved: Option<&Path>) -> Printed {
+        let old_key = match answer.old_key_expires_at {
+            Some(at) => format!("the old key works until {at}"),
+            None => "the old key no longer works".into(),
+        };
+        if self.json() {
+            self.document(&json!({
+                "userId": answer.user_id, "apiKey": answer.api_key,
+                "oldKeyExpiresAt": answer.old_key_expires_at,
+                "savedTo": saved.map(|p| p.display().to_string()),
+            }))?;
+        } else if let Some(path) = saved {
+            writeln!(
+                io::stdout(),
+                "rotated: new key saved to {}; {old_key}",
+                path.display()
+            )?;
+        } else {
+            writeln!(io::stdout(), "LOCK_API_KEY={}\n# {old_key}", answer.api_key)?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn revoked_others(&self, revoked: u64) -> Printed {
+        if self.json() {
+            self.document(&json!({ "revokedKeys": revoked }))?;
+        } else {
+            writeln!(
+                io::stdout(),
+                "revoked {revoked} other key(s); this key still works"
+            )?;
+        }
+        Ok(Exit::Success)
+    }
+
+    pub fn revoked(&self, saved: Option<&Path>) -> Printed {
+        if self.json() {
+            self.document(&json!({ "revoked": true }))?;
+        } else {
+            match saved {
+                Some(path) => writeln!(
+                    io::stdout(),
+                    "revoked; removed the key from {}",
+                    path.display()
+                )?,
+                None => writeln!(io::stdout(), "revoked")?,
+            }
+        }
+        Ok(Exit::Success)
+    }
+}
+
+/// `held`, `free`: whether a live lease holds the lock.
+fn state(lock: &LockView) -> &'static str {
+    if lock.locked {
+        "held"
+    } else {
+        "free"
+    }
+}
+
+/// A timestamp, or `never` for a lease without expiry.
+pub fn when(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "never".into(), |t| t.to_string())
+}
+
+/// Success if `done`; otherwise says on stderr why `name` was not `what`
+/// (the server's message, or that the lease is not the live one) and gives
+/// [`Exit::Refused`].
+fn refused_unless(done: bool, name: &str, what: &str, message: Option<&str>) -> Exit {
+    if done {
+        return Exit::Success;
+    }
+    note!(
+        "lockctl: {name} not {what}: {}",
+        message.unwrap_or("not the live lease")
+    );
+    Exit::Refused
+}

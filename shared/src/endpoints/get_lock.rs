@@ -1,0 +1,40 @@
+//! `GET /v0/lock?lockName=`: the lock's current (or last) lease; `404` if
+//! it was never created. One strongly consistent read.
+
+use lambda_http::Request;
+use lock_wire::{GetLockQuery, LockView, Route};
+
+use super::view::view;
+use super::{Endpoint, Permissions, Table};
+use crate::error::ApiError;
+use crate::http::tenant;
+use crate::input::query;
+use crate::store::LockStore;
+use crate::types::{Timestamp, UserId};
+
+/// `GET /v0/lock`.
+pub struct GetLock;
+
+impl Endpoint for GetLock {
+    const ROUTE: Route = Route::GetLock;
+    /// One consistent read.
+    const PERMISSIONS: Permissions = Permissions {
+        table: Table::Locks,
+        actions: &["dynamodb:GetItem"],
+    };
+    type State = LockStore;
+    type Input = (UserId, GetLockQuery);
+    type Answer = LockView;
+
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        Ok((tenant(request)?, query(request)?))
+    }
+
+    async fn handle(locks: &LockStore, (user, input): Self::Input) -> Result<LockView, ApiError> {
+        let lock = locks
+            .get(&user, &input.lock_name)
+            .await?
+            .ok_or(ApiError::LockNotFound)?;
+        Ok(view(lock, Timestamp::now()))
+    }
+}

@@ -1,0 +1,61 @@
+//! `POST /v0/lock/renew` with `{lockName, leaseId, ttlSeconds?}`: extends a
+//! live lease by `ttlSeconds` (or its own TTL) from now, in one write.
+
+use lambda_http::Request;
+use lock_wire::{RenewAnswer, RenewRequest, Route};
+
+use super::{Endpoint, Permissions, Table};
+use crate::error::ApiError;
+use crate::http::tenant;
+use crate::input::body;
+use crate::store::{LockStore, Renewed};
+use crate::types::{Timestamp, UserId};
+
+/// `POST /v0/lock/renew`.
+pub struct Renew;
+
+impl Endpoint for Renew {
+    const ROUTE: Route = Route::Renew;
+    /// The renew, the read after a failed condition.
+    const PERMISSIONS: Permissions = Permissions {
+        table: Table::Locks,
+        actions: &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+    };
+    type State = LockStore;
+    type Input = (UserId, RenewRequest);
+    type Answer = RenewAnswer;
+
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        Ok((tenant(request)?, body(request)?))
+    }
+
+    async fn handle(
+        locks: &LockStore,
+        (user, input): Self::Input,
+    ) -> Result<RenewAnswer, ApiError> {
+        let renewed = locks
+            .renew(
+                &user,
+                &input.lock_name,
+                &input.lease_id,
+                input.ttl_seconds,
+                Timestamp::now(),
+            )
+            .await?;
+        match renewed {
+            Renewed::Extended { expires_at } => Ok(RenewAnswer {
+                renewed: true,
+                expires_at,
+                message: None,
+            }),
+            Renewed::NotLive => Ok(RenewAnswer {
+                renewed: false,
+                expires_at: None,
+                message: Some(
+                    "lease is not the lock's live lease (released, expired or replaced)".into(),
+                ),
+            }),
+            Renewed::NotFound => Err(ApiError::LockNotFound),
+        }
+    }
+}

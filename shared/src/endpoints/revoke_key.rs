@@ -1,0 +1,41 @@
+//! `POST /v0/keys/revoke`: the key the authorizer validated stops working
+//! (once the authorizer's cache for it expires). Any body is ignored, but
+//! not an oversized one. Two writes.
+
+use lambda_http::Request;
+use lock_wire::{RevokeAnswer, Route};
+
+use super::{Endpoint, Permissions, Table};
+use crate::error::ApiError;
+use crate::http::{tenant, validated_key};
+use crate::input::body_bytes;
+use crate::keys::KeyHash;
+use crate::store::KeyStore;
+use crate::types::{Timestamp, UserId};
+
+/// `POST /v0/keys/revoke`.
+pub struct RevokeKey;
+
+impl Endpoint for RevokeKey {
+    const ROUTE: Route = Route::RevokeKey;
+    /// The key and the user's record.
+    const PERMISSIONS: Permissions = Permissions {
+        table: Table::ApiKeys,
+        actions: &["dynamodb:UpdateItem"],
+    };
+    type State = KeyStore;
+    type Input = (UserId, KeyHash);
+    type Answer = RevokeAnswer;
+
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        body_bytes(request)?;
+        Ok((tenant(request)?, validated_key(request)?))
+    }
+
+    async fn handle(keys: &KeyStore, (user, key): Self::Input) -> Result<RevokeAnswer, ApiError> {
+        if !keys.revoke(&key, &user, Timestamp::now()).await? {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(RevokeAnswer { revoked: true })
+    }
+}

@@ -1,0 +1,46 @@
+//! `POST /v0/keys/revoke-others`: every other key of the caller's user stops
+//! working (once the authorizer's cache for each expires); the calling key
+//! stays. A rotated key may not (`409 KEY_ROTATED`). Any body is ignored,
+//! but not an oversized one.
+
+use lambda_http::Request;
+use lock_wire::{RevokeOthersAnswer, Route};
+
+use super::{Endpoint, Permissions, Table};
+use crate::error::ApiError;
+use crate::http::{tenant, validated_key};
+use crate::input::body_bytes;
+use crate::keys::KeyHash;
+use crate::store::{KeyStore, RevokedOthers};
+use crate::types::{Timestamp, UserId};
+
+/// `POST /v0/keys/revoke-others`.
+pub struct RevokeOtherKeys;
+
+impl Endpoint for RevokeOtherKeys {
+    const ROUTE: Route = Route::RevokeOtherKeys;
+    /// Reading the caller's key and record, revoking each other key, the record.
+    const PERMISSIONS: Permissions = Permissions {
+        table: Table::ApiKeys,
+        actions: &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    };
+    type State = KeyStore;
+    type Input = (UserId, KeyHash);
+    type Answer = RevokeOthersAnswer;
+
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        body_bytes(request)?;
+        Ok((tenant(request)?, validated_key(request)?))
+    }
+
+    async fn handle(
+        keys: &KeyStore,
+        (user, key): Self::Input,
+    ) -> Result<RevokeOthersAnswer, ApiError> {
+        match keys.revoke_others(&key, &user, Timestamp::now()).await? {
+            RevokedOthers::Revoked(revoked_keys) => Ok(RevokeOthersAnswer { revoked_keys }),
+            RevokedOthers::CallerRotated => Err(ApiError::KeyRotated),
+            RevokedOthers::Refused => Err(ApiError::Unauthorized),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `POST /v0/unlock` with `{lockName, leaseId}` (frees the lock if that
+//! lease is live) or `{lockName, force: true}` (frees it whoever holds it):
+//! one write.
+
+use lambda_http::Request;
+use lock_wire::{LeaseId, Route, UnlockAnswer, UnlockRequest};
+
+use super::{Endpoint, Permissions, Table};
+use crate::error::ApiError;
+use crate::http::tenant;
+use crate::input::body;
+use crate::store::{LockStore, Released};
+use crate::types::{LockName, Timestamp, UserId};
+
+/// `POST /v0/unlock`.
+pub struct Unlock;
+
+/// Whose lease an unlock ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnlockBy {
+    /// Only this lease, if it is live.
+    Lease(LeaseId),
+    /// Whatever lease holds the lock (`force: true`).
+    Force,
+}
+
+impl Endpoint for Unlock {
+    const ROUTE: Route = Route::Unlock;
+    /// The release, the read after a failed condition.
+    const PERMISSIONS: Permissions = Permissions {
+        table: Table::Locks,
+        actions: &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+    };
+    type State = LockStore;
+    type Input = (UserId, LockName, UnlockBy);
+    type Answer = UnlockAnswer;
+
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        let user = tenant(request)?;
+        let input: UnlockRequest = body(request)?;
+        let by = match (input.force.unwrap_or(false), input.lease_id) {
+            (true, None) => UnlockBy::Force,
+            (true, Some(_)) => {
+                return Err(ApiError::invalid("leaseId", "must not be given with force"))
+            }
+            (false, Some(lease)) => UnlockBy::Lease(lease),
+            (false, None) => return Err(ApiError::invalid("leaseId", "is required")),
+        };
+        Ok((user, input.lock_name, by))
+    }
+
+    async fn handle(
+        locks: &LockStore,
+        (user, name, by): Self::Input,
+    ) -> Result<UnlockAnswer, ApiError> {
+        let now = Timestamp::now();
+        let released = match &by {
+            UnlockBy::Force => locks.force_release(&user, &name, now).await?,
+            UnlockBy::Lease(lease) => locks.release(&user, &name, lease, now).await?,
+        };
+        let refused = |message: &str| UnlockAnswer {
+            unlocked: false,
+            message: Some(message.into()),
+        };
+        match released {
+            Released::Freed => Ok(UnlockAnswer {
+                unlocked: true,
+                message: None,
+            }),
+            Released::NotHolder => Ok(refused("lease is not the lock's current lease")),
+            Released::Expired => Ok(refused("lease has expired")),
+            Released::NotFound => Err(ApiError::LockNotFound),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The one Lambda bootstrap: every function's `main` is
+//! `lock_service::lambda::serve::<Endpoint>()` (or [`serve_authorizer`]).
+//! It logs as JSON to stdout, reads its settings and builds its one SDK
+//! client at cold start (failing fast on a bad setting), and serves
+//! invocations on tokio's single-threaded runtime, one at a time on classic
+//! Lambda and concurrently on Lambda Managed Instances (`run_concurrent`
+//! honours `AWS_LAMBDA_MAX_CONCURRENCY`).
+
+use std::future::Future;
+
+use lambda_http::{service_fn, Request};
+use lambda_runtime::LambdaEvent;
+
+use crate::authorizer::{authorize, LOG_DIRECTIVES};
+use crate::config::{
+    table_from_env, AcquireSettings, ConfigError, API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV,
+};
+use crate::endpoints::{respond, Acquirer, Endpoint};
+use crate::store::{KeyStore, LockStore};
+
+/// What can stop a function: a bad setting at cold start, or the runtime.
+pub type Error = lambda_runtime::Error;
+
+/// An endpoint's state, built from the function's environment at cold start.
+pub trait FromEnv: Sized {
+    /// Reads the settings this state needs and builds its DynamoDB client.
+    fn from_env() -> impl Future<Output = Result<Self, ConfigError>>;
+}
+
+impl FromEnv for LockStore {
+    async fn from_env() -> Result<Self, ConfigError> {
+        let table = table_from_env(LOCKS_TABLE_ENV)?;
+        Ok(LockStore::new(crate::dynamodb_client().await?, table))
+    }
+}
+
+impl FromEnv for KeyStore {
+    async fn from_env() -> Result<Self, ConfigError> {
+        let table = table_from_env(API_KEYS_TABLE_ENV)?;
+        Ok(KeyStore::new(crate::dynamodb_client().await?, table))
+    }
+}
+
+impl FromEnv for Acquirer {
+    async fn from_env() -> Result<Self, ConfigError> {
+        let settings = AcquireSettings::from_env()?;
+        let locks = LockStore::from_env().await?.with_quota(settings.max_locks);
+        Ok(Acquirer { locks, settings })
+    }
+}
+
+/// Runs endpoint `E` as this process's Lambda function.
+pub fn serve<E>() -> Result<(), Error>
+where
+    E: Endpoint,
+    E::State: FromEnv,
+{
+    run(async {
+        crate::init_tracing();
+        // Built once and kept for the process's life: every invocation borrows it.
+        let state: &'static E::State = Box::leak(Box::new(E::State::from_env().await?));
+        let service = service_fn(move |request: Request| async move {
+            Ok::<_, Error>(respond::<E>(state, request).await)
+        });
+        lambda_http::run_concurrent(service).await
+    })
+}
+
+/// Runs the REST API's TOKEN authorizer as this process's Lambda function.
+pub fn serve_authorizer() -> Result<(), Error> {
+    run(async {
+        crate::init_tracing_with(LOG_DIRECTIVES);
+        let keys: &'static KeyStore = Box::leak(Box::new(KeyStore::from_env().await?));
+        let service = service_fn(move |event: LambdaEvent<_>| authorize(keys, event.payload));
+        lambda_runtime::run_concurrent(service).await
+    })
+}
+
+/// `main` on tokio's single-threaded runtime: an invocation is one DynamoDB
+/// round trip with well under a millisecond of CPU, so worker threads would
+/// only add their start and a hand-off per request (PERFORMANCE.md, lever H).
+fn run(main: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(main)
+}
