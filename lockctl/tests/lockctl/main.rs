@@ -154,6 +154,7 @@ fn main() -> std::process::ExitCode {
         shell::signup_saves_the_config_0600_and_print_only_prints,
         shell::lock_subcommands_answer_with_their_exit_codes,
         shell::list_shows_a_table_and_json,
+        shell::list_into_a_closed_pipe_ends_quietly,
         shell::keys_rotate_and_revoke_update_the_config,
         run::run_passes_the_exit_code_and_signal_death_through,
         run::run_exits_with_the_conflict_code_without_running,

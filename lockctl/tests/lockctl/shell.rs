@@ -241,3 +241,21 @@ pub async fn keys_rotate_and_revoke_update_the_config(ctx: Ctx) {
     assert_eq!(key_in_file(), None, "the revoked key stayed in the file");
     assert_eq!(finish(ctx.bare_lockctl(&["list"])).await.code, 78);
 }
+
+/// `lockctl list | head -1`: the reader closes the pipe before lockctl
+/// writes; lockctl ends quietly with 0 (it used to panic, exit 101).
+pub async fn list_into_a_closed_pipe_ends_quietly(ctx: Ctx) {
+    for n in 0..3 {
+        assert_eq!(ctx.run(&["acquire", &format!("piped-{n}")]).await.code, 0);
+    }
+    let mut list = ctx.lockctl(&["list"]).spawn().unwrap();
+    // Closed now, before lockctl has asked the service for anything to print.
+    drop(list.stdout.take());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), list.wait_with_output())
+        .await
+        .expect("lockctl finished")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}
