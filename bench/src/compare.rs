@@ -18,6 +18,7 @@ use crate::operations::Functions;
 use crate::stats::Spread;
 
 /// One build: a name and the folder holding its binaries.
+#[derive(Clone)]
 pub struct Variant {
     pub name: String,
     pub dir: PathBuf,

@@ -18,7 +18,7 @@ use lock_service::store::{Acquired, Grant, LockStore};
 use lock_service::types::{LeaseId, LockName, Requester, Timestamp, UserId};
 use serde::Serialize;
 
-use crate::wire::{total, CountingProxy};
+use testkit::proxy::{total, Proxy};
 
 /// Cycles of one contender, and what one cycle costs.
 #[derive(Clone, Debug, Serialize)]
@@ -30,7 +30,7 @@ pub struct Cycles {
 }
 
 /// Cycles through [`LockStore`] in this process.
-pub async fn in_process(engine: &str, proxy: &CountingProxy, table: &str, cycles: usize) -> Cycles {
+pub async fn in_process(engine: &str, proxy: &Proxy, table: &str, cycles: usize) -> Cycles {
     let direct = store(engine, table);
     let started = Instant::now();
     store_cycles(&direct, cycles).await;
@@ -41,7 +41,7 @@ pub async fn in_process(engine: &str, proxy: &CountingProxy, table: &str, cycles
     Cycles {
         who: "ours, in-process (store crate)".into(),
         cycles_per_second: rate,
-        calls_per_cycle: Some(total(&proxy.since(&before)) as f64 / 10.0),
+        calls_per_cycle: Some(total(&proxy.calls_since(&before)) as f64 / 10.0),
     }
 }
 
@@ -98,7 +98,7 @@ pub async fn through_stack(client: &lock_client::Client, cycles: usize) -> Cycle
 
 /// The peer library's cycles: its table created here (dynalite has no
 /// `UpdateTimeToLive`, which its own table helper calls).
-pub async fn peer(python: &Path, engine: &str, proxy: &CountingProxy, cycles: usize) -> Cycles {
+pub async fn peer(python: &Path, engine: &str, proxy: &Proxy, cycles: usize) -> Cycles {
     let table = "PeerLocks";
     create_peer_table(engine, table).await;
     let run = |endpoint: &str, cycles: usize| -> f64 {
@@ -128,7 +128,7 @@ pub async fn peer(python: &Path, engine: &str, proxy: &CountingProxy, cycles: us
     let before = proxy.calls();
     run(&proxy.endpoint, 10);
     // Less the warm-up cycle every run makes.
-    let calls = total(&proxy.since(&before)) as f64 / 11.0;
+    let calls = total(&proxy.calls_since(&before)) as f64 / 11.0;
     Cycles {
         who: "python-dynamodb-lock 0.9.1, in-process".into(),
         cycles_per_second: rate,

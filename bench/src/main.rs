@@ -19,10 +19,11 @@ mod report;
 mod runtime;
 mod setup;
 mod stats;
-mod wire;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use clap::Parser;
 use std::time::{Duration, Instant};
 
 use local_stack::dynamodb::local_config;
@@ -39,7 +40,7 @@ use crate::load::Load;
 use crate::operations::Functions;
 use crate::report::{Binary, Report};
 use crate::stats::Spread;
-use crate::wire::CountingProxy;
+use testkit::proxy::Proxy;
 
 /// How much to measure.
 struct Plan {
@@ -75,67 +76,44 @@ impl Plan {
     }
 }
 
-const USAGE: &str = "usage: bench [--smoke | --binaries | --compare NAME=DIR NAME=DIR ...]
-  (nothing)   the full run: every table, release builds, the local stack
-  --smoke     every part on debug builds, a handful of iterations
-  --binaries  only the functions' release binaries (no local stack)
-  --compare   the functions' binaries copied into each DIR, interleaved";
-
-/// What the command line asks for.
-struct Args {
+/// `make bench`: one run, one table (see PERFORMANCE.md). Without a flag,
+/// the full run: every table, release builds, the local stack.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Cli {
+    /// Every part on debug builds, a handful of iterations.
+    #[arg(long, conflicts_with_all = ["binaries", "compare"])]
     smoke: bool,
-    binaries_only: bool,
-    variants: Vec<compare::Variant>,
-}
-
-impl Args {
-    /// One mode at most; `--compare` takes every argument after it.
-    fn parse(args: &[String]) -> Result<Self, String> {
-        let mut parsed = Args {
-            smoke: false,
-            binaries_only: false,
-            variants: Vec::new(),
-        };
-        let mut rest = args.iter();
-        match rest.next().map(String::as_str) {
-            None => {}
-            Some("--smoke") => parsed.smoke = true,
-            Some("--binaries") => parsed.binaries_only = true,
-            Some("--compare") => {
-                parsed.variants = rest
-                    .by_ref()
-                    .map(|a| compare::Variant::parse(a))
-                    .collect::<Result<_, _>>()?;
-                if parsed.variants.is_empty() {
-                    return Err("--compare needs at least one NAME=DIR".into());
-                }
-            }
-            Some(other) => return Err(format!("unknown argument {other:?}")),
-        }
-        match rest.next() {
-            None => Ok(parsed),
-            Some(extra) => Err(format!("unexpected argument {extra:?}")),
-        }
-    }
+    /// Only the functions' release binaries (no local stack).
+    #[arg(long, conflicts_with = "compare")]
+    binaries: bool,
+    /// The functions' binaries copied into each DIR, interleaved.
+    #[arg(long, num_args = 1.., value_name = "NAME=DIR", value_parser = compare::Variant::parse)]
+    compare: Vec<compare::Variant>,
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let cli = Cli::parse();
+    let plan = if cli.smoke {
+        Plan::smoke()
+    } else {
+        Plan::full()
+    };
+    let started = Instant::now();
+    if !cli.compare.is_empty() {
+        let (template, engine) = engine_of_its_own().await;
+        let table = compare::compare(
+            &cli.compare,
+            &template,
+            &engine.endpoint,
+            plan.cold_runs,
+            plan.iterations,
+        )
+        .await;
+        println!("{table}");
         return;
     }
-    let Args {
-        smoke,
-        binaries_only,
-        variants,
-    } = Args::parse(&args).unwrap_or_else(|error| {
-        eprintln!("bench: {error}\n{USAGE}");
-        std::process::exit(2)
-    });
-    let plan = if smoke { Plan::smoke() } else { Plan::full() };
-    let started = Instant::now();
     let mut report = Report {
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         profile: plan.profile.into(),
@@ -146,55 +124,53 @@ async fn main() {
         cycles: Vec::new(),
         load: Vec::new(),
     };
-    if !variants.is_empty() {
-        let (template, engine) = engine_of_its_own().await;
-        let table = compare::compare(
-            &variants,
-            &template,
-            &engine.endpoint,
-            plan.cold_runs,
-            plan.iterations,
-        )
-        .await;
-        println!("{table}");
-        return;
-    }
-    if binaries_only {
+    if cli.binaries {
         // For comparing release builds quickly.
         let (template, engine) = engine_of_its_own().await;
         (report.binaries, report.latency) =
             measure_functions(&plan, &template, &engine.endpoint).await;
     } else {
-        eprintln!("bench: starting the local stack (dynalite, cargo lambda watch, gateway)...");
-        let stack = Stack::start(StackOptions::default())
-            .await
-            .expect("the local stack starts");
-        let engine = stack.dynamodb_endpoint.clone();
-        let proxy = CountingProxy::start(&engine).await;
-        eprintln!("bench: DynamoDB calls per operation...");
-        let counting = start_all(&stack.template, plan.profile, &proxy.endpoint).await;
-        report.calls = operations::count_all(&counting, &proxy).await;
-        drop(counting);
-        (report.binaries, report.latency) =
-            measure_functions(&plan, &stack.template, &engine).await;
-        report.cycles = measure_cycles(&plan, &stack, &proxy).await;
-        report.load = measure_load(&plan, &stack).await;
+        measure_everything(&plan, &mut report).await;
     }
     println!("{}", report.markdown());
-    let folder = repo_root().join("target/bench");
-    std::fs::create_dir_all(&folder).expect("target/bench");
-    let name = match (smoke, binaries_only) {
+    let name = match (cli.smoke, cli.binaries) {
         (true, _) => "smoke.json",
         (false, true) => "binaries.json",
         (false, false) => "bench.json",
     };
-    let path: PathBuf = folder.join(name);
-    std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("written");
+    let path = save(&report, name);
     eprintln!(
         "bench: done in {:.0} s; JSON in {}",
         started.elapsed().as_secs_f64(),
         path.display()
     );
+}
+
+/// Every table, on the local stack: calls per operation, the functions,
+/// cycles against the peer library, and load.
+async fn measure_everything(plan: &Plan, report: &mut Report) {
+    eprintln!("bench: starting the local stack (dynalite, cargo lambda watch, gateway)...");
+    let stack = Stack::start(StackOptions::default())
+        .await
+        .expect("the local stack starts");
+    let engine = stack.dynamodb_endpoint.clone();
+    let proxy = Proxy::start(&engine).await.expect("a counting proxy");
+    eprintln!("bench: DynamoDB calls per operation...");
+    let counting = start_all(&stack.template, plan.profile, &proxy.endpoint).await;
+    report.calls = operations::count_all(&counting, &proxy).await;
+    drop(counting);
+    (report.binaries, report.latency) = measure_functions(plan, &stack.template, &engine).await;
+    report.cycles = measure_cycles(plan, &stack, &proxy).await;
+    report.load = measure_load(plan, &stack).await;
+}
+
+/// Writes `report` as JSON to `target/bench/NAME`; the path.
+fn save(report: &Report, name: &str) -> PathBuf {
+    let folder = repo_root().join("target/bench");
+    std::fs::create_dir_all(&folder).expect("target/bench");
+    let path = folder.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(report).expect("JSON")).expect("written");
+    path
 }
 
 /// The template and a dynalite with its tables, for measuring the
@@ -265,7 +241,7 @@ async fn measure_functions(
 }
 
 /// Acquire + release cycles: in-process, through the stack, the peer.
-async fn measure_cycles(plan: &Plan, stack: &Stack, proxy: &CountingProxy) -> Vec<Cycles> {
+async fn measure_cycles(plan: &Plan, stack: &Stack, proxy: &Proxy) -> Vec<Cycles> {
     eprintln!("bench: acquire + release cycles ({})...", plan.cycles);
     let engine = &stack.dynamodb_endpoint;
     let key = stack.new_api_key().await.expect("a key");
@@ -334,28 +310,30 @@ fn machine() -> String {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Args, String> {
-        Args::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from([&["bench"], args].concat())
     }
 
     #[test]
     fn one_mode_at_most_and_nothing_unknown() {
-        assert!(parse(&[]).is_ok_and(|a| !a.smoke && !a.binaries_only));
+        assert!(parse(&[]).is_ok_and(|a| !a.smoke && !a.binaries && a.compare.is_empty()));
         assert!(parse(&["--smoke"]).is_ok_and(|a| a.smoke));
-        assert!(parse(&["--binaries"]).is_ok_and(|a| a.binaries_only));
+        assert!(parse(&["--binaries"]).is_ok_and(|a| a.binaries));
         let dir = std::env::temp_dir();
         let both = [
             format!("a={}", dir.display()),
             format!("b={}", dir.display()),
         ];
         let compared = parse(&["--compare", &both[0], &both[1]]).expect("two builds");
-        assert_eq!(compared.variants.len(), 2);
+        assert_eq!(compared.compare.len(), 2);
         for wrong in [
             &["--fast"][..],
             &["--smoke", "--binaries"],
+            &["--smoke", "--compare", &both[0]],
             &["--compare"],
             &["--compare", "no-folder"],
             &["--compare", "a=/no/such/folder"],
+            &["extra"],
         ] {
             assert!(parse(wrong).is_err(), "{wrong:?} accepted");
         }

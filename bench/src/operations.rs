@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use local_stack::template::Template;
-use lock_service::lock_wire::Route;
+use lock_service::lock_wire::{Route, AUTHORIZER_FUNCTION};
 use lock_service::types::UserId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::functions::{rest_event, token_event, Process};
 use crate::setup::Store;
-use crate::wire::{describe, total, Calls, CountingProxy};
+use testkit::proxy::{describe, total, Calls, Proxy};
 
 /// One warm process per function binary.
 pub struct Functions {
@@ -74,11 +74,13 @@ impl Counted {
     }
 }
 
-/// Counts what each operation costs.
+/// Counts what each operation costs, as one user.
 struct Counter<'a> {
     functions: &'a Functions,
-    proxy: &'a CountingProxy,
+    proxy: &'a Proxy,
     counted: Vec<Counted>,
+    /// The user the authorizer would name, once signed up.
+    user: Option<String>,
 }
 
 impl Counter<'_> {
@@ -89,9 +91,31 @@ impl Counter<'_> {
         self.counted.push(Counted {
             operation: operation.into(),
             function: function.into(),
-            calls: self.proxy.since(&before),
+            calls: self.proxy.calls_since(&before),
         });
         answer
+    }
+
+    /// [`Counter::count`] of `route` with `query` (`""` or `?name=value…`),
+    /// `body` and `headers`, as the user.
+    async fn route(
+        &mut self,
+        operation: &str,
+        route: Route,
+        query: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let user = self.user.as_deref();
+        let event = self.functions.event(route, query, body, headers, user);
+        self.count(operation, route.function(), event).await
+    }
+
+    /// An acquire of `body` with `headers`.
+    async fn acquire(&mut self, operation: &str, body: Value, headers: &[(&str, &str)]) -> Value {
+        self.route(operation, Route::Acquire, "", Some(body), headers)
+            .await
+            .1
     }
 }
 
@@ -104,81 +128,81 @@ fn lock(name: &str, extra: Value) -> Value {
 }
 
 /// Every operation once, in an order that sets up what the next needs.
-pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Counted> {
-    let f = functions;
+pub async fn count_all(functions: &Functions, proxy: &Proxy) -> Vec<Counted> {
     let mut c = Counter {
         functions,
         proxy,
         counted: Vec::new(),
+        user: None,
     };
-    let (status, user) = c
-        .count(
-            "sign up",
-            "create-user",
-            f.event(Route::SignUp, "", None, &[], None),
-        )
-        .await;
+    let key = sign_up_and_authorize(&mut c).await;
+    let user = UserId::parse(c.user.as_deref().unwrap()).expect("a user id");
+    let store = Store::new(&proxy.endpoint, &functions.template);
+    let lease_a = acquires(&mut c, &store, &user).await;
+    let lease_c = retries_and_expiry(&mut c).await;
+    reads_and_other_writes(&mut c, &lease_a, &lease_c).await;
+    at_the_quota(&mut c, &store, &user).await;
+    keys(&mut c, &key).await;
+    for route in Route::ALL {
+        let counted = c.counted.iter().any(|row| row.function == route.function());
+        assert!(
+            counted,
+            "bench/src/operations.rs counts no call of {route:?}"
+        );
+    }
+    c.counted
+}
+
+/// Signs up, and authorizes the new key once; the key.
+async fn sign_up_and_authorize(c: &mut Counter<'_>) -> String {
+    let (status, user) = c.route("sign up", Route::SignUp, "", None, &[]).await;
     assert_eq!(status, 200, "sign up: {user}");
     let key = user["apiKey"].as_str().expect("a key").to_owned();
-    let user_id = user["userId"].as_str().expect("a user id");
-    let me = Some(user_id);
+    c.user = Some(user["userId"].as_str().expect("a user id").to_owned());
     let (_, policy) = c
-        .count("authorize (cache miss)", "authorizer", token_event(&key))
+        .count(
+            "authorize (cache miss)",
+            AUTHORIZER_FUNCTION,
+            token_event(&key),
+        )
         .await;
     assert!(policy["policyDocument"].is_object(), "authorize: {policy}");
+    key
+}
 
-    let acquire = |body: Value, headers: &[(&str, &str)]| {
-        f.event(Route::Acquire, "", Some(body), headers, me)
-    };
-    let (_, new) = c
-        .count(
-            "acquire, new name",
-            "acquire",
-            acquire(lock("a", json!({})), &[]),
-        )
+/// Acquires of a new, a free, a held lock, waiting, and waiting with every
+/// place taken; the lease of lock `a`, held.
+async fn acquires(c: &mut Counter<'_>, store: &Store, user: &UserId) -> String {
+    let new = c
+        .acquire("acquire, new name", lock("a", json!({})), &[])
         .await;
     let lease_a = granted(&new, "acquire, new name");
-    let unlock = |name: &str, lease: &str| {
-        f.event(
-            Route::Unlock,
-            "",
-            Some(json!({"lockName": name, "leaseId": lease})),
-            &[],
-            me,
-        )
-    };
-    let (_, answer) = c.count("unlock", "unlock", unlock("a", &lease_a)).await;
+    let unlock = json!({"lockName": "a", "leaseId": lease_a});
+    let (_, answer) = c
+        .route("unlock", Route::Unlock, "", Some(unlock), &[])
+        .await;
     assert_eq!(answer["unlocked"], true, "unlock: {answer}");
-    let (_, again) = c
-        .count(
-            "acquire, existing free name",
-            "acquire",
-            acquire(lock("a", json!({})), &[]),
-        )
+    let again = c
+        .acquire("acquire, existing free name", lock("a", json!({})), &[])
         .await;
     let lease_a = granted(&again, "acquire, existing name");
-    let (_, refused) = c
-        .count(
-            "acquire, refused (held)",
-            "acquire",
-            acquire(lock("a", json!({})), &[]),
-        )
+    let refused = c
+        .acquire("acquire, refused (held)", lock("a", json!({})), &[])
         .await;
     assert_eq!(refused["locked"], false, "refused: {refused}");
-    let waiting = acquire(lock("a", json!({"waitSeconds": 1})), &[]);
-    let (_, waited) = c
-        .count("acquire, waiting 1 s on a held lock", "acquire", waiting)
+    let waiting = lock("a", json!({"waitSeconds": 1}));
+    let waited = c
+        .acquire("acquire, waiting 1 s on a held lock", waiting.clone(), &[])
         .await;
     assert_eq!(waited["locked"], false, "waiting: {waited}");
-    let store = Store::new(&proxy.endpoint, &f.template);
-    let user = UserId::parse(user_id).expect("a user id");
-    store.fill_waiting_places(&user).await;
-    let waiting = acquire(lock("a", json!({"waitSeconds": 1})), &[]);
+    store.fill_waiting_places(user).await;
     let (status, throttled) = c
-        .count(
+        .route(
             "acquire, waiting, every place taken (429)",
-            "acquire",
-            waiting,
+            Route::Acquire,
+            "",
+            Some(waiting),
+            &[],
         )
         .await;
     assert_eq!(
@@ -186,82 +210,67 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         (429, &json!("THROTTLED")),
         "{throttled}"
     );
+    lease_a
+}
 
+/// An idempotent retry, and a 1 s lease taken over once expired; the lease
+/// of lock `c`, held.
+async fn retries_and_expiry(c: &mut Counter<'_>) -> String {
     let keyed = [("Idempotency-Key", "bench-retry")];
-    let (_, first) = c
-        .count(
+    let first = c
+        .acquire(
             "acquire with Idempotency-Key, new name",
-            "acquire",
-            acquire(lock("b", json!({})), &keyed),
+            lock("b", json!({})),
+            &keyed,
         )
         .await;
-    let (_, retry) = c
-        .count(
-            "acquire, idempotent retry",
-            "acquire",
-            acquire(lock("b", json!({})), &keyed),
-        )
+    let retry = c
+        .acquire("acquire, idempotent retry", lock("b", json!({})), &keyed)
         .await;
     assert_eq!(
         granted(&retry, "retry"),
         granted(&first, "first"),
         "the retry got another lease"
     );
-
-    let (_, short) = c
-        .count(
-            "acquire, 1 s TTL, new name",
-            "acquire",
-            acquire(lock("c", json!({"ttlSeconds": 1})), &[]),
-        )
-        .await;
+    let short = lock("c", json!({"ttlSeconds": 1}));
+    let short = c.acquire("acquire, 1 s TTL, new name", short, &[]).await;
     granted(&short, "short lease");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (_, takeover) = c
-        .count(
+    let takeover = c
+        .acquire(
             "acquire, expired lease taken over",
-            "acquire",
-            acquire(lock("c", json!({})), &[]),
+            lock("c", json!({})),
+            &[],
         )
         .await;
-    granted(&takeover, "takeover");
+    granted(&takeover, "takeover")
+}
 
+/// Get, renew, force unlock, list and delete.
+async fn reads_and_other_writes(c: &mut Counter<'_>, lease_a: &str, lease_c: &str) {
     let (status, shown) = c
-        .count(
-            "get",
-            "get-lock",
-            f.event(Route::GetLock, "?lockName=a", None, &[], me),
-        )
+        .route("get", Route::GetLock, "?lockName=a", None, &[])
         .await;
     assert_eq!(
         (status, shown["leaseId"].as_str()),
-        (200, Some(lease_a.as_str())),
+        (200, Some(lease_a)),
         "get: {shown}"
     );
-    let renew =
-        json!({"lockName": "c", "leaseId": granted(&takeover, "takeover"), "ttlSeconds": 60});
-    let (_, renewed) = c
-        .count(
-            "renew",
-            "renew",
-            f.event(Route::Renew, "", Some(renew), &[], me),
-        )
-        .await;
+    let renew = json!({"lockName": "c", "leaseId": lease_c, "ttlSeconds": 60});
+    let (_, renewed) = c.route("renew", Route::Renew, "", Some(renew), &[]).await;
     assert_eq!(renewed["renewed"], true, "renew: {renewed}");
     let force = json!({"lockName": "c", "force": true});
     let (_, forced) = c
-        .count(
-            "force unlock",
-            "unlock",
-            f.event(Route::Unlock, "", Some(force), &[], me),
-        )
+        .route("force unlock", Route::Unlock, "", Some(force), &[])
         .await;
     assert_eq!(forced["unlocked"], true, "force: {forced}");
     let (_, listed) = c
-        .count(
+        .route(
             "list, one page (limit 100)",
-            "list-locks",
-            f.event(Route::ListLocks, "?limit=100", None, &[], me),
+            Route::ListLocks,
+            "?limit=100",
+            None,
+            &[],
         )
         .await;
     assert_eq!(
@@ -271,23 +280,24 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
     );
     let delete = json!({"lockName": "c"});
     let (status, deleted) = c
-        .count(
-            "delete",
-            "delete-lock",
-            f.event(Route::DeleteLock, "", Some(delete), &[], me),
-        )
+        .route("delete", Route::DeleteLock, "", Some(delete), &[])
         .await;
     assert_eq!(status, 200, "delete: {deleted}");
+}
 
-    // A tenant at the default quota: a new name is refused, reading the
-    // whole partition only when a heal is due (once per five minutes).
-    store.fill_names(&user).await;
-    store.make_heal_due(&user).await;
+/// A tenant at the default quota: a new name is refused, reading the whole
+/// partition only when a heal is due (once per five minutes).
+async fn at_the_quota(c: &mut Counter<'_>, store: &Store, user: &UserId) {
+    store.fill_names(user).await;
+    store.make_heal_due(user).await;
+    let new_name = || Some(lock("one-too-many", json!({})));
     let (status, refused) = c
-        .count(
+        .route(
             "acquire, new name at the quota (heal due)",
-            "acquire",
-            acquire(lock("one-too-many", json!({})), &[]),
+            Route::Acquire,
+            "",
+            new_name(),
+            &[],
         )
         .await;
     assert_eq!(
@@ -296,31 +306,34 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         "{refused}"
     );
     let (status, refused) = c
-        .count(
+        .route(
             "acquire, new name at the quota (healed < 5 min ago)",
-            "acquire",
-            acquire(lock("one-too-many", json!({})), &[]),
+            Route::Acquire,
+            "",
+            new_name(),
+            &[],
         )
         .await;
     assert_eq!(status, 403, "{refused}");
+}
 
+/// Rotates `key`, then revokes the other keys (the old one) and the new key.
+async fn keys(c: &mut Counter<'_>, key: &str) {
     let bearer = format!("Bearer {key}");
     let auth = [("Authorization", bearer.as_str())];
     let (status, rotated) = c
-        .count(
-            "rotate key",
-            "rotate-key",
-            f.event(Route::RotateKey, "", None, &auth, me),
-        )
+        .route("rotate key", Route::RotateKey, "", None, &auth)
         .await;
     assert_eq!(status, 200, "rotate: {rotated}");
     let new_bearer = format!("Bearer {}", rotated["apiKey"].as_str().expect("a new key"));
     let auth = [("Authorization", new_bearer.as_str())];
     let (status, others) = c
-        .count(
+        .route(
             "revoke the other keys (one)",
-            "revoke-other-keys",
-            f.event(Route::RevokeOtherKeys, "", None, &auth, me),
+            Route::RevokeOtherKeys,
+            "",
+            None,
+            &auth,
         )
         .await;
     assert_eq!(
@@ -329,21 +342,9 @@ pub async fn count_all(functions: &Functions, proxy: &CountingProxy) -> Vec<Coun
         "revoke-others: {others}"
     );
     let (status, revoked) = c
-        .count(
-            "revoke key",
-            "revoke-key",
-            f.event(Route::RevokeKey, "", None, &auth, me),
-        )
+        .route("revoke key", Route::RevokeKey, "", None, &auth)
         .await;
     assert_eq!(status, 200, "revoke: {revoked}");
-    for route in Route::ALL {
-        let counted = c.counted.iter().any(|row| row.function == route.function());
-        assert!(
-            counted,
-            "bench/src/operations.rs counts no call of {route:?}"
-        );
-    }
-    c.counted
 }
 
 /// The lease id of a granted acquire; panics (naming `what`) otherwise.

@@ -1,15 +1,23 @@
 //! A local emulation of the Lambda Runtime API, enough to drive a real
 //! `bootstrap`: `GET /next` (long-polled), `POST /{id}/response`,
-//! `POST /{id}/error` and `POST /init/error`. Every answer is written in
-//! one piece on a `TCP_NODELAY` socket: otherwise Nagle's algorithm and
-//! delayed ACKs add ~40 ms to each invocation and swamp what is measured.
+//! `POST /{id}/error` and `POST /init/error`, served by hyper. Every answer
+//! is written in one piece on a `TCP_NODELAY` socket: otherwise Nagle's
+//! algorithm and delayed ACKs add ~40 ms to each invocation and swamp what
+//! is measured.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::convert::Infallible;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
@@ -60,7 +68,14 @@ impl RuntimeApi {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, serving.clone()));
+                let state = serving.clone();
+                let service = service_fn(move |request| answer(state.clone(), request));
+                tokio::spawn(
+                    http1::Builder::new()
+                        // Head and body in one write (see the module's doc).
+                        .writev(false)
+                        .serve_connection(TokioIo::new(stream), service),
+                );
             }
         });
         Self { address, state }
@@ -95,39 +110,34 @@ impl RuntimeApi {
     }
 }
 
-/// One connection: requests one after another (the runtime keeps it alive).
-async fn serve(mut stream: TcpStream, state: Arc<State>) {
-    let mut buffer = Vec::new();
-    loop {
-        let Some((head, body)) = read_request(&mut stream, &mut buffer).await else {
-            return;
-        };
-        let mut parts = head.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let answer = if method == "GET" && path == NEXT {
-            next_invocation(&state).await
-        } else if let Some(rest) = path.strip_prefix(INVOCATION) {
-            finish_invocation(&state, rest, body);
-            http(202, &[], br#"{"status":"OK"}"#)
-        } else {
-            // `/init/error` and anything else: accepted, and reported.
-            eprintln!(
-                "runtime api: {method} {path}: {}",
-                String::from_utf8_lossy(&body)
-            );
-            http(202, &[], br#"{"status":"OK"}"#)
-        };
-        if stream.write_all(&answer).await.is_err() {
-            return;
-        }
+/// The Runtime API's answer to one request (the runtime keeps the
+/// connection alive and sends them one after another).
+async fn answer(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes().to_vec(),
+        Err(_) => Vec::new(),
+    };
+    if method == Method::GET && path == NEXT {
+        return Ok(next_invocation(&state).await);
     }
+    if let Some(rest) = path.strip_prefix(INVOCATION) {
+        finish_invocation(&state, rest, body);
+    } else {
+        // `/init/error` and anything else: accepted, and reported.
+        eprintln!(
+            "runtime api: {method} {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(http(202, &[], br#"{"status":"OK"}"#.to_vec()))
 }
 
 /// Waits for a queued event and answers `GET /next` with it.
-async fn next_invocation(state: &State) -> Vec<u8> {
+async fn next_invocation(state: &State) -> Response<Full<Bytes>> {
     {
         let mut first = state.first_next.lock().expect("not poisoned");
         if first.is_none() {
@@ -160,7 +170,7 @@ async fn next_invocation(state: &State) -> Vec<u8> {
             "Root=1-00000000-000000000000000000000000;Sampled=0",
         ),
     ];
-    let answer = http(200, &headers, &queued.event);
+    let answer = http(200, &headers, queued.event);
     state
         .in_flight
         .lock()
@@ -182,43 +192,15 @@ fn finish_invocation(state: &State, rest: &str, body: Vec<u8>) {
     });
 }
 
-/// An HTTP/1.1 answer, whole.
-fn http(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let reason = if status == 200 { "OK" } else { "Accepted" };
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n");
+/// A JSON answer with `status` and `headers`.
+fn http(status: u16, headers: &[(&str, &str)], body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut answer = Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json");
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        answer = answer.header(*name, *value);
     }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut answer = head.into_bytes();
-    answer.extend_from_slice(body);
     answer
-}
-
-/// Reads one request: its head (request line and headers) and its body
-/// (`Content-Length`; the runtime client does not chunk). `None` at EOF.
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
-    let mut chunk = [0u8; 16384];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let body_start = head_end + 4;
-    while buffer.len() < body_start + length {
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let body = buffer[body_start..body_start + length].to_vec();
-    buffer.drain(..body_start + length);
-    Some((head, body))
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid answer")
 }

@@ -128,55 +128,67 @@ async fn supervise(
         }
     };
     match ended {
-        Ended::Exited(status) => {
-            let code = match status {
-                Ok(status) => exit_code(status),
-                Err(err) => {
-                    note!("lockctl: lost track of the command: {err}");
-                    Exit::Unavailable.code()
-                }
-            };
-            match kept.release().await {
-                Ok(_) => code,
-                Err(Error::LeaseLost(reason)) => {
-                    note!(
-                        "lockctl: the lease on {} was lost before the command ended ({reason})",
-                        args.name
-                    );
-                    Exit::LeaseLost.code()
-                }
-                Err(err) => {
-                    // The command's work is done; the lease will expire.
-                    note!(
-                        "lockctl: could not release {} (it expires within {:?}): {err}",
-                        args.name,
-                        args.ttl
-                    );
-                    code
-                }
-            }
+        Ended::Exited(status) => release_after(status, kept, args).await,
+        Ended::LeaseLost(reason) => stop_after_loss(child, pid, &reason, args).await,
+    }
+}
+
+/// The command exited with `status`: releases the lock; the exit code.
+async fn release_after(status: std::io::Result<ExitStatus>, kept: KeptLease, args: &RunArgs) -> u8 {
+    let code = match status {
+        Ok(status) => exit_code(status),
+        Err(err) => {
+            note!("lockctl: lost track of the command: {err}");
+            Exit::Unavailable.code()
         }
-        Ended::LeaseLost(reason) => {
+    };
+    match kept.release().await {
+        Ok(_) => code,
+        Err(Error::LeaseLost(reason)) => {
             note!(
-                "lockctl: lost the lease on {} ({reason}); stopping the command",
+                "lockctl: the lease on {} was lost before the command ended ({reason})",
                 args.name
             );
-            send(pid, libc::SIGTERM);
-            if tokio::time::timeout(args.kill_after, child.wait())
-                .await
-                .is_err()
-            {
-                note!(
-                    "lockctl: the command outlived --kill-after {:?}; sending SIGKILL",
-                    args.kill_after
-                );
-                send(pid, libc::SIGKILL);
-                let _ = child.wait().await;
-            }
-            // Not unlocked: the lock may be someone else's now.
             Exit::LeaseLost.code()
         }
+        Err(err) => {
+            // The command's work is done; the lease will expire.
+            note!(
+                "lockctl: could not release {} (it expires within {:?}): {err}",
+                args.name,
+                args.ttl
+            );
+            code
+        }
     }
+}
+
+/// The lease was lost (`reason`): stops the command, SIGTERM then, after
+/// `--kill-after`, SIGKILL; leaves the lock alone (it may be someone
+/// else's now).
+async fn stop_after_loss(
+    mut child: tokio::process::Child,
+    pid: Option<i32>,
+    reason: &str,
+    args: &RunArgs,
+) -> u8 {
+    note!(
+        "lockctl: lost the lease on {} ({reason}); stopping the command",
+        args.name
+    );
+    send(pid, libc::SIGTERM);
+    if tokio::time::timeout(args.kill_after, child.wait())
+        .await
+        .is_err()
+    {
+        note!(
+            "lockctl: the command outlived --kill-after {:?}; sending SIGKILL",
+            args.kill_after
+        );
+        send(pid, libc::SIGKILL);
+        let _ = child.wait().await;
+    }
+    Exit::LeaseLost.code()
 }
 
 /// Sends `signal` to the command (if it is still ours to signal).

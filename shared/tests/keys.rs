@@ -8,7 +8,9 @@ use lock_service::store::keys::ROTATION_RETRY_MILLIS;
 use lock_service::store::users::MAX_KEYS_PER_USER;
 use lock_service::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
 use lock_service::types::{IdempotencyKey, Timestamp, UserId};
-use testkit::{suite, CallCounter, Engine, EngineKind, API_KEYS_TABLE};
+use rstest::rstest;
+use testkit::EngineKind::{Dynalite, Moto};
+use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE};
 
 struct Fixture {
     keys: KeyStore,
@@ -69,7 +71,9 @@ async fn rotate(
 /// `Idempotency-Key`, within those 15 minutes, gets the new key back: another
 /// key, none, or later is `AlreadyRotated`; a rotation without a key cannot
 /// be retried at all.
-pub async fn only_a_retry_of_the_rotation_gets_its_new_key(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_retry_of_the_rotation_gets_its_new_key(#[values(Moto, Dynalite)] kind: EngineKind) {
     let f = fixture(kind).await;
     let (user, old) = new_user(&f.keys).await;
     let (rotated, calls) = f
@@ -117,7 +121,9 @@ pub async fn only_a_retry_of_the_rotation_gets_its_new_key(kind: EngineKind) {
 /// (with any key); of 8 concurrent rotations of one key with one
 /// `Idempotency-Key`, all get the same new key; with 8 different ones,
 /// exactly one does.
-pub async fn a_key_rotates_once_whatever_its_grace(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotates_once_whatever_its_grace(#[values(Moto, Dynalite)] kind: EngineKind) {
     let f = fixture(kind).await;
     let (user, old) = new_user(&f.keys).await;
     let day = 86_400_000;
@@ -180,7 +186,9 @@ pub async fn a_key_rotates_once_whatever_its_grace(kind: EngineKind) {
 /// user's keys are untouched; a retry revokes none; a rotated-out key may not
 /// (a thief with it cannot lock the owner out). Revoking one key: two
 /// writes, final, repeatable, and only a key of the caller's user.
-pub async fn revoking_the_others_spares_only_the_caller(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_the_others_spares_only_the_caller(#[values(Moto, Dynalite)] kind: EngineKind) {
     let f = fixture(kind).await;
     let (user, first) = new_user(&f.keys).await;
     let (neighbour, theirs) = new_user(&f.keys).await;
@@ -237,29 +245,37 @@ pub async fn revoking_the_others_spares_only_the_caller(kind: EngineKind) {
         .unwrap();
     assert_eq!(forged, RevokedOthers::Refused, "another user's key");
 
-    let (revoked, calls) = f
-        .calls
-        .during(f.keys.revoke(&third.hash(), &user, T0))
-        .await;
+    revoking_one_key_is_final_and_only_the_users(&f, &user, &third, (&neighbour, &theirs)).await;
+}
+
+/// Revoking `key` of `user`: two writes, final, repeatable, and only a key
+/// of the caller's user (`neighbour`'s `theirs` is not).
+async fn revoking_one_key_is_final_and_only_the_users(
+    f: &Fixture,
+    user: &UserId,
+    third: &ApiKey,
+    (neighbour, theirs): (&UserId, &ApiKey),
+) {
+    let (revoked, calls) = f.calls.during(f.keys.revoke(&third.hash(), user, T0)).await;
     assert!(revoked.unwrap());
     assert_eq!(calls, 2, "the key and the user's record");
     assert!(
-        f.keys.revoke(&third.hash(), &user, T0).await.unwrap(),
+        f.keys.revoke(&third.hash(), user, T0).await.unwrap(),
         "repeatable"
     );
     assert_eq!(live_user(&f.keys, &third.hash(), T0).await, None);
     assert!(!f
         .keys
-        .revoke(&ApiKey::generate().hash(), &user, T0)
+        .revoke(&ApiKey::generate().hash(), user, T0)
         .await
         .unwrap());
     assert!(
-        !f.keys.revoke(&theirs.hash(), &user, T0).await.unwrap(),
+        !f.keys.revoke(&theirs.hash(), user, T0).await.unwrap(),
         "not this user's"
     );
     assert_eq!(
         live_user(&f.keys, &theirs.hash(), T0).await,
-        Some(neighbour)
+        Some(neighbour.clone())
     );
 }
 
@@ -267,7 +283,9 @@ pub async fn revoking_the_others_spares_only_the_caller(kind: EngineKind) {
 /// and writes nothing; keys past their retry window leave the record at the
 /// next rotation; revoking the others makes room. A user from before
 /// records (key registered alone) gets one at its first rotation.
-pub async fn a_user_has_a_bounded_number_of_keys(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_has_a_bounded_number_of_keys(#[values(Moto, Dynalite)] kind: EngineKind) {
     let f = fixture(kind).await;
     let (user, mut current) = new_user(&f.keys).await;
     let day = 86_400_000;
@@ -331,17 +349,4 @@ pub async fn a_user_has_a_bounded_number_of_keys(kind: EngineKind) {
         "the old key, in its grace"
     );
     assert_eq!(live_user(&f.keys, &key.hash(), T0).await, None);
-}
-
-suite!(
-    only_a_retry_of_the_rotation_gets_its_new_key,
-    a_key_rotates_once_whatever_its_grace,
-    revoking_the_others_spares_only_the_caller,
-    a_user_has_a_bounded_number_of_keys,
-);
-
-/// Every test of the suite is listed in `suite!` above.
-#[test]
-fn every_suite_test_is_listed() {
-    testkit::assert_suite_lists_every_test(include_str!("keys.rs"));
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use lock_service::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
 use lock_service::store::{Acquired, Deleted, Grant, LockStore};
 use lock_service::types::{LeaseId, LeaseTtl, LockName, Requester, Timestamp, UserId};
-use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
+use rstest::rstest;
+use testkit::EngineKind::{Dynalite, Moto};
+use testkit::{CallCounter, Engine, EngineKind, LOCKS_TABLE};
 
 struct Fixture {
     client: aws_sdk_dynamodb::Client,
@@ -88,13 +90,25 @@ async fn reserve_by_hand(f: &Fixture, user: &UserId, slot: &Slot) {
 /// once; a lock that vanishes behind the store's back (DynamoDB TTL) or a
 /// reservation abandoned by a crash comes back at the first heal, at most
 /// one per tenant per five minutes, never while it may still be in flight.
-pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_admits_exactly_its_names_and_heals(#[values(Moto, Dynalite)] kind: EngineKind) {
     let f = fixture(kind).await;
-    const QUOTA: u32 = 5;
     let locks = f.locks.clone().with_quota(Some(QUOTA));
     let user = UserId::generate();
+    exactly_one_of_sixteen_new_names_fits(&locks, &user).await;
+    at_the_quota_only_existing_names_are_granted(&f, &locks, &user).await;
+    a_delete_frees_a_place_at_once(&f, &locks, &user).await;
+    vanished_names_come_back_at_a_heal(&f, &locks, &user).await;
+}
+
+/// The quota of the suite's tests.
+const QUOTA: u32 = 5;
+
+/// At quota - 1, 16 simultaneous new names: one is admitted.
+async fn exactly_one_of_sixteen_new_names_fits(locks: &LockStore, user: &UserId) {
     for n in 0..QUOTA - 1 {
-        let outcome = take(&locks, &user, &format!("q-{n}"), None, at(T0)).await;
+        let outcome = take(locks, user, &format!("q-{n}"), None, at(T0)).await;
         assert!(matches!(outcome, Acquired::Granted(_)), "{outcome:?}");
     }
     let racers: Vec<_> = (0..16)
@@ -115,96 +129,106 @@ pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
     }
     assert_eq!(admitted, 1, "exactly one new name at quota - 1");
     assert_eq!(
-        locks.list(&user).await.unwrap().len(),
+        locks.list(user).await.unwrap().len(),
         QUOTA as usize,
         "the names item is not listed"
     );
+}
 
-    // At the quota: a new name is refused and writes nothing; an existing
-    // (released) name is acquired in one write.
+/// At the quota: a new name is refused and writes nothing; an existing
+/// (released) name is acquired in one write.
+async fn at_the_quota_only_existing_names_are_granted(
+    f: &Fixture,
+    locks: &LockStore,
+    user: &UserId,
+) {
     let (refused, calls) = f
         .calls
-        .during(take(&locks, &user, "one-too-many", None, at(T0)))
+        .during(take(locks, user, "one-too-many", None, at(T0)))
         .await;
     assert_eq!(refused, Acquired::QuotaExceeded);
     assert!(calls <= 4, "refused at the quota in {calls} calls");
-    assert_eq!(locks.get(&user, &name("one-too-many")).await.unwrap(), None);
+    assert_eq!(locks.get(user, &name("one-too-many")).await.unwrap(), None);
     locks
-        .force_release(&user, &name("q-0"), at(T0))
+        .force_release(user, &name("q-0"), at(T0))
         .await
         .unwrap();
-    let (again, calls) = f
-        .calls
-        .during(take(&locks, &user, "q-0", None, at(T0)))
-        .await;
+    let (again, calls) = f.calls.during(take(locks, user, "q-0", None, at(T0))).await;
     assert!(matches!(again, Acquired::Granted(_)));
     assert_eq!(calls, 1, "an existing name: one write");
+}
 
-    // Delete: a held lock is refused; a free one frees its place at once.
+/// Delete: a held lock is refused; a free one frees its place at once.
+async fn a_delete_frees_a_place_at_once(f: &Fixture, locks: &LockStore, user: &UserId) {
     assert_eq!(
-        locks.delete(&user, &name("q-0"), at(T0)).await.unwrap(),
+        locks.delete(user, &name("q-0"), at(T0)).await.unwrap(),
         Deleted::Held
     );
     locks
-        .force_release(&user, &name("q-0"), at(T0))
+        .force_release(user, &name("q-0"), at(T0))
         .await
         .unwrap();
     let (deleted, calls) = f
         .calls
-        .during(locks.delete(&user, &name("q-0"), at(T0)))
+        .during(locks.delete(user, &name("q-0"), at(T0)))
         .await;
     assert_eq!(deleted.unwrap(), Deleted::Done);
     assert_eq!(calls, 2, "the delete and the element taken out");
     assert_eq!(
-        locks.delete(&user, &name("q-0"), at(T0)).await.unwrap(),
+        locks.delete(user, &name("q-0"), at(T0)).await.unwrap(),
         Deleted::NotFound
     );
     let (created, calls) = f
         .calls
-        .during(take(&locks, &user, "q-0", None, at(T0 + 1)))
+        .during(take(locks, user, "q-0", None, at(T0 + 1)))
         .await;
     assert!(matches!(created, Acquired::Granted(_)));
     assert_eq!(
         calls, 4,
         "a new name: refused write, the read that finds no lock, reserve, create"
     );
+}
 
+/// A lock that vanishes behind the store's back (TTL) or a crashed
+/// reservation comes back at the next heal, never while it may still be in
+/// flight.
+async fn vanished_names_come_back_at_a_heal(f: &Fixture, locks: &LockStore, user: &UserId) {
     // TTL deletes a lock: its place stays taken until a heal is due (five
     // minutes after the names item was started), then comes back.
-    testkit::delete_behind_the_store(&f.client, &user, "q-1").await;
+    testkit::delete_behind_the_store(&f.client, user, "q-1").await;
     let early = at(T0 + HEAL_INTERVAL_MILLIS - 1);
     assert_eq!(
-        take(&locks, &user, "after-ttl", None, early).await,
+        take(locks, user, "after-ttl", None, early).await,
         Acquired::QuotaExceeded
     );
     let due = at(T0 + HEAL_INTERVAL_MILLIS);
     assert!(matches!(
-        take(&locks, &user, "after-ttl", None, due).await,
+        take(locks, user, "after-ttl", None, due).await,
         Acquired::Granted(_)
     ));
     assert_eq!(
-        take(&locks, &user, "still-full", None, due).await,
+        take(locks, user, "still-full", None, due).await,
         Acquired::QuotaExceeded
     );
 
     // A crashed reservation: not taken out while it may be in flight, taken
     // out at the next heal once older than that.
-    release_and_delete(&locks, &user, "after-ttl", due).await;
+    release_and_delete(locks, user, "after-ttl", due).await;
     let next_heal = due.millis() + HEAL_INTERVAL_MILLIS;
-    reserve_by_hand(&f, &user, &Slot::new(at(next_heal - IN_FLIGHT_MILLIS + 1))).await;
+    reserve_by_hand(f, user, &Slot::new(at(next_heal - IN_FLIGHT_MILLIS + 1))).await;
     assert_eq!(
-        take(&locks, &user, "in-flight", None, at(next_heal)).await,
+        take(locks, user, "in-flight", None, at(next_heal)).await,
         Acquired::QuotaExceeded
     );
-    reserve_by_hand(&f, &user, &Slot::new(at(next_heal))).await; // a second one, young
+    reserve_by_hand(f, user, &Slot::new(at(next_heal))).await; // a second one, young
     let later = next_heal + HEAL_INTERVAL_MILLIS;
-    let healed = take(&locks, &user, "healed", None, at(later)).await;
+    let healed = take(locks, user, "healed", None, at(later)).await;
     assert!(
         matches!(healed, Acquired::Granted(_)),
         "the old crashed reservation went: {healed:?}"
     );
     assert_eq!(
-        take(&locks, &user, "no-room", None, at(later)).await,
+        take(locks, user, "no-room", None, at(later)).await,
         Acquired::QuotaExceeded
     );
 }
@@ -212,7 +236,11 @@ pub async fn the_quota_admits_exactly_its_names_and_heals(kind: EngineKind) {
 /// A tenant's first locks, all at once: 16 new names are all admitted, and
 /// 16 acquires of one new name grant it once (the others see it held),
 /// while the names item is being started under them.
-pub async fn a_new_tenants_first_names_race_without_refusals(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenants_first_names_race_without_refusals(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
     let f = fixture(kind).await;
     let locks = f.locks.clone().with_quota(Some(100));
     for same_name in [false, true] {
@@ -252,7 +280,11 @@ pub async fn a_new_tenants_first_names_race_without_refusals(kind: EngineKind) {
 /// store's back (DynamoDB TTL), for 60 rounds, while an observer lists the
 /// tenant's locks; the list never holds more than the quota. Then, once
 /// everything is deleted, exactly the quota of new names fits.
-pub async fn racing_names_never_exceed_or_wear_down_the_quota(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_names_never_exceed_or_wear_down_the_quota(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
     let f = fixture(kind).await;
     const QUOTA: usize = 5;
     let locks = f.locks.clone().with_quota(Some(QUOTA as u32));
@@ -332,7 +364,11 @@ pub async fn racing_names_never_exceed_or_wear_down_the_quota(kind: EngineKind) 
 /// The two interleavings that let the old counter drift down, replayed
 /// step by step: a heal between a delete's two writes, and two racing
 /// reservations of one new name followed by a heal. The quota still holds.
-pub async fn the_interleavings_that_wore_down_the_old_counter_do_not(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interleavings_that_wore_down_the_old_counter_do_not(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
     use aws_sdk_dynamodb::types::AttributeValue::S;
     let f = fixture(kind).await;
     let locks = f.locks.clone().with_quota(Some(3));
@@ -401,17 +437,4 @@ pub async fn the_interleavings_that_wore_down_the_old_counter_do_not(kind: Engin
         "a, b, x"
     );
     assert_eq!(locks.list(&user).await.unwrap().len(), 3);
-}
-
-suite!(
-    the_quota_admits_exactly_its_names_and_heals,
-    a_new_tenants_first_names_race_without_refusals,
-    racing_names_never_exceed_or_wear_down_the_quota,
-    the_interleavings_that_wore_down_the_old_counter_do_not,
-);
-
-/// Every test of the suite is listed in `suite!` above.
-#[test]
-fn every_suite_test_is_listed() {
-    testkit::assert_suite_lists_every_test(include_str!("quota.rs"));
 }

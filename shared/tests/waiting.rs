@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use lock_service::store::{LockStore, Place, Released};
 use lock_service::types::{LeaseId, LockName, Timestamp, UserId};
-use testkit::{suite, CallCounter, Engine, EngineKind, LOCKS_TABLE};
+use rstest::rstest;
+use testkit::EngineKind::{Dynalite, Moto};
+use testkit::{CallCounter, Engine, EngineKind, LOCKS_TABLE};
 
 struct Fixture {
     locks: LockStore,
@@ -33,11 +35,33 @@ fn name(s: &str) -> LockName {
     LockName::parse(s).unwrap()
 }
 
+impl Fixture {
+    /// `owner` asks for one of `limit` waiting places of `user` until
+    /// `until`, at `now`.
+    async fn place(
+        &self,
+        user: &UserId,
+        limit: u32,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Place {
+        self.locks
+            .take_waiting_place(user, limit, owner, until, now)
+            .await
+            .unwrap()
+    }
+}
+
 /// Waiting places: each one taken in one write while places are free, none
 /// beyond the limit (the answer says when the first lapses), one given back
 /// is free again, one whose holder died lapses at its time, and one that
 /// lapsed cannot be given back by its old owner over its new one.
-pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_places_are_limited_given_back_and_lapse(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
     let f = fixture(kind).await;
     let user = UserId::generate();
     let now = at(T0);
@@ -45,9 +69,9 @@ pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
     for (owner, until) in [("a", T0 + 7_000), ("b", T0 + 6_000), ("c", T0 + 9_000)] {
         let (place, calls) = f
             .calls
-            .during(f.locks.take_waiting_place(&user, 3, owner, at(until), now))
+            .during(f.place(&user, 3, owner, at(until), now))
             .await;
-        let Place::Taken(place) = place.unwrap() else {
+        let Place::Taken(place) = place else {
             panic!("{owner}: no place with places free")
         };
         assert!(calls <= 5, "{owner}: {calls} calls");
@@ -57,11 +81,7 @@ pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
         taken.iter().map(|(p, _)| *p).collect::<BTreeSet<_>>(),
         BTreeSet::from([0, 1, 2])
     );
-    let full = f
-        .locks
-        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
-        .await
-        .unwrap();
+    let full = f.place(&user, 3, "d", at(T0 + 9_000), now).await;
     assert_eq!(
         full,
         Place::Full {
@@ -69,57 +89,38 @@ pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
         }
     );
     // Another tenant's places are its own.
-    let other = f
-        .locks
-        .take_waiting_place(&UserId::generate(), 3, "x", at(T0 + 1), now)
-        .await;
-    assert!(matches!(other.unwrap(), Place::Taken(_)));
+    let other = f.place(&UserId::generate(), 3, "x", at(T0 + 1), now).await;
+    assert!(matches!(other, Place::Taken(_)));
 
     let (a_place, _) = *taken.iter().find(|(_, owner)| *owner == "a").unwrap();
     f.locks
         .give_back_waiting_place(&user, a_place, "a")
         .await
         .unwrap();
-    let d = f
-        .locks
-        .take_waiting_place(&user, 3, "d", at(T0 + 9_000), now)
-        .await
-        .unwrap();
+    let d = f.place(&user, 3, "d", at(T0 + 9_000), now).await;
     assert_eq!(d, Place::Taken(a_place), "the place given back");
     // b's place lapses at its time (its waiter died): free from just after.
     let lapsed = f
-        .locks
-        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_000))
+        .place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_000))
         .await;
-    assert!(
-        matches!(lapsed.unwrap(), Place::Full { .. }),
-        "not before its time"
-    );
+    assert!(matches!(lapsed, Place::Full { .. }), "not before its time");
     let e = f
-        .locks
-        .take_waiting_place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_001))
+        .place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_001))
         .await;
     let (b_place, _) = *taken.iter().find(|(_, owner)| *owner == "b").unwrap();
-    assert_eq!(e.unwrap(), Place::Taken(b_place));
+    assert_eq!(e, Place::Taken(b_place));
     // b comes back late: its give-back leaves e's place alone.
     f.locks
         .give_back_waiting_place(&user, b_place, "b")
         .await
         .unwrap();
     let after = f
-        .locks
-        .take_waiting_place(&user, 3, "f", at(T0 + 20_000), at(T0 + 6_002))
+        .place(&user, 3, "f", at(T0 + 20_000), at(T0 + 6_002))
         .await;
-    assert!(
-        matches!(after.unwrap(), Place::Full { .. }),
-        "e still has it"
-    );
+    assert!(matches!(after, Place::Full { .. }), "e still has it");
     // The limit can be lowered under taken places: only the first ones count.
-    let one = f
-        .locks
-        .take_waiting_place(&UserId::generate(), 1, "g", at(T0 + 1), now)
-        .await;
-    assert_eq!(one.unwrap(), Place::Taken(0));
+    let one = f.place(&UserId::generate(), 1, "g", at(T0 + 1), now).await;
+    assert_eq!(one, Place::Taken(0));
     let released = f
         .locks
         .release(&user, &name("none"), &LeaseId::generate(), now)
@@ -129,12 +130,4 @@ pub async fn waiting_places_are_limited_given_back_and_lapse(kind: EngineKind) {
         Released::NotFound,
         "places are not locks"
     );
-}
-
-suite!(waiting_places_are_limited_given_back_and_lapse);
-
-/// Every test of the suite is listed in `suite!` above.
-#[test]
-fn every_suite_test_is_listed() {
-    testkit::assert_suite_lists_every_test(include_str!("waiting.rs"));
 }

@@ -6,7 +6,6 @@
 pub mod dynamodb;
 pub mod engine;
 pub mod gateway;
-pub mod harness;
 pub mod process;
 pub mod stack;
 pub mod template;

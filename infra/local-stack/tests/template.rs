@@ -297,11 +297,10 @@ fn the_token_pattern_matches_what_the_authorizer_accepts() {
     }
 }
 
-/// The operator's limits are parameters with safe defaults, and the stage
-/// writes one JSON access-log line per request that says who (the user id,
-/// never the key) did what, to a log group with retention.
+/// The operator's limits are parameters whose defaults are the code's own,
+/// and the acquire function's timeout leaves room for the longest wait.
 #[test]
-fn limits_are_parameters_and_the_stage_logs_access_in_json() {
+fn limits_are_parameters_with_the_codes_defaults() {
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
     let parameter = |name: &str| &doc["Parameters"][name];
     assert_eq!(parameter("AuthorizerCacheSeconds")["Default"], 60);
@@ -356,6 +355,14 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
     assert!(waits
         .iter()
         .all(|w| w.as_u64() <= Some(lock_service::types::WaitTime::MAX_SECONDS)));
+}
+
+/// The authorizer cache is bounded, reserved concurrency is optional per
+/// function (none by default), and the throttle applies to each method.
+#[test]
+fn concurrency_and_throttles_are_parameters() {
+    let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
+    let parameter = |name: &str| &doc["Parameters"][name];
     assert_eq!(parameter("AuthorizerCacheSeconds")["MaxValue"], 3600);
     for reserved in [
         "AcquireReservedConcurrency",
@@ -385,6 +392,14 @@ fn limits_are_parameters_and_the_stage_logs_access_in_json() {
             "{function}"
         );
     }
+}
+
+/// The stage writes one JSON access-log line per request that says who (the
+/// user id, never the key) did what, to a log group with retention.
+#[test]
+fn the_stage_logs_access_in_json() {
+    let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
+    let resources = &doc["Resources"];
     let access = &resources["LockApi"]["Properties"]["AccessLogSetting"];
     let format: serde_json::Value =
         serde_json::from_str(access["Format"].as_str().unwrap()).expect("a JSON format");

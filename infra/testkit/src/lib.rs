@@ -1,6 +1,14 @@
 //! Test support for the lock service: a DynamoDB-API engine (from
-//! `local-stack`) with the service's tables, and SDK clients that count every
-//! HTTP attempt they send, so tests can assert calls per operation.
+//! `local-stack`) with the service's tables, SDK clients that count every
+//! HTTP attempt they send (so tests can assert calls per operation), and
+//! the one TCP proxy ([`proxy`]) that counts DynamoDB calls at the wire and
+//! injects faults, the one HTTP client of the API ([`api`]), and the harness
+//! ([`harness`]) of the test binaries that drive one local stack through
+//! many scenarios.
+
+pub mod api;
+pub mod harness;
+pub mod proxy;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,50 +83,6 @@ impl Intercept for CallCounter {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
-}
-
-/// Runs each listed `pub async fn NAME(kind: EngineKind)` of the calling test
-/// file as two tests, `moto::NAME` and `dynalite::NAME`, each on an engine of
-/// its own (the test starts it).
-#[macro_export]
-macro_rules! suite {
-    ($($test:ident),* $(,)?) => {
-        mod moto {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::EngineKind::Moto).await }
-            )*
-        }
-        mod dynalite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::EngineKind::Dynalite).await }
-            )*
-        }
-    };
-}
-
-/// Checks that a test file's `suite!(...)` lists exactly the suite tests it
-/// defines (each `pub async fn NAME(kind: EngineKind) {` at the top level),
-/// so none is silently left out of a run; `source` is the file's text.
-pub fn assert_suite_lists_every_test(source: &str) {
-    let (tests, list) = source
-        .split_once("\nsuite!(")
-        .or_else(|| source.split_once("\ntestkit::suite!("))
-        .expect("the suite! invocation");
-    let listed: std::collections::BTreeSet<&str> = list
-        .split(')')
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    let defined: std::collections::BTreeSet<&str> = tests
-        .lines()
-        .filter_map(|line| line.strip_prefix("pub async fn "))
-        .filter_map(|rest| rest.strip_suffix("(kind: EngineKind) {"))
-        .collect();
-    assert!(!defined.is_empty(), "no suite test found");
-    assert_eq!(listed, defined, "suite! and the suite's tests differ");
 }
 
 /// Deletes item `sort_key` of `user` straight from the lock table, as

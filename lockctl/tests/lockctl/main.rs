@@ -2,26 +2,26 @@
 //! real function binaries under `cargo lambda watch`, the gateway), over
 //! HTTP: every subcommand and its exit codes, `lockctl run` (exit codes and
 //! signals passed through, conflicts, waiting past the service's 20 s,
-//! renewal, a lost lease, Ctrl-C), and the library's retry rules through a
-//! proxy that loses answers.
+//! renewal, a lost lease, Ctrl-C), the library's retry rules through a
+//! proxy that loses answers, and the library on every route.
 //!
-//! One stack for all scenarios; they run concurrently, each with its own
-//! user. A custom harness (like `tests/e2e.rs`): `cargo test -p lock-client
-//! --test lockctl [FILTER]`.
+//! One stack for all scenarios, each with its own user, on libtest-mimic
+//! (like `e2e/e2e/`): `cargo test -p lockctl --test lockctl -- NAME`.
 
-mod proxy;
+mod client;
 mod retries;
 mod run;
 mod shell;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use local_stack::{harness, Stack, StackOptions};
+use local_stack::{Stack, StackOptions};
 use lock_client::Client;
+use testkit::api::Api;
+use testkit::harness::{BoxFuture, Harness};
 
 /// What every scenario gets: the stack's URL and a user of its own.
 #[derive(Clone)]
@@ -136,21 +136,35 @@ where
     }
 }
 
-type Scenario = fn(Ctx) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
+/// Each scenario as a test, with a user and a config folder of its own (an
+/// unlisted one is dead code, which the lints refuse).
 macro_rules! scenarios {
-    ($($module:ident::$name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|ctx| Box::pin($module::$name(ctx))) as Scenario)),*]
+    ($harness:expr; $($module:ident::$name:ident),* $(,)?) => {
+        vec![$($harness.trial(stringify!($name), Duration::from_secs(180), |stack| {
+            let url = stack.base_url.clone();
+            async move {
+                let ctx = Ctx::new(&url, &scratch(), stringify!($name)).await;
+                $module::$name(ctx).await
+            }
+        })),*]
     };
 }
 
+/// Where the scenarios' config folders go (removed at the end).
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("lockctl-test-{}", std::process::id()))
+}
+
 fn main() -> std::process::ExitCode {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    // Mostly asleep (it waits 22 s for a holder): runs beside the others.
-    let background = scenarios![run::run_waits_past_the_service_maximum_until_released];
+    let options = StackOptions {
+        // A revoked or rotated-out key answers 401 at once.
+        auth_cache_ttl: Some(Duration::ZERO),
+        ..StackOptions::default()
+    };
+    let harness = Harness::new(options, Some(warm_up));
     // One at a time: a 2 s lease must not wait behind other scenarios'
     // requests for a function instance to start.
-    let sequential = scenarios![
+    let trials = scenarios![harness;
         shell::signup_saves_the_config_0600_and_print_only_prints,
         shell::lock_subcommands_answer_with_their_exit_codes,
         shell::list_shows_a_table_and_json,
@@ -161,80 +175,19 @@ fn main() -> std::process::ExitCode {
         run::run_keeps_a_two_second_lease_for_ten_seconds,
         run::lost_lease_stops_the_command_and_leaves_the_new_holder,
         run::ctrl_c_reaches_the_command_and_releases_the_lock,
+        run::run_waits_past_the_service_maximum_until_released,
         retries::lost_acquire_answer_gives_the_same_lease_on_retry,
         retries::bad_gateway_is_retried_and_unlock_keeps_its_lease,
         retries::kept_lease_renews_and_reports_loss,
+        client::the_client_calls_every_route,
     ];
-    let selected = |list: Vec<(&'static str, Scenario)>| -> Vec<(&'static str, Scenario)> {
-        list.into_iter()
-            .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
-            .collect()
-    };
-    let (background, sequential) = (selected(background), selected(sequential));
-    let count = background.len() + sequential.len();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let started = Instant::now();
-    let failed = runtime.block_on(async {
-        println!("\nstarting the local stack (dynalite, cargo lambda watch, gateway)...");
-        let options = StackOptions {
-            // A revoked or rotated-out key answers 401 at once.
-            auth_cache_ttl: Some(Duration::ZERO),
-            ..StackOptions::default()
-        };
-        let stack = Stack::start(options).await.expect("the local stack starts");
-        warm_up(&stack).await;
-        let scratch = std::env::temp_dir().join(format!("lockctl-test-{}", std::process::id()));
-        println!(
-            "stack ready at {} ({:.1} s); running {count} tests",
-            stack.base_url,
-            started.elapsed().as_secs_f64(),
-        );
-        let mut running = Vec::new();
-        for (name, scenario) in background {
-            let ctx = Ctx::new(&stack.base_url, &scratch, name).await;
-            running.push((name, tokio::spawn(scenario(ctx))));
-        }
-        let mut failed = Vec::new();
-        for (name, scenario) in sequential {
-            let ctx = Ctx::new(&stack.base_url, &scratch, name).await;
-            report(name, tokio::spawn(scenario(ctx)), &mut failed).await;
-        }
-        for (name, task) in running {
-            report(name, task, &mut failed).await;
-        }
-        let _ = std::fs::remove_dir_all(&scratch);
-        if let (false, Some(log)) = (failed.is_empty(), &stack.log_path) {
-            println!("\nfunction and build output: {}", log.display());
-        }
-        failed
-    });
-    harness::finish(count - failed.len(), failed.len(), 0, started)
-}
-
-/// Prints a scenario's outcome (failed after 180 s), noting failures.
-async fn report(
-    name: &'static str,
-    task: tokio::task::JoinHandle<()>,
-    failed: &mut Vec<&'static str>,
-) {
-    if !harness::outcome("lockctl", name, task, Duration::from_secs(180)).await {
-        failed.push(name);
-    }
+    let exit = harness.run(trials);
+    let _ = std::fs::remove_dir_all(scratch());
+    exit
 }
 
 /// Two concurrent requests to every route, so two processes of each
 /// function have started before any scenario times anything.
-async fn warm_up(stack: &Stack) {
-    let client = Client::anonymous(&stack.base_url).unwrap();
-    let key = client.sign_up().await.unwrap().api_key;
-    let http = reqwest::Client::new();
-    for route in &stack.template.routes {
-        let url = format!("{}{}", stack.base_url, route.path);
-        let send = || {
-            http.request(route.method.parse().unwrap(), &url)
-                .bearer_auth(&key)
-                .send()
-        };
-        let _ = tokio::join!(send(), send());
-    }
+fn warm_up(stack: &Stack) -> BoxFuture<'_, ()> {
+    Box::pin(async move { Api::of(stack).warm_up(stack, 2).await })
 }

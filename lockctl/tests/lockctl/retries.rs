@@ -5,8 +5,26 @@ use std::time::Duration;
 
 use lock_client::{AcquireOptions, Client, Error, LeaseStatus, RetryPolicy};
 
-use crate::proxy::{Fault, Proxy};
+use testkit::proxy::{Proxy, Scripted};
+
 use crate::{eventually, Ctx};
+
+/// A proxy in front of the stack at `url` whose first connection suffers `fault`.
+async fn proxy_with(url: &str, fault: Scripted) -> Proxy {
+    let proxy = Proxy::start(url).await.expect("a proxy");
+    proxy.script(vec![fault]);
+    proxy
+}
+
+/// A `502` the proxy answers itself, as API Gateway would: nothing reaches the service.
+fn bad_gateway() -> Scripted {
+    let body = r#"{"message":"Bad Gateway","code":"BAD_GATEWAY"}"#;
+    let answer = format!(
+        "HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    Scripted::Answer(answer.into_bytes())
+}
 
 fn options() -> AcquireOptions {
     AcquireOptions {
@@ -29,8 +47,8 @@ fn acquire_keys(proxy: &Proxy) -> Vec<String> {
 }
 
 pub async fn lost_acquire_answer_gives_the_same_lease_on_retry(ctx: Ctx) {
-    let proxy = Proxy::start(&ctx.url, vec![Fault::LoseAnswer]).await;
-    let through_proxy = Client::new(&proxy.url, &ctx.key).unwrap();
+    let proxy = proxy_with(&ctx.url, Scripted::LoseAnswer).await;
+    let through_proxy = Client::new(&proxy.endpoint, &ctx.key).unwrap();
     let lease = through_proxy.acquire("ledger", &options()).await.unwrap();
     let keys = acquire_keys(&proxy);
     assert_eq!(
@@ -49,8 +67,8 @@ pub async fn lost_acquire_answer_gives_the_same_lease_on_retry(ctx: Ctx) {
 
     // An unlock whose answer is lost is retried with the same lease and
     // reports the release its first attempt made.
-    let proxy = Proxy::start(&ctx.url, vec![Fault::LoseAnswer]).await;
-    let through_proxy = Client::new(&proxy.url, &ctx.key).unwrap();
+    let proxy = proxy_with(&ctx.url, Scripted::LoseAnswer).await;
+    let through_proxy = Client::new(&proxy.endpoint, &ctx.key).unwrap();
     let unlocked = through_proxy
         .unlock("ledger", lease.lease_id(), None)
         .await
@@ -62,8 +80,8 @@ pub async fn lost_acquire_answer_gives_the_same_lease_on_retry(ctx: Ctx) {
 
 pub async fn bad_gateway_is_retried_and_unlock_keeps_its_lease(ctx: Ctx) {
     // Without retries, a 502 is the caller's error...
-    let proxy = Proxy::start(&ctx.url, vec![Fault::BadGateway]).await;
-    let no_retry = Client::new(&proxy.url, &ctx.key)
+    let proxy = proxy_with(&ctx.url, bad_gateway()).await;
+    let no_retry = Client::new(&proxy.endpoint, &ctx.key)
         .unwrap()
         .with_retry(RetryPolicy::never());
     let failed = no_retry.acquire("queue", &options()).await;
@@ -72,8 +90,8 @@ pub async fn bad_gateway_is_retried_and_unlock_keeps_its_lease(ctx: Ctx) {
         "{failed:?}"
     );
     // ...with them, the next attempt is granted, and it is the only grant.
-    let proxy = Proxy::start(&ctx.url, vec![Fault::BadGateway]).await;
-    let client = Client::new(&proxy.url, &ctx.key).unwrap();
+    let proxy = proxy_with(&ctx.url, bad_gateway()).await;
+    let client = Client::new(&proxy.endpoint, &ctx.key).unwrap();
     let lease = client.acquire("queue", &options()).await.unwrap();
     assert_eq!(acquire_keys(&proxy).len(), 2);
     let lock = ctx.client().get("queue").await.unwrap();
@@ -85,8 +103,8 @@ pub async fn bad_gateway_is_retried_and_unlock_keeps_its_lease(ctx: Ctx) {
 
     // A revoke whose answer is lost finds its key revoked on the retry: done.
     let other = ctx.other_user().await;
-    let proxy = Proxy::start(&ctx.url, vec![Fault::LoseAnswer]).await;
-    let through_proxy = Client::new(&proxy.url, other.api_key().unwrap()).unwrap();
+    let proxy = proxy_with(&ctx.url, Scripted::LoseAnswer).await;
+    let through_proxy = Client::new(&proxy.endpoint, other.api_key().unwrap()).unwrap();
     through_proxy.revoke_key().await.unwrap();
     assert!(matches!(other.list().await, Err(Error::Unauthorized)));
 }

@@ -114,8 +114,29 @@ pub async fn lock_subcommands_answer_with_their_exit_codes(ctx: Ctx) {
         (0, "unlocked build"),
         "{unlocked:?}"
     );
-    // A retry from another process: the same key and the same requester
-    // (the default requester, host/pid, differs per process).
+    retries_across_processes_get_the_same_lease(&ctx, first_token).await;
+    let forced = ctx.run(&["unlock", "build", "--force"]).await;
+    assert_eq!(forced.code, 0, "{forced:?}");
+
+    let deleted = ctx.run(&["delete", "build"]).await;
+    assert_eq!(deleted.code, 0, "{deleted:?}");
+    assert_eq!(ctx.run(&["get", "build"]).await.code, 66);
+    assert_eq!(ctx.run(&["unlock", "build", "--force"]).await.code, 66);
+
+    let blank = ctx.run(&["acquire", " "]).await;
+    assert_eq!(blank.code, 65, "{blank:?}");
+    assert!(blank.stderr.contains("lockName"), "{blank:?}");
+    let usage = ctx.run(&["acquire", "x", "--ttl", "soon"]).await;
+    assert_eq!(usage.code, 2, "{usage:?}");
+    let both = ctx.run(&["unlock", "x", stranger, "--force"]).await;
+    assert_eq!(both.code, 2, "{both:?}");
+}
+
+/// `build` is free after `first_token`: a retry from another process with
+/// the same Idempotency-Key gets the same lease, with another requester a 65.
+async fn retries_across_processes_get_the_same_lease(ctx: &Ctx, first_token: u64) {
+    // The same key and the same requester (the default requester,
+    // host/pid, differs per process).
     let keyed = ["-o", "json", "acquire", "build", "--idempotency-key", "k-1"];
     let again = ctx
         .run(&[&keyed[..], &["--requester", "ci"]].concat())
@@ -140,21 +161,6 @@ pub async fn lock_subcommands_answer_with_their_exit_codes(ctx: Ctx) {
         "the key was granted for another requester: {reused:?}"
     );
     assert!(reused.stderr.contains("Idempotency-Key"), "{reused:?}");
-    let forced = ctx.run(&["unlock", "build", "--force"]).await;
-    assert_eq!(forced.code, 0, "{forced:?}");
-
-    let deleted = ctx.run(&["delete", "build"]).await;
-    assert_eq!(deleted.code, 0, "{deleted:?}");
-    assert_eq!(ctx.run(&["get", "build"]).await.code, 66);
-    assert_eq!(ctx.run(&["unlock", "build", "--force"]).await.code, 66);
-
-    let blank = ctx.run(&["acquire", " "]).await;
-    assert_eq!(blank.code, 65, "{blank:?}");
-    assert!(blank.stderr.contains("lockName"), "{blank:?}");
-    let usage = ctx.run(&["acquire", "x", "--ttl", "soon"]).await;
-    assert_eq!(usage.code, 2, "{usage:?}");
-    let both = ctx.run(&["unlock", "x", stranger, "--force"]).await;
-    assert_eq!(both.code, 2, "{both:?}");
 }
 
 pub async fn list_shows_a_table_and_json(ctx: Ctx) {

@@ -129,6 +129,46 @@ fn held_windows(ops: &[Op]) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// A doubly linked list over the events, so linearized ops can be lifted
+/// out and put back; `n` is its end.
+struct Linked {
+    next: Vec<usize>,
+    prev: Vec<Option<usize>>,
+    head: usize,
+}
+
+impl Linked {
+    fn new(n: usize) -> Self {
+        Linked {
+            next: (1..=n).collect(),
+            prev: (0..n).map(|i| i.checked_sub(1)).collect(),
+            head: if n == 0 { n } else { 0 },
+        }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        match self.prev[i] {
+            Some(p) => self.next[p] = self.next[i],
+            None => self.head = self.next[i],
+        }
+        if self.next[i] < self.next.len() {
+            let next = self.next[i];
+            self.prev[next] = self.prev[i];
+        }
+    }
+
+    fn relink(&mut self, i: usize) {
+        match self.prev[i] {
+            Some(p) => self.next[p] = i,
+            None => self.head = i,
+        }
+        if self.next[i] < self.next.len() {
+            let next = self.next[i];
+            self.prev[next] = Some(i);
+        }
+    }
+}
+
 /// The Wing & Gong search over `ops`, which must not contain refusals.
 fn search(ops: &[Op]) -> bool {
     // Events: (time, is_return, op); calls sort before returns at equal times.
@@ -139,43 +179,20 @@ fn search(ops: &[Op]) -> bool {
         .collect();
     events.sort();
     let n = events.len();
-    // A doubly linked list over the events, so linearized ops can be lifted out.
-    let mut next: Vec<usize> = (1..=n).collect(); // n = end
-    let mut prev: Vec<Option<usize>> = (0..n).map(|i| i.checked_sub(1)).collect();
-    let mut head = if n == 0 { n } else { 0 };
+    let mut list = Linked::new(n);
     let mut return_of = vec![0; ops.len()];
     for (i, &(_, is_return, op)) in events.iter().enumerate() {
         if is_return {
             return_of[op] = i;
         }
     }
-    let unlink =
-        |i: usize, next: &mut Vec<usize>, prev: &mut Vec<Option<usize>>, head: &mut usize| {
-            match prev[i] {
-                Some(p) => next[p] = next[i],
-                None => *head = next[i],
-            }
-            if next[i] < n {
-                prev[next[i]] = prev[i];
-            }
-        };
-    let relink =
-        |i: usize, next: &mut Vec<usize>, prev: &mut Vec<Option<usize>>, head: &mut usize| {
-            match prev[i] {
-                Some(p) => next[p] = i,
-                None => *head = i,
-            }
-            if next[i] < n {
-                prev[next[i]] = Some(i);
-            }
-        };
 
     let mut state: State = None;
     let mut linearized = vec![0u64; ops.len().div_ceil(64)];
     let mut seen: HashSet<(Vec<u64>, State)> = HashSet::new();
     let mut stack: Vec<(usize, State)> = Vec::new(); // (call event, state before)
-    let mut entry = head;
-    while head < n {
+    let mut entry = list.head;
+    while list.head < n {
         if entry >= n {
             return false; // nothing more to try at this level (cannot happen: a return stops us first)
         }
@@ -189,13 +206,13 @@ fn search(ops: &[Op]) -> bool {
                     state = after;
                     linearized = with;
                     let ret = return_of[op];
-                    unlink(entry, &mut next, &mut prev, &mut head);
-                    unlink(ret, &mut next, &mut prev, &mut head);
-                    entry = head;
+                    list.unlink(entry);
+                    list.unlink(ret);
+                    entry = list.head;
                     continue;
                 }
             }
-            entry = next[entry];
+            entry = list.next[entry];
         } else {
             // An op returned before we linearized it: undo the last choice.
             let Some((call, before)) = stack.pop() else {
@@ -204,9 +221,9 @@ fn search(ops: &[Op]) -> bool {
             let op = events[call].2;
             state = before;
             linearized[op / 64] &= !(1 << (op % 64));
-            relink(return_of[op], &mut next, &mut prev, &mut head);
-            relink(call, &mut next, &mut prev, &mut head);
-            entry = next[call];
+            list.relink(return_of[op]);
+            list.relink(call);
+            entry = list.next[call];
         }
     }
     true

@@ -1,0 +1,231 @@
+//! Leases: they end exactly at `expiresAt`, renew only while live, and every
+//! grant's fencing token is greater than all before it.
+
+use lock_service::store::{Acquired, Released, Renewed};
+use lock_service::types::{LeaseId, Timestamp, UserId};
+use rstest::rstest;
+use testkit::EngineKind::{self, Dynalite, Moto};
+
+use super::{at, fixture, granted, ttl};
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let first = LeaseId::generate();
+    let held = granted(f.take_leased(&user, "l", &first, 10, None, at(0)).await);
+    assert_eq!(held.expires_at, Some(at(10_000)));
+
+    let second = LeaseId::generate();
+    assert_eq!(
+        f.take_leased(&user, "l", &second, 5, None, at(9_999)).await,
+        Acquired::Held {
+            expires_at: Some(at(10_000))
+        },
+        "one millisecond before expiry the lease still holds"
+    );
+    let stored = f.stored(&user, "l").await.unwrap();
+    assert!(stored.is_held(at(9_999)));
+    assert!(
+        !stored.is_held(at(10_000)),
+        "an expired lease reads as free"
+    );
+
+    let (outcome, calls) = f
+        .calls
+        .during(f.take_leased(&user, "l", &second, 5, None, at(10_000)))
+        .await;
+    let taken = granted(outcome);
+    assert_eq!(calls, 1, "taking over an expired lease is one write");
+    assert_eq!(taken.lease_id, second);
+    assert!(taken.fencing_token > held.fencing_token);
+    assert_eq!(taken.expires_at, Some(at(15_000)));
+
+    // The expired lease can neither unlock nor renew the new holder's lock.
+    assert_eq!(
+        f.release(&user, "l", &first, at(10_001)).await,
+        Released::NotHolder
+    );
+    assert_eq!(
+        f.renew(&user, "l", &first, None, at(10_001)).await,
+        Renewed::NotLive
+    );
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_cannot_unlock_or_renew(#[values(Moto, Dynalite)] kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let lease = LeaseId::generate();
+    granted(f.take_leased(&user, "l", &lease, 1, None, at(0)).await);
+    let after = at(1_000);
+    assert_eq!(
+        f.release(&user, "l", &lease, after).await,
+        Released::Expired
+    );
+    assert_eq!(
+        f.renew(&user, "l", &lease, ttl(60), after).await,
+        Renewed::NotLive
+    );
+    let stored = f.stored(&user, "l").await.unwrap();
+    assert_eq!(stored.expires_at, Some(after), "nothing was written");
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_extends_only_the_live_lease(#[values(Moto, Dynalite)] kind: EngineKind) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let lease = LeaseId::generate();
+    granted(f.take_leased(&user, "l", &lease, 10, None, at(0)).await);
+
+    let (renewed, calls) = f
+        .calls
+        .during(f.renew(&user, "l", &lease, ttl(20), at(5_000)))
+        .await;
+    assert_eq!(
+        renewed,
+        Renewed::Extended {
+            expires_at: Some(at(25_000))
+        }
+    );
+    assert_eq!(calls, 1, "renew is one write");
+    // Without ttlSeconds, the lease's own (latest) TTL again.
+    assert_eq!(
+        f.renew(&user, "l", &lease, None, at(6_000)).await,
+        Renewed::Extended {
+            expires_at: Some(at(26_000))
+        }
+    );
+    let other = LeaseId::generate();
+    assert!(matches!(
+        f.take_leased(&user, "l", &other, 5, None, at(25_999)).await,
+        Acquired::Held { .. }
+    ));
+    assert_eq!(
+        f.renew(&user, "l", &other, ttl(5), at(7_000)).await,
+        Renewed::NotLive
+    );
+    assert_eq!(
+        f.renew(&user, "l", &lease, ttl(5), at(26_000)).await,
+        Renewed::NotLive,
+        "renewing after expiry is refused"
+    );
+    assert_eq!(
+        f.renew(&user, "nope", &lease, ttl(5), at(0)).await,
+        Renewed::NotFound
+    );
+}
+
+/// A lease without TTL is live until released: renewing it without a TTL
+/// changes nothing, with one gives it an end.
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_without_ttl_gets_an_end_only_from_a_renew_with_one(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let forever = LeaseId::generate();
+    f.grant(&user, "forever", "a", &forever, at(0)).await;
+    assert_eq!(
+        f.renew(&user, "forever", &forever, None, at(1)).await,
+        Renewed::Extended { expires_at: None }
+    );
+    assert_eq!(
+        f.renew(&user, "forever", &forever, ttl(3), at(2)).await,
+        Renewed::Extended {
+            expires_at: Some(at(3_002))
+        }
+    );
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let mut last = 0;
+    for i in 0..1000 {
+        let lease = LeaseId::generate();
+        let lock = f
+            .grant(&user, "counter", "a", &lease, Timestamp::now())
+            .await;
+        assert!(
+            lock.fencing_token > last,
+            "cycle {i}: {} after {last}",
+            lock.fencing_token
+        );
+        last = lock.fencing_token;
+        assert_eq!(
+            f.release(&user, "counter", &lease, Timestamp::now()).await,
+            Released::Freed
+        );
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let mut last = 0;
+    for round in 0..3 {
+        for _ in 0..5 {
+            let lease = LeaseId::generate();
+            let lock = f.grant(&user, "gc", "a", &lease, Timestamp::now()).await;
+            assert!(lock.fencing_token > last, "round {round}");
+            last = lock.fencing_token;
+            f.release(&user, "gc", &lease, Timestamp::now()).await;
+        }
+        // What DynamoDB TTL does to an idle item.
+        testkit::delete_behind_the_store(&f.client, &user, "gc").await;
+        assert_eq!(f.stored(&user, "gc").await, None);
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_release_frees_the_lock_and_fences_the_old_holder(
+    #[values(Moto, Dynalite)] kind: EngineKind,
+) {
+    let f = fixture(kind).await;
+    let user = UserId::generate();
+    let old = LeaseId::generate();
+    let held = f.grant(&user, "l", "a", &old, at(0)).await;
+    let (forced, calls) = f
+        .calls
+        .during(f.locks.force_release(&user, &super::name("l"), at(1)))
+        .await;
+    assert_eq!(forced.unwrap(), Released::Freed);
+    assert_eq!(calls, 1);
+    assert!(!f.stored(&user, "l").await.unwrap().locked);
+
+    // The old lease is dead: it can neither unlock, renew, nor count as a retry.
+    assert_eq!(
+        f.release(&user, "l", &old, at(2)).await,
+        Released::NotHolder
+    );
+    assert_eq!(
+        f.renew(&user, "l", &old, None, at(2)).await,
+        Renewed::NotLive
+    );
+    let next = f.grant(&user, "l", "b", &LeaseId::generate(), at(2)).await;
+    assert!(next.fencing_token > held.fencing_token);
+
+    let (missing, calls) = f
+        .calls
+        .during(f.locks.force_release(&user, &super::name("never"), at(2)))
+        .await;
+    assert_eq!(missing.unwrap(), Released::NotFound);
+    assert_eq!(calls, 1, "force release of an unknown lock needs no read");
+    assert_eq!(f.stored(&user, "never").await, None);
+}
