@@ -1,10 +1,9 @@
 //! [`Client`]: the connection, configuration and the one way every call is
-//! sent (retries included). The endpoints are in `locks` and `keys`.
+//! sent (retries included). One method per route is in `routes`.
 
-mod keys;
-mod locks;
+mod routes;
 
-pub use locks::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
+pub use routes::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
 
 use std::time::{Duration, Instant};
 

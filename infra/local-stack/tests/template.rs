@@ -215,7 +215,7 @@ fn every_function_has_least_privilege() {
             .into_iter()
             .find(|route| route.function() == binary)
             .unwrap_or_else(|| panic!("function {binary} serves no route of the registry"));
-        endpoint_of(route).1
+        endpoint_of(route).permissions
     };
     let resources = doc["Resources"].as_mapping().unwrap();
     let functions: Vec<_> = resources

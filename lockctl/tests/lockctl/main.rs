@@ -2,13 +2,12 @@
 //! real function binaries under `cargo lambda watch`, the gateway), over
 //! HTTP: every subcommand and its exit codes, `lockctl run` (exit codes and
 //! signals passed through, conflicts, waiting past the service's 20 s,
-//! renewal, a lost lease, Ctrl-C), the library's retry rules through a
-//! proxy that loses answers, and the library on every route.
+//! renewal, a lost lease, Ctrl-C), and the library's retry rules through a
+//! proxy that loses answers.
 //!
 //! One stack for all scenarios, each with its own user, on libtest-mimic
 //! (like `e2e/e2e/`): `cargo test -p lockctl --test lockctl -- NAME`.
 
-mod client;
 mod retries;
 mod run;
 mod shell;
@@ -179,7 +178,6 @@ fn main() -> std::process::ExitCode {
         retries::lost_acquire_answer_gives_the_same_lease_on_retry,
         retries::bad_gateway_is_retried_and_unlock_keeps_its_lease,
         retries::kept_lease_renews_and_reports_loss,
-        client::the_client_calls_every_route,
     ];
     let exit = harness.run(trials);
     let _ = std::fs::remove_dir_all(scratch());

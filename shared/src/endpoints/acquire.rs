@@ -4,12 +4,13 @@
 //! `waitSeconds` (at most the service's longest wait) in one of the user's
 //! waiting places.
 
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 use lambda_http::Request;
 use lock_wire::{AcquireAnswer, AcquireRequest, IdempotencyKey, LeaseId, Route};
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
 use crate::http::tenant;
@@ -66,6 +67,14 @@ impl Endpoint for Acquire {
     type State = Acquirer;
     type Input = AcquireInput;
     type Answer = AcquireAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            body: Some(json!({ "lockName": "new", "requester": "example" })),
+            answer: ("locked", Some(json!(true))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<AcquireInput, ApiError> {
         let user = tenant(request)?;

@@ -4,8 +4,9 @@
 
 use lambda_http::Request;
 use lock_wire::{DeleteAnswer, DeleteRequest, Route};
+use serde_json::json;
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table, FREED};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -29,6 +30,14 @@ impl Endpoint for DeleteLock {
     type State = LockStore;
     type Input = (UserId, DeleteRequest);
     type Answer = DeleteAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            body: Some(json!({ "lockName": FREED })),
+            answer: ("deleted", Some(json!(true))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         Ok((tenant(request)?, body(request)?))

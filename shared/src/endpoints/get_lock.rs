@@ -3,9 +3,10 @@
 
 use lambda_http::Request;
 use lock_wire::{GetLockQuery, LockView, Route};
+use serde_json::json;
 
 use super::view::view;
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table, HELD};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::query;
@@ -25,6 +26,14 @@ impl Endpoint for GetLock {
     type State = LockStore;
     type Input = (UserId, GetLockQuery);
     type Answer = LockView;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            query: vec![("lockName", HELD.to_owned())],
+            answer: ("lockName", Some(json!(HELD))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         Ok((tenant(request)?, query(request)?))

@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lock_wire::{Cursor, ListQuery, LockList, PageLimit, Route};
 
 use super::view::view;
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::query;
@@ -26,6 +26,14 @@ impl Endpoint for ListLocks {
     type State = LockStore;
     type Input = (UserId, ListQuery);
     type Answer = LockList;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            query: vec![("limit", "10".to_owned())],
+            answer: ("locks", None),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         Ok((tenant(request)?, query(request)?))

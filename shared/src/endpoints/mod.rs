@@ -6,6 +6,7 @@
 
 mod acquire;
 mod delete_lock;
+mod example;
 mod get_lock;
 mod list_locks;
 mod renew;
@@ -18,6 +19,7 @@ mod view;
 
 pub use acquire::{Acquire, AcquireInput, Acquirer, MAX_WAIT_ATTEMPTS, PLACE_LAPSE_MARGIN};
 pub use delete_lock::DeleteLock;
+pub use example::{Example, Scene, FREED, HELD, RENEWED};
 pub use get_lock::GetLock;
 pub use list_locks::ListLocks;
 pub use renew::Renew;
@@ -81,6 +83,10 @@ pub trait Endpoint {
     /// Reads the request; a request that does not parse changes nothing.
     fn parse(request: &Request) -> Result<Self::Input, ApiError>;
 
+    /// A valid request in `scene`, and what its answer shows (the handler
+    /// tests and the bench send it).
+    fn example(scene: &Scene) -> Example;
+
     /// Serves a parsed request.
     fn handle(
         state: &Self::State,
@@ -120,12 +126,27 @@ pub struct States {
     pub keys: KeyStore,
 }
 
-/// The endpoint of `route`: its route (the same one) and permissions (the
-/// registry's exhaustive map: a route without an endpoint does not compile).
-pub const fn endpoint_of(route: Route) -> (Route, Permissions) {
+/// What the registry knows of an endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointOf {
+    /// The route it says it serves (the one asked for).
+    pub route: Route,
+    /// What its function may do in DynamoDB.
+    pub permissions: Permissions,
+    /// Its example.
+    pub example: fn(&Scene) -> Example,
+}
+
+/// The endpoint of `route` (the registry's exhaustive map: a route without
+/// an endpoint does not compile).
+pub const fn endpoint_of(route: Route) -> EndpointOf {
     macro_rules! of {
         ($endpoint:ty) => {
-            (<$endpoint>::ROUTE, <$endpoint>::PERMISSIONS)
+            EndpointOf {
+                route: <$endpoint>::ROUTE,
+                permissions: <$endpoint>::PERMISSIONS,
+                example: <$endpoint>::example,
+            }
         };
     }
     match route {

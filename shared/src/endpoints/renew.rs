@@ -3,8 +3,9 @@
 
 use lambda_http::Request;
 use lock_wire::{RenewAnswer, RenewRequest, Route};
+use serde_json::json;
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table, RENEWED};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -24,6 +25,15 @@ impl Endpoint for Renew {
     type State = LockStore;
     type Input = (UserId, RenewRequest);
     type Answer = RenewAnswer;
+
+    fn example(scene: &Scene) -> Example {
+        let body = json!({ "lockName": RENEWED, "leaseId": scene.renewed, "ttlSeconds": 60 });
+        Example {
+            body: Some(body),
+            answer: ("renewed", Some(json!(true))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         Ok((tenant(request)?, body(request)?))

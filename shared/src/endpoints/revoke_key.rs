@@ -4,8 +4,9 @@
 
 use lambda_http::Request;
 use lock_wire::{RevokeAnswer, Route};
+use serde_json::json;
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::body_bytes;
@@ -26,6 +27,14 @@ impl Endpoint for RevokeKey {
     type State = KeyStore;
     type Input = (UserId, KeyHash);
     type Answer = RevokeAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            own_key: true,
+            answer: ("revoked", Some(json!(true))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         body_bytes(request)?;

@@ -5,8 +5,9 @@
 
 use lambda_http::Request;
 use lock_wire::{RevokeOthersAnswer, Route};
+use serde_json::json;
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::body_bytes;
@@ -27,6 +28,14 @@ impl Endpoint for RevokeOtherKeys {
     type State = KeyStore;
     type Input = (UserId, KeyHash);
     type Answer = RevokeOthersAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            own_key: true,
+            answer: ("revokedKeys", Some(json!(0))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         body_bytes(request)?;

@@ -7,7 +7,7 @@
 use lambda_http::Request;
 use lock_wire::{IdempotencyKey, KeyAnswer, RotateRequest, Route, IDEMPOTENCY_KEY_HEADER};
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::{optional_body, optional_header};
@@ -48,6 +48,14 @@ impl Endpoint for RotateKey {
     type State = KeyStore;
     type Input = RotateInput;
     type Answer = KeyAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            own_key: true,
+            answer: ("apiKey", None),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<RotateInput, ApiError> {
         let user = tenant(request)?;

@@ -4,7 +4,7 @@
 use lambda_http::Request;
 use lock_wire::{KeyAnswer, Route};
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table};
 use crate::error::ApiError;
 use crate::input::body_bytes;
 use crate::keys::ApiKey;
@@ -25,6 +25,13 @@ impl Endpoint for SignUp {
     type State = KeyStore;
     type Input = ();
     type Answer = KeyAnswer;
+
+    fn example(_: &Scene) -> Example {
+        Example {
+            answer: ("apiKey", None),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<(), ApiError> {
         body_bytes(request).map(drop)

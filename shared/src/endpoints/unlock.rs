@@ -4,8 +4,9 @@
 
 use lambda_http::Request;
 use lock_wire::{LeaseId, Route, UnlockAnswer, UnlockRequest};
+use serde_json::json;
 
-use super::{Endpoint, Permissions, Table};
+use super::{Endpoint, Example, Permissions, Scene, Table, HELD};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -34,6 +35,14 @@ impl Endpoint for Unlock {
     type State = LockStore;
     type Input = (UserId, LockName, UnlockBy);
     type Answer = UnlockAnswer;
+
+    fn example(scene: &Scene) -> Example {
+        Example {
+            body: Some(json!({ "lockName": HELD, "leaseId": scene.held })),
+            answer: ("unlocked", Some(json!(true))),
+            ..Example::default()
+        }
+    }
 
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         let user = tenant(request)?;

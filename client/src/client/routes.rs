@@ -1,0 +1,398 @@
+//! One method per route: the keys (sign up, rotate, revoke, revoke the
+//! others) and the locks (acquire, waiting past the service's 20 s by asking
+//! again; get, list, renew, unlock, force unlock, delete); and the test that
+//! each route of the registry has its method, which calls it.
+
+use std::time::{Duration, Instant};
+
+use lock_wire::{
+    AcquireAnswer, AcquireRequest, Cursor, DeleteAnswer, DeleteRequest, KeyAnswer, KeyGrace,
+    LeaseId, LeaseTtl, LockList, LockName, LockView, PageLimit, RenewAnswer, RenewRequest,
+    Requester, RevokeAnswer, RevokeOthersAnswer, RotateRequest, Route, UnlockAnswer, UnlockRequest,
+    WaitTime, MAX_PAGE_LIMIT,
+};
+
+use super::{whole_seconds, Call, Client};
+use crate::lease::Lease;
+use crate::{Error, RetryPolicy};
+
+/// Longest wait the service grants one acquire; longer waits ask again.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(20);
+
+/// How to acquire: who asks, for how long, how long to wait.
+#[derive(Clone, Debug)]
+pub struct AcquireOptions {
+    /// Shown as the lock's `leasedBy` (default: `host/pid`).
+    pub requester: String,
+    /// The lease's time to live (whole seconds, rounded up); `None`: the
+    /// service's default, which may be no expiry.
+    pub ttl: Option<Duration>,
+    /// How long to wait for a held lock. Beyond the service's 20 s, the
+    /// client asks again until the wait is over.
+    pub wait: Duration,
+    /// Makes retries return the same lease; one is made if absent.
+    pub idempotency_key: Option<String>,
+}
+
+impl Default for AcquireOptions {
+    fn default() -> Self {
+        Self {
+            requester: default_requester(),
+            ttl: None,
+            wait: Duration::ZERO,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// `host/pid`: who holds a lock, for people reading `get` or `list`.
+pub fn default_requester() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{host}/{}", std::process::id())
+}
+
+impl Client {
+    /// `POST /v0/lock`: a lease on `name`, waiting up to `options.wait`.
+    /// Every attempt and every renewed ask carries the same
+    /// `Idempotency-Key`, so an answer lost on the way gives the same lease
+    /// on the retry. Not granted in time: [`Error::Held`].
+    pub async fn acquire(&self, name: &str, options: &AcquireOptions) -> Result<Lease, Error> {
+        let key = options
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let give_up = Instant::now() + options.wait;
+        loop {
+            let asked_at = Instant::now();
+            let wait = give_up
+                .saturating_duration_since(asked_at)
+                .min(MAX_SERVER_WAIT);
+            let body = AcquireRequest {
+                lock_name: LockName::parse(name)?,
+                requester: Requester::parse(&options.requester)?,
+                ttl_seconds: options.ttl.map(ttl).transpose()?,
+                wait_seconds: (wait.as_secs() > 0)
+                    .then(|| WaitTime::from_seconds(wait.as_secs()))
+                    .transpose()?,
+            };
+            let mut call = Call::new(Route::Acquire, self.timeout + wait).json(&body);
+            call.idempotency_key = Some(&key);
+            let answer: AcquireAnswer = match self.send(call).await {
+                // As many of this user's acquires wait as may: wait as told
+                // (past the retries) while this wait lasts.
+                Err(Error::Throttled {
+                    retry_after: Some(after),
+                    ..
+                }) if wait > Duration::ZERO && Instant::now() + after < give_up => {
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                answer => answer?,
+            };
+            if answer.locked {
+                return Lease::granted(self.clone(), name, answer, options.ttl, asked_at);
+            }
+            if Instant::now() >= give_up {
+                return Err(Error::Held {
+                    expires_at: answer.expires_at,
+                });
+            }
+            // The service answered before the wait was over (it bounds its
+            // attempts): ask again shortly.
+            if asked_at.elapsed() < wait {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
+    /// `GET /v0/lock`: the lock's current (or last) lease.
+    pub async fn get(&self, name: &str) -> Result<LockView, Error> {
+        let mut call = Call::new(Route::GetLock, self.timeout);
+        call.query.push(("lockName", LockName::parse(name)?.into()));
+        self.send(call).await
+    }
+
+    /// `GET /v0/locks?limit=&cursor=`: one page of the caller's locks.
+    pub async fn list_page(&self, limit: u32, cursor: Option<&str>) -> Result<LockList, Error> {
+        let mut call = Call::new(Route::ListLocks, self.timeout);
+        call.query
+            .push(("limit", PageLimit::new(limit)?.get().to_string()));
+        if let Some(cursor) = cursor {
+            call.query
+                .push(("cursor", Cursor::parse(cursor)?.to_string()));
+        }
+        self.send(call).await
+    }
+
+    /// Every lock of the caller, in name order (pages of 1 000).
+    pub async fn list(&self) -> Result<Vec<LockView>, Error> {
+        let mut locks = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_page(MAX_PAGE_LIMIT, cursor.as_deref()).await?;
+            locks.extend(page.locks);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(locks),
+            }
+        }
+    }
+
+    /// `POST /v0/lock/renew`: extends lease `lease_id` by `ttl` (or its own
+    /// TTL) from now. Retries stop at `deadline` (the lease's expiry).
+    pub async fn renew(
+        &self,
+        name: &str,
+        lease_id: &str,
+        ttl: Option<Duration>,
+        deadline: Option<Instant>,
+    ) -> Result<RenewAnswer, Error> {
+        let body = RenewRequest {
+            lock_name: LockName::parse(name)?,
+            lease_id: LeaseId::parse(lease_id)?,
+            ttl_seconds: ttl.map(self::ttl).transpose()?,
+        };
+        let mut call = Call::new(Route::Renew, self.timeout).json(&body);
+        call.deadline = deadline;
+        self.send(call).await
+    }
+
+    /// `POST /v0/unlock` with a lease: ends it if it is live. Retries (with
+    /// the same lease) stop at `deadline`, the lease's expiry.
+    pub async fn unlock(
+        &self,
+        name: &str,
+        lease_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<UnlockAnswer, Error> {
+        let body = UnlockRequest {
+            lock_name: LockName::parse(name)?,
+            lease_id: Some(LeaseId::parse(lease_id)?),
+            force: None,
+        };
+        let mut call = Call::new(Route::Unlock, self.timeout).json(&body);
+        call.deadline = deadline;
+        self.send(call).await
+    }
+
+    /// `POST /v0/unlock` with `force: true`: ends whatever lease holds it.
+    pub async fn force_unlock(&self, name: &str) -> Result<UnlockAnswer, Error> {
+        let body = UnlockRequest {
+            lock_name: LockName::parse(name)?,
+            lease_id: None,
+            force: Some(true),
+        };
+        let call = Call::new(Route::Unlock, self.timeout).json(&body);
+        self.send(call).await
+    }
+
+    /// `POST /v0/lock/delete`: deletes a lock no live lease holds. A retry
+    /// of a delete that landed answers [`Error::NotFound`].
+    pub async fn delete(&self, name: &str) -> Result<(), Error> {
+        let body = DeleteRequest {
+            lock_name: LockName::parse(name)?,
+        };
+        let call = Call::new(Route::DeleteLock, self.timeout).json(&body);
+        let _: DeleteAnswer = self.send(call).await?;
+        Ok(())
+    }
+}
+
+/// A lease's time to live in whole seconds (rounded up, so it is never
+/// shortened), refused as the service would refuse it.
+fn ttl(ttl: Duration) -> Result<LeaseTtl, Error> {
+    Ok(LeaseTtl::from_seconds(whole_seconds(ttl))?)
+}
+
+impl Client {
+    /// `POST /v0/users/anonymous`: a new user and its key (needs no key).
+    /// Not retried: a retry after a lost answer would make a second user.
+    pub async fn sign_up(&self) -> Result<KeyAnswer, Error> {
+        let call = Call::new(Route::SignUp, self.timeout);
+        self.clone()
+            .with_retry(RetryPolicy::never())
+            .send(call)
+            .await
+    }
+
+    /// `POST /v0/keys/rotate`: a new key for this user; this client's key
+    /// keeps working for `old_key_valid_for` (default: stops at once). Every
+    /// attempt carries one `Idempotency-Key`, so a retry after a lost answer
+    /// gets the same new key; the service answers any other call of a
+    /// rotated key with [`Error::KeyRotated`].
+    pub async fn rotate_key(
+        &self,
+        old_key_valid_for: Option<Duration>,
+    ) -> Result<KeyAnswer, Error> {
+        let grace = old_key_valid_for.map(|grace| KeyGrace::from_seconds(whole_seconds(grace)));
+        let body = RotateRequest {
+            old_key_valid_for_seconds: grace.transpose()?,
+        };
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut call = Call::new(Route::RotateKey, self.timeout).json(&body);
+        call.idempotency_key = Some(&key);
+        self.send(call).await
+    }
+
+    /// `POST /v0/keys/revoke-others`: every other key of this user stops
+    /// working; this client's key stays. How many were revoked (a retry
+    /// after a lost answer finds none left: 0).
+    pub async fn revoke_other_keys(&self) -> Result<u64, Error> {
+        let call = Call::new(Route::RevokeOtherKeys, self.timeout);
+        let answer: RevokeOthersAnswer = self.send(call).await?;
+        Ok(answer.revoked_keys)
+    }
+
+    /// `POST /v0/keys/revoke`: this client's key stops working. A retry
+    /// after an attempt whose answer was lost may find the key already
+    /// revoked (`401`): that is the success it was retrying for.
+    pub async fn revoke_key(&self) -> Result<(), Error> {
+        let call = Call::new(Route::RevokeKey, self.timeout);
+        match self.send_counting::<RevokeAnswer>(call).await {
+            Ok(_) => Ok(()),
+            Err((Error::Unauthorized, attempts)) if attempts > 1 => Ok(()),
+            Err((err, _)) => Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper::{Request, Response};
+    use hyper_util::rt::TokioIo;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// A fake deployment: it answers every request with the JSON it was
+    /// told last, and keeps the method and path of the last request.
+    #[derive(Clone, Default)]
+    struct Fake {
+        answer: Arc<Mutex<Value>>,
+        asked: Arc<Mutex<Option<(String, String)>>>,
+    }
+
+    impl Fake {
+        /// Serves on a free port; the URL.
+        async fn start(&self) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let fake = self.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let fake = fake.clone();
+                    let service = service_fn(move |request| fake.clone().serve(request));
+                    tokio::spawn(
+                        http1::Builder::new().serve_connection(TokioIo::new(stream), service),
+                    );
+                }
+            });
+            url
+        }
+
+        async fn serve(
+            self,
+            request: Request<Incoming>,
+        ) -> Result<Response<Full<Bytes>>, Infallible> {
+            let asked = (
+                request.method().to_string(),
+                request.uri().path().to_owned(),
+            );
+            *self.asked.lock().unwrap() = Some(asked);
+            let answer = self.answer.lock().unwrap().to_string();
+            Ok(Response::new(Full::new(Bytes::from(answer))))
+        }
+
+        /// Answers `answer` from now on; forgets the last request.
+        fn answers(&self, answer: Value) {
+            *self.answer.lock().unwrap() = answer;
+            *self.asked.lock().unwrap() = None;
+        }
+
+        fn asked(&self) -> Option<(String, String)> {
+            self.asked.lock().unwrap().clone()
+        }
+    }
+
+    /// Each route of the registry has a method that sends its method and
+    /// path and reads its answer; a route added without one does not
+    /// compile (the match names it).
+    #[tokio::test]
+    async fn every_route_has_a_method_that_calls_it() {
+        let fake = Fake::default();
+        let url = fake.start().await;
+        let client = Client::new(&url, "550e8400-e29b-41d4-a716-446655440000")
+            .unwrap()
+            .with_retry(RetryPolicy::never());
+        let lease = "6f1c2a9e-3b7d-4c51-9f0e-2d8a4b6c1e37";
+        let view = json!({
+            "lockName": "l", "locked": true, "leaseId": lease, "leasedBy": "r",
+            "createdAt": "2026-12-01T00:00:00.000Z", "updatedAt": "2026-12-01T00:00:00.000Z",
+            "fencingToken": 1
+        });
+        let key = json!({ "userId": "u", "apiKey": "k" });
+        for route in Route::ALL {
+            let called = match route {
+                Route::SignUp => {
+                    fake.answers(key.clone());
+                    client.sign_up().await.map(drop)
+                }
+                Route::RotateKey => {
+                    fake.answers(key.clone());
+                    client.rotate_key(None).await.map(drop)
+                }
+                Route::RevokeKey => {
+                    fake.answers(json!({ "revoked": true }));
+                    client.revoke_key().await
+                }
+                Route::RevokeOtherKeys => {
+                    fake.answers(json!({ "revokedKeys": 2 }));
+                    client.revoke_other_keys().await.map(drop)
+                }
+                Route::Acquire => {
+                    let granted = json!({ "locked": true, "leaseId": lease, "message": "lock acquired", "fencingToken": 1 });
+                    fake.answers(granted);
+                    client
+                        .acquire("l", &AcquireOptions::default())
+                        .await
+                        .map(drop)
+                }
+                Route::GetLock => {
+                    fake.answers(view.clone());
+                    client.get("l").await.map(drop)
+                }
+                Route::Unlock => {
+                    fake.answers(json!({ "unlocked": true }));
+                    client.unlock("l", lease, None).await.map(drop)
+                }
+                Route::Renew => {
+                    fake.answers(json!({ "renewed": true, "message": "lease renewed" }));
+                    client.renew("l", lease, None, None).await.map(drop)
+                }
+                Route::DeleteLock => {
+                    fake.answers(json!({ "deleted": true }));
+                    client.delete("l").await
+                }
+                Route::ListLocks => {
+                    fake.answers(json!({ "locks": [view] }));
+                    client.list_page(10, None).await.map(drop)
+                }
+            };
+            called.unwrap_or_else(|err| panic!("{route:?}: {err}"));
+            let expected = (route.method().to_owned(), route.path().to_owned());
+            assert_eq!(fake.asked(), Some(expected), "{route:?}");
+        }
+    }
+}

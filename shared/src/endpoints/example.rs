@@ -1,0 +1,39 @@
+//! Every endpoint's example: one valid request and what its answer shows.
+//! The handler tests send each route's example through its handler, and
+//! the bench through its release binary, so a new endpoint is tested and
+//! measured by writing its example beside its handler.
+
+use serde_json::Value;
+
+/// The locks an example may refer to, made for one user before the
+/// examples run: `held` ([`HELD`], no expiry), `renewed` ([`RENEWED`], a
+/// lease to renew) and [`FREED`] (acquired, then released).
+#[derive(Clone, Debug)]
+pub struct Scene {
+    /// The lease holding [`HELD`].
+    pub held: String,
+    /// The lease holding [`RENEWED`].
+    pub renewed: String,
+}
+
+/// A lock of the scene that a lease holds, without expiry.
+pub const HELD: &str = "held";
+/// A lock of the scene held by a lease to renew.
+pub const RENEWED: &str = "renewed";
+/// A lock of the scene that was acquired and released.
+pub const FREED: &str = "freed";
+
+/// One valid request of an endpoint, and what its answer must show.
+#[derive(Clone, Debug, Default)]
+pub struct Example {
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+    /// The query parameters.
+    pub query: Vec<(&'static str, String)>,
+    /// Whether it needs a user and key of its own (it rotates or revokes
+    /// the key), rather than the scene's user.
+    pub own_key: bool,
+    /// A field of the `200` answer, and its value where the example
+    /// fixes it.
+    pub answer: (&'static str, Option<Value>),
+}
