@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 /// Why a call did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The lock is held by another live lease and was not granted (within
-    /// the wait, if there was one).
-    #[error("lock is held by another lease{}", until(.expires_at))]
+    /// A live lease holds the lock: it was not granted (within the wait,
+    /// if there was one), or not deleted.
+    #[error("lock is held by a live lease{}", until(.expires_at))]
     Held {
         /// When the holder's lease expires, if it has a TTL.
         expires_at: Option<Timestamp>,
@@ -22,9 +22,6 @@ pub enum Error {
     /// No lock of that name.
     #[error("lock not found")]
     NotFound,
-    /// The lock cannot be deleted while a live lease holds it.
-    #[error("lock is held by a live lease; unlock it first")]
-    LockHeld,
     /// A new lock name beyond the user's quota.
     #[error("lock quota exceeded: {0}")]
     QuotaExceeded(String),
@@ -121,7 +118,7 @@ impl Error {
             (401, _) => Self::Unauthorized,
             (403, codes::LOCK_QUOTA_EXCEEDED) => Self::QuotaExceeded(answer.message),
             (404, codes::LOCK_NOT_FOUND) => Self::NotFound,
-            (409, codes::LOCK_HELD) => Self::LockHeld,
+            (409, codes::LOCK_HELD) => Self::Held { expires_at: None },
             (409, codes::IDEMPOTENCY_KEY_REUSED) => Self::IdempotencyKeyReused(answer.message),
             (409, codes::KEY_ROTATED) => Self::KeyRotated(answer.message),
             (409, codes::TOO_MANY_KEYS) => Self::TooManyKeys(answer.message),
@@ -177,7 +174,7 @@ mod tests {
         assert!(!error(400, "{}").is_transient());
         assert!(matches!(
             error(409, r#"{"message":"m","code":"LOCK_HELD"}"#),
-            Error::LockHeld
+            Error::Held { expires_at: None }
         ));
         let reused = error(409, r#"{"message":"m","code":"IDEMPOTENCY_KEY_REUSED"}"#);
         assert!(matches!(reused, Error::IdempotencyKeyReused(_)));

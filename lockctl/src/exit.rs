@@ -26,8 +26,8 @@ pub enum Exit {
     Quota = 73,
     /// Writing the output failed (other than a closed pipe, which ends quietly).
     Output = 74,
-    /// The lock is held and was not granted (EX_TEMPFAIL); `run` takes
-    /// `--conflict-exit-code` instead.
+    /// A live lease holds the lock: not granted, or not deleted
+    /// (EX_TEMPFAIL); `run` takes `--conflict-exit-code` instead.
     Held = 75,
     /// `run`: the lease was lost while the command ran; it was sent SIGTERM.
     LeaseLost = 76,
@@ -48,7 +48,7 @@ impl From<&Error> for Exit {
     fn from(err: &Error) -> Self {
         match err {
             Error::Held { .. } => Exit::Held,
-            Error::LeaseLost(_) | Error::LockHeld | Error::TooManyKeys(_) => Exit::Refused,
+            Error::LeaseLost(_) | Error::TooManyKeys(_) => Exit::Refused,
             Error::NotFound => Exit::NotFound,
             Error::QuotaExceeded(_) => Exit::Quota,
             Error::Unauthorized | Error::KeyRotated(_) => Exit::Unauthorized,
@@ -70,7 +70,6 @@ mod tests {
         let cases = [
             (Error::Held { expires_at: None }, 75),
             (Error::NotFound, 66),
-            (Error::LockHeld, 1),
             (Error::QuotaExceeded("q".into()), 73),
             (Error::Unauthorized, 77),
             (Error::KeyRotated("k".into()), 77),

@@ -19,10 +19,10 @@ use output::{note, Printer};
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 the service said no (unlock or renew answered false,
-a held lock cannot be deleted, too many keys to rotate);
+too many keys to rotate);
 2 usage; 65 bad request; 66 lock not found; 69 service unreachable or failing;
 73 lock quota exceeded; 74 output could not be written (a closed pipe is 0);
-75 lock held, not granted (run: --conflict-exit-code);
+75 lock held: not granted, or not deleted (run: --conflict-exit-code);
 76 run: lease lost while the command ran; 77 unauthorized; 78 not configured.
 run otherwise exits with the command's code, or 128 + the signal that ended it.
 

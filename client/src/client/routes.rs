@@ -191,8 +191,9 @@ impl Client {
         self.send(call).await
     }
 
-    /// `POST /v0/lock/delete`: deletes a lock no live lease holds. A retry
-    /// of a delete that landed answers [`Error::NotFound`].
+    /// `POST /v0/lock/delete`: deletes a lock no live lease holds (else
+    /// [`Error::Held`]). A retry of a delete that landed answers
+    /// [`Error::NotFound`].
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         let body = DeleteRequest {
             lock_name: LockName::parse(name)?,

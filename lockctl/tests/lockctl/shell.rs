@@ -115,6 +115,11 @@ pub async fn lock_subcommands_answer_with_their_exit_codes(ctx: Ctx) {
         "{unlocked:?}"
     );
     retries_across_processes_get_the_same_lease(&ctx, first_token).await;
+    let still_held = ctx.run(&["delete", "build"]).await;
+    assert_eq!(
+        still_held.code, 75,
+        "a held lock is not deleted: {still_held:?}"
+    );
     let forced = ctx.run(&["unlock", "build", "--force"]).await;
     assert_eq!(forced.code, 0, "{forced:?}");
 

@@ -65,7 +65,7 @@ pub struct Slot([u8; 14]);
 impl Slot {
     /// A new element, reserved at `now`.
     pub fn new(now: Timestamp) -> Self {
-        Self::from_parts(now.millis(), uuid::Uuid::new_v4().as_bytes())
+        Self::from_parts(now.millis(), &fastrand::u64(..).to_be_bytes())
     }
 
     /// The element of a lock created before quotas had elements: derived from

@@ -55,7 +55,7 @@ impl LockStore {
     ) -> Result<Place, StoreError> {
         let places = places.clamp(1, MAX_PLACES);
         // A random first place, so concurrent waiters rarely collide.
-        let mut place = (uuid::Uuid::new_v4().as_u128() % u128::from(places)) as u32;
+        let mut place = fastrand::u32(..places);
         for _ in 0..TAKE_ATTEMPTS {
             let entry = HashMap::from([
                 (UNTIL.to_owned(), number_value(until.millis())),
