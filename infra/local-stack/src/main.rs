@@ -2,7 +2,8 @@
 //!
 //! Environment: `PORT` (default 3000); `AWS_ENDPOINT_URL_DYNAMODB` to use an
 //! engine that is already running instead of starting dynalite; `LOCAL_ENGINE`
-//! (`dynalite`, the default, persisted in `.dev/dynalite`, or `moto`, in memory);
+//! (`dynalite`, the default, persisted in `.dev/dynalite` for port 3000 and
+//! `.dev/dynalite-PORT` for any other, or `moto`, in memory);
 //! `AUTH_CACHE_SECONDS` (default: the template's, 60; 0 turns the cache off);
 //! `VERBOSE=1` shows everything cargo, cargo-lambda and the functions print.
 
@@ -27,7 +28,15 @@ async fn run() -> Result<(), String> {
             .map_err(|_| format!("PORT={port} is not a port number"))?,
         Err(_) => 3000,
     };
-    let engine = engine_from_env()?;
+    let engine = engine_from_env(port)?;
+    // Held until exit: a second `make dev` on the same data refuses at once.
+    let _data = match &engine {
+        EngineChoice::Start {
+            data_dir: Some(dir),
+            ..
+        } => Some(claim(dir, port)?),
+        _ => None,
+    };
     let auth_cache_ttl = auth_cache_from_env()?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -68,8 +77,8 @@ async fn run() -> Result<(), String> {
 }
 
 /// The engine `AWS_ENDPOINT_URL_DYNAMODB` or `LOCAL_ENGINE` asks for (default:
-/// dynalite, persisted in `.dev/dynalite`).
-fn engine_from_env() -> Result<EngineChoice, String> {
+/// dynalite, persisted in the data folder of `port`).
+fn engine_from_env(port: u16) -> Result<EngineChoice, String> {
     Ok(
         match (
             std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
@@ -85,10 +94,44 @@ fn engine_from_env() -> Result<EngineChoice, String> {
             }
             _ => EngineChoice::Start {
                 kind: EngineKind::Dynalite,
-                data_dir: Some(repo_root().join(".dev/dynalite")),
+                data_dir: Some(data_dir(port)),
             },
         },
     )
+}
+
+/// Where dynalite keeps the data of the stack on `port`: `.dev/dynalite` for
+/// the default port (as before ports had folders), `.dev/dynalite-PORT` for
+/// any other, so that two stacks of one checkout never share a database.
+fn data_dir(port: u16) -> std::path::PathBuf {
+    let name = match port {
+        3000 => "dynalite".to_owned(),
+        port => format!("dynalite-{port}"),
+    };
+    repo_root().join(".dev").join(name)
+}
+
+/// Takes `dir` for this process (a lock on `dir.lock`, released when the
+/// process ends, however it ends), or says who has it.
+fn claim(dir: &std::path::Path, port: u16) -> Result<std::fs::File, String> {
+    let path = dir.with_extension("lock");
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another make dev runs on port {port} in this checkout (its data, {}, is in use); \
+             stop it, or run a second one on another port: PORT={} make dev",
+            dir.display(),
+            port.wrapping_add(1)
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// `AUTH_CACHE_SECONDS`, if set.
