@@ -10,22 +10,7 @@ use lock_service::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
 use lock_service::types::{IdempotencyKey, Timestamp, UserId};
 use rstest::rstest;
 use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE};
-
-struct Fixture {
-    keys: KeyStore,
-    calls: CallCounter,
-    _engine: Engine,
-}
-
-async fn fixture(kind: EngineKind) -> Fixture {
-    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
-    Fixture {
-        keys: KeyStore::new(client, API_KEYS_TABLE),
-        calls,
-        _engine: engine,
-    }
-}
+use testkit::{EngineKind, Stores};
 
 const T0: Timestamp = Timestamp::from_millis(1_795_678_800_000);
 
@@ -74,7 +59,7 @@ async fn rotate(
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_retry_of_the_rotation_gets_its_new_key(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let (user, old) = new_user(&f.keys).await;
     let (rotated, calls) = f
         .calls
@@ -124,7 +109,7 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(#[values(Moto, Dynalite)]
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotates_once_whatever_its_grace(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let (user, old) = new_user(&f.keys).await;
     let day = 86_400_000;
     let new = rotate(&f.keys, &old, &user, day, Some("r"), T0)
@@ -189,7 +174,7 @@ async fn a_key_rotates_once_whatever_its_grace(#[values(Moto, Dynalite)] kind: E
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_the_others_spares_only_the_caller(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let (user, first) = new_user(&f.keys).await;
     let (neighbour, theirs) = new_user(&f.keys).await;
     let day = 86_400_000;
@@ -251,7 +236,7 @@ async fn revoking_the_others_spares_only_the_caller(#[values(Moto, Dynalite)] ki
 /// Revoking `key` of `user`: two writes, final, repeatable, and only a key
 /// of the caller's user (`neighbour`'s `theirs` is not).
 async fn revoking_one_key_is_final_and_only_the_users(
-    f: &Fixture,
+    f: &Stores,
     user: &UserId,
     third: &ApiKey,
     (neighbour, theirs): (&UserId, &ApiKey),
@@ -286,7 +271,7 @@ async fn revoking_one_key_is_final_and_only_the_users(
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_has_a_bounded_number_of_keys(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let (user, mut current) = new_user(&f.keys).await;
     let day = 86_400_000;
     for n in 1..MAX_KEYS_PER_USER {

@@ -8,37 +8,10 @@ use std::time::Duration;
 
 use lock_service::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
 use lock_service::store::{Acquired, Deleted, Grant, LockStore};
-use lock_service::types::{LeaseId, LeaseTtl, LockName, Requester, Timestamp, UserId};
+use lock_service::types::{LeaseId, LeaseTtl, Requester, Timestamp, UserId};
 use rstest::rstest;
 use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{CallCounter, Engine, EngineKind, LOCKS_TABLE};
-
-struct Fixture {
-    client: aws_sdk_dynamodb::Client,
-    locks: LockStore,
-    calls: CallCounter,
-    _engine: Engine,
-}
-
-async fn fixture(kind: EngineKind) -> Fixture {
-    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
-    Fixture {
-        client: client.clone(),
-        locks: LockStore::new(client, LOCKS_TABLE),
-        calls,
-        _engine: engine,
-    }
-}
-
-const T0: u64 = 1_795_678_800_000;
-
-fn at(millis: u64) -> Timestamp {
-    Timestamp::from_millis(millis)
-}
-
-fn name(s: &str) -> LockName {
-    LockName::parse(s).unwrap()
-}
+use testkit::{at, lock_name as name, EngineKind, Stores, LOCKS_TABLE, T0};
 
 /// Acquires `lock` for a new lease, with an optional TTL in seconds.
 async fn take(
@@ -69,7 +42,7 @@ async fn release_and_delete(locks: &LockStore, user: &UserId, lock: &str, now: T
 
 /// Adds `slot` to `user`'s names by hand, as a reservation whose acquire
 /// then crashed before creating its lock.
-async fn reserve_by_hand(f: &Fixture, user: &UserId, slot: &Slot) {
+async fn reserve_by_hand(f: &Stores, user: &UserId, slot: &Slot) {
     use aws_sdk_dynamodb::primitives::Blob;
     use aws_sdk_dynamodb::types::AttributeValue::{Bs, S};
     f.client
@@ -93,7 +66,7 @@ async fn reserve_by_hand(f: &Fixture, user: &UserId, slot: &Slot) {
 #[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quota_admits_exactly_its_names_and_heals(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let locks = f.locks.clone().with_quota(Some(QUOTA));
     let user = UserId::generate();
     exactly_one_of_sixteen_new_names_fits(&locks, &user).await;
@@ -138,7 +111,7 @@ async fn exactly_one_of_sixteen_new_names_fits(locks: &LockStore, user: &UserId)
 /// At the quota: a new name is refused and writes nothing; an existing
 /// (released) name is acquired in one write.
 async fn at_the_quota_only_existing_names_are_granted(
-    f: &Fixture,
+    f: &Stores,
     locks: &LockStore,
     user: &UserId,
 ) {
@@ -159,7 +132,7 @@ async fn at_the_quota_only_existing_names_are_granted(
 }
 
 /// Delete: a held lock is refused; a free one frees its place at once.
-async fn a_delete_frees_a_place_at_once(f: &Fixture, locks: &LockStore, user: &UserId) {
+async fn a_delete_frees_a_place_at_once(f: &Stores, locks: &LockStore, user: &UserId) {
     assert_eq!(
         locks.delete(user, &name("q-0"), at(T0)).await.unwrap(),
         Deleted::Held
@@ -192,7 +165,7 @@ async fn a_delete_frees_a_place_at_once(f: &Fixture, locks: &LockStore, user: &U
 /// A lock that vanishes behind the store's back (TTL) or a crashed
 /// reservation comes back at the next heal, never while it may still be in
 /// flight.
-async fn vanished_names_come_back_at_a_heal(f: &Fixture, locks: &LockStore, user: &UserId) {
+async fn vanished_names_come_back_at_a_heal(f: &Stores, locks: &LockStore, user: &UserId) {
     // TTL deletes a lock: its place stays taken until a heal is due (five
     // minutes after the names item was started), then comes back.
     testkit::delete_behind_the_store(&f.client, user, "q-1").await;
@@ -241,7 +214,7 @@ async fn vanished_names_come_back_at_a_heal(f: &Fixture, locks: &LockStore, user
 async fn a_new_tenants_first_names_race_without_refusals(
     #[values(Moto, Dynalite)] kind: EngineKind,
 ) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let locks = f.locks.clone().with_quota(Some(100));
     for same_name in [false, true] {
         let user = UserId::generate();
@@ -285,7 +258,7 @@ async fn a_new_tenants_first_names_race_without_refusals(
 async fn racing_names_never_exceed_or_wear_down_the_quota(
     #[values(Moto, Dynalite)] kind: EngineKind,
 ) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     const QUOTA: usize = 5;
     let locks = f.locks.clone().with_quota(Some(QUOTA as u32));
     let user = UserId::generate();
@@ -370,7 +343,7 @@ async fn the_interleavings_that_wore_down_the_old_counter_do_not(
     #[values(Moto, Dynalite)] kind: EngineKind,
 ) {
     use aws_sdk_dynamodb::types::AttributeValue::S;
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let locks = f.locks.clone().with_quota(Some(3));
     let user = UserId::generate();
     for lock in ["a", "b", "c"] {

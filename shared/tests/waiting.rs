@@ -4,53 +4,26 @@
 
 use std::collections::BTreeSet;
 
-use lock_service::store::{LockStore, Place, Released};
-use lock_service::types::{LeaseId, LockName, Timestamp, UserId};
+use lock_service::store::{Place, Released};
+use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
 use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{CallCounter, Engine, EngineKind, LOCKS_TABLE};
+use testkit::{at, lock_name as name, EngineKind, Stores, T0};
 
-struct Fixture {
-    locks: LockStore,
-    calls: CallCounter,
-    _engine: Engine,
-}
-
-async fn fixture(kind: EngineKind) -> Fixture {
-    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
-    Fixture {
-        locks: LockStore::new(client, LOCKS_TABLE),
-        calls,
-        _engine: engine,
-    }
-}
-
-const T0: u64 = 1_795_678_800_000;
-
-fn at(millis: u64) -> Timestamp {
-    Timestamp::from_millis(millis)
-}
-
-fn name(s: &str) -> LockName {
-    LockName::parse(s).unwrap()
-}
-
-impl Fixture {
-    /// `owner` asks for one of `limit` waiting places of `user` until
-    /// `until`, at `now`.
-    async fn place(
-        &self,
-        user: &UserId,
-        limit: u32,
-        owner: &str,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> Place {
-        self.locks
-            .take_waiting_place(user, limit, owner, until, now)
-            .await
-            .unwrap()
-    }
+/// `owner` asks for one of `limit` waiting places of `user` until `until`,
+/// at `now`.
+async fn place(
+    f: &Stores,
+    user: &UserId,
+    limit: u32,
+    owner: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> Place {
+    f.locks
+        .take_waiting_place(user, limit, owner, until, now)
+        .await
+        .unwrap()
 }
 
 /// Waiting places: each one taken in one write while places are free, none
@@ -62,14 +35,14 @@ impl Fixture {
 async fn waiting_places_are_limited_given_back_and_lapse(
     #[values(Moto, Dynalite)] kind: EngineKind,
 ) {
-    let f = fixture(kind).await;
+    let f = Stores::start(kind).await;
     let user = UserId::generate();
     let now = at(T0);
     let mut taken = BTreeSet::new();
     for (owner, until) in [("a", T0 + 7_000), ("b", T0 + 6_000), ("c", T0 + 9_000)] {
         let (place, calls) = f
             .calls
-            .during(f.place(&user, 3, owner, at(until), now))
+            .during(place(&f, &user, 3, owner, at(until), now))
             .await;
         let Place::Taken(place) = place else {
             panic!("{owner}: no place with places free")
@@ -81,7 +54,7 @@ async fn waiting_places_are_limited_given_back_and_lapse(
         taken.iter().map(|(p, _)| *p).collect::<BTreeSet<_>>(),
         BTreeSet::from([0, 1, 2])
     );
-    let full = f.place(&user, 3, "d", at(T0 + 9_000), now).await;
+    let full = place(&f, &user, 3, "d", at(T0 + 9_000), now).await;
     assert_eq!(
         full,
         Place::Full {
@@ -89,7 +62,7 @@ async fn waiting_places_are_limited_given_back_and_lapse(
         }
     );
     // Another tenant's places are its own.
-    let other = f.place(&UserId::generate(), 3, "x", at(T0 + 1), now).await;
+    let other = place(&f, &UserId::generate(), 3, "x", at(T0 + 1), now).await;
     assert!(matches!(other, Place::Taken(_)));
 
     let (a_place, _) = *taken.iter().find(|(_, owner)| *owner == "a").unwrap();
@@ -97,16 +70,12 @@ async fn waiting_places_are_limited_given_back_and_lapse(
         .give_back_waiting_place(&user, a_place, "a")
         .await
         .unwrap();
-    let d = f.place(&user, 3, "d", at(T0 + 9_000), now).await;
+    let d = place(&f, &user, 3, "d", at(T0 + 9_000), now).await;
     assert_eq!(d, Place::Taken(a_place), "the place given back");
     // b's place lapses at its time (its waiter died): free from just after.
-    let lapsed = f
-        .place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_000))
-        .await;
+    let lapsed = place(&f, &user, 3, "e", at(T0 + 20_000), at(T0 + 6_000)).await;
     assert!(matches!(lapsed, Place::Full { .. }), "not before its time");
-    let e = f
-        .place(&user, 3, "e", at(T0 + 20_000), at(T0 + 6_001))
-        .await;
+    let e = place(&f, &user, 3, "e", at(T0 + 20_000), at(T0 + 6_001)).await;
     let (b_place, _) = *taken.iter().find(|(_, owner)| *owner == "b").unwrap();
     assert_eq!(e, Place::Taken(b_place));
     // b comes back late: its give-back leaves e's place alone.
@@ -114,12 +83,10 @@ async fn waiting_places_are_limited_given_back_and_lapse(
         .give_back_waiting_place(&user, b_place, "b")
         .await
         .unwrap();
-    let after = f
-        .place(&user, 3, "f", at(T0 + 20_000), at(T0 + 6_002))
-        .await;
+    let after = place(&f, &user, 3, "f", at(T0 + 20_000), at(T0 + 6_002)).await;
     assert!(matches!(after, Place::Full { .. }), "e still has it");
     // The limit can be lowered under taken places: only the first ones count.
-    let one = f.place(&UserId::generate(), 1, "g", at(T0 + 1), now).await;
+    let one = place(&f, &UserId::generate(), 1, "g", at(T0 + 1), now).await;
     assert_eq!(one, Place::Taken(0));
     let released = f
         .locks

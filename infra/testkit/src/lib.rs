@@ -19,6 +19,8 @@ use aws_sdk_dynamodb::Client;
 use local_stack::dynamodb::{create_table, local_config};
 pub use local_stack::engine::{free_port, Engine, EngineKind};
 use lock_service::schema::{API_KEYS_SPEC, LOCKS_SPEC};
+use lock_service::store::{KeyStore, LockStore};
+use lock_service::types::{LockName, Timestamp};
 
 /// Name of the lock table in test engines.
 pub const LOCKS_TABLE: &str = "Locks";
@@ -39,6 +41,55 @@ pub async fn engine_with_tables(kind: EngineKind) -> (Engine, Client, CallCounte
         .expect("create key table");
     calls.reset();
     (engine, client, calls)
+}
+
+/// The store suites' clock starts here (2026-11-26T07:40:00Z).
+pub const T0: u64 = 1_795_678_800_000;
+
+/// The instant `millis` after the epoch.
+pub fn at(millis: u64) -> Timestamp {
+    Timestamp::from_millis(millis)
+}
+
+/// `s` as a lock name (which it must be).
+pub fn lock_name(s: &str) -> LockName {
+    LockName::parse(s).unwrap()
+}
+
+/// What a store test starts with: an engine with both tables (stopped on
+/// drop), the two stores on it, and the count of its calls.
+pub struct Stores {
+    pub kind: EngineKind,
+    pub client: Client,
+    pub locks: LockStore,
+    pub keys: KeyStore,
+    pub calls: CallCounter,
+    _engine: Engine,
+}
+
+impl Stores {
+    /// Starts `kind` with both tables.
+    pub async fn start(kind: EngineKind) -> Self {
+        let (engine, client, calls) = engine_with_tables(kind).await;
+        Stores {
+            kind,
+            locks: LockStore::new(client.clone(), LOCKS_TABLE),
+            keys: KeyStore::new(client.clone(), API_KEYS_TABLE),
+            client,
+            calls,
+            _engine: engine,
+        }
+    }
+
+    /// Calls a lost race costs: one write, plus one read where the engine
+    /// does not return the old item.
+    pub fn calls_for_lost_race(&self) -> usize {
+        if self.kind.returns_old_item_on_failed_condition() {
+            1
+        } else {
+            2
+        }
+    }
 }
 
 /// A DynamoDB client for the local engine at `endpoint` that counts its calls in `calls`.

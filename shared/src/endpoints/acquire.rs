@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lambda_http::Request;
 use lock_wire::{AcquireAnswer, AcquireRequest, IdempotencyKey, LeaseId, Route};
 
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
 use crate::http::tenant;
@@ -55,15 +55,12 @@ pub struct AcquireInput {
 impl Endpoint for Acquire {
     const ROUTE: Route = Route::Acquire;
     /// The grant and quota writes, the reads after a failed condition, starting a user's names item (`PutItem`, `Query`).
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &[
-            "dynamodb:UpdateItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-        ],
-    };
+    const PERMISSIONS: Permissions = Permissions::locks(&[
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+    ]);
     type State = Acquirer;
     type Input = AcquireInput;
     type Answer = AcquireAnswer;

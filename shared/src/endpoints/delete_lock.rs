@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lock_wire::{DeleteAnswer, DeleteRequest, Route};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, Table, FREED};
+use super::{Endpoint, Example, Permissions, Scene, FREED};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -19,14 +19,11 @@ pub struct DeleteLock;
 impl Endpoint for DeleteLock {
     const ROUTE: Route = Route::DeleteLock;
     /// The delete, the element taken out of the quota, the read that tells a missing lock apart.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &[
-            "dynamodb:DeleteItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:GetItem",
-        ],
-    };
+    const PERMISSIONS: Permissions = Permissions::locks(&[
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+    ]);
     type State = LockStore;
     type Input = (UserId, DeleteRequest);
     type Answer = DeleteAnswer;

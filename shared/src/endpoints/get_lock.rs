@@ -6,7 +6,7 @@ use lock_wire::{GetLockQuery, LockView, Route};
 use serde_json::json;
 
 use super::view::view;
-use super::{Endpoint, Example, Permissions, Scene, Table, HELD};
+use super::{Endpoint, Example, Permissions, Scene, HELD};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::query;
@@ -19,10 +19,7 @@ pub struct GetLock;
 impl Endpoint for GetLock {
     const ROUTE: Route = Route::GetLock;
     /// One consistent read.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &["dynamodb:GetItem"],
-    };
+    const PERMISSIONS: Permissions = Permissions::locks(&["dynamodb:GetItem"]);
     type State = LockStore;
     type Input = (UserId, GetLockQuery);
     type Answer = LockView;

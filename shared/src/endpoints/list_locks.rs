@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lock_wire::{Cursor, ListQuery, LockList, PageLimit, Route};
 
 use super::view::view;
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::query;
@@ -19,10 +19,7 @@ pub struct ListLocks;
 impl Endpoint for ListLocks {
     const ROUTE: Route = Route::ListLocks;
     /// One query per page.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &["dynamodb:Query"],
-    };
+    const PERMISSIONS: Permissions = Permissions::locks(&["dynamodb:Query"]);
     type State = LockStore;
     type Input = (UserId, ListQuery);
     type Answer = LockList;

@@ -59,11 +59,26 @@ pub struct Permissions {
     pub actions: &'static [&'static str],
 }
 
+impl Permissions {
+    /// `actions` on the locks table.
+    pub const fn locks(actions: &'static [&'static str]) -> Self {
+        Self {
+            table: Table::Locks,
+            actions,
+        }
+    }
+
+    /// `actions` on the API-keys table.
+    pub const fn api_keys(actions: &'static [&'static str]) -> Self {
+        Self {
+            table: Table::ApiKeys,
+            actions,
+        }
+    }
+}
+
 /// The authorizer's: one consistent read of the calling key.
-pub const AUTHORIZER_PERMISSIONS: Permissions = Permissions {
-    table: Table::ApiKeys,
-    actions: &["dynamodb:GetItem"],
-};
+pub const AUTHORIZER_PERMISSIONS: Permissions = Permissions::api_keys(&["dynamodb:GetItem"]);
 
 /// An endpoint: the route it serves, what it works with, its input and answer.
 pub trait Endpoint {

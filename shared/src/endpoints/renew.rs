@@ -5,7 +5,7 @@ use lambda_http::Request;
 use lock_wire::{RenewAnswer, RenewRequest, Route};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, Table, RENEWED};
+use super::{Endpoint, Example, Permissions, Scene, RENEWED};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -18,10 +18,8 @@ pub struct Renew;
 impl Endpoint for Renew {
     const ROUTE: Route = Route::Renew;
     /// The renew, the read after a failed condition.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &["dynamodb:UpdateItem", "dynamodb:GetItem"],
-    };
+    const PERMISSIONS: Permissions =
+        Permissions::locks(&["dynamodb:UpdateItem", "dynamodb:GetItem"]);
     type State = LockStore;
     type Input = (UserId, RenewRequest);
     type Answer = RenewAnswer;

@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lock_wire::{RevokeAnswer, Route};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::body_bytes;
@@ -20,10 +20,7 @@ pub struct RevokeKey;
 impl Endpoint for RevokeKey {
     const ROUTE: Route = Route::RevokeKey;
     /// The key and the user's record.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::ApiKeys,
-        actions: &["dynamodb:UpdateItem"],
-    };
+    const PERMISSIONS: Permissions = Permissions::api_keys(&["dynamodb:UpdateItem"]);
     type State = KeyStore;
     type Input = (UserId, KeyHash);
     type Answer = RevokeAnswer;

@@ -7,7 +7,7 @@ use lambda_http::Request;
 use lock_wire::{RevokeOthersAnswer, Route};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::body_bytes;
@@ -21,10 +21,8 @@ pub struct RevokeOtherKeys;
 impl Endpoint for RevokeOtherKeys {
     const ROUTE: Route = Route::RevokeOtherKeys;
     /// Reading the caller's key and record, revoking each other key, the record.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::ApiKeys,
-        actions: &["dynamodb:GetItem", "dynamodb:UpdateItem"],
-    };
+    const PERMISSIONS: Permissions =
+        Permissions::api_keys(&["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     type State = KeyStore;
     type Input = (UserId, KeyHash);
     type Answer = RevokeOthersAnswer;

@@ -7,7 +7,7 @@
 use lambda_http::Request;
 use lock_wire::{IdempotencyKey, KeyAnswer, RotateRequest, Route, IDEMPOTENCY_KEY_HEADER};
 
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::{optional_body, optional_header};
@@ -36,15 +36,12 @@ impl Endpoint for RotateKey {
     const ROUTE: Route = Route::RotateKey;
     const SECRET: bool = true;
     /// Reading the key and the user's record, putting the new key (and a record), marking the old key, deleting the new one if a concurrent rotation won.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::ApiKeys,
-        actions: &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-        ],
-    };
+    const PERMISSIONS: Permissions = Permissions::api_keys(&[
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ]);
     type State = KeyStore;
     type Input = RotateInput;
     type Answer = KeyAnswer;

@@ -4,7 +4,7 @@
 use lambda_http::Request;
 use lock_wire::{KeyAnswer, Route};
 
-use super::{Endpoint, Example, Permissions, Scene, Table};
+use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::input::body_bytes;
 use crate::keys::ApiKey;
@@ -18,10 +18,7 @@ impl Endpoint for SignUp {
     const ROUTE: Route = Route::SignUp;
     const SECRET: bool = true;
     /// The key and the user's record.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::ApiKeys,
-        actions: &["dynamodb:PutItem"],
-    };
+    const PERMISSIONS: Permissions = Permissions::api_keys(&["dynamodb:PutItem"]);
     type State = KeyStore;
     type Input = ();
     type Answer = KeyAnswer;

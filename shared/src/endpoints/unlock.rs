@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lock_wire::{LeaseId, Route, UnlockAnswer, UnlockRequest};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, Table, HELD};
+use super::{Endpoint, Example, Permissions, Scene, HELD};
 use crate::error::ApiError;
 use crate::http::tenant;
 use crate::input::body;
@@ -28,10 +28,8 @@ pub enum UnlockBy {
 impl Endpoint for Unlock {
     const ROUTE: Route = Route::Unlock;
     /// The release, the read after a failed condition.
-    const PERMISSIONS: Permissions = Permissions {
-        table: Table::Locks,
-        actions: &["dynamodb:UpdateItem", "dynamodb:GetItem"],
-    };
+    const PERMISSIONS: Permissions =
+        Permissions::locks(&["dynamodb:UpdateItem", "dynamodb:GetItem"]);
     type State = LockStore;
     type Input = (UserId, LockName, UnlockBy);
     type Answer = UnlockAnswer;

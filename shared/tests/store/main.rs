@@ -9,32 +9,26 @@ mod tenants;
 
 use lock_service::error::StoreError;
 use lock_service::keys::KeyHash;
-use lock_service::store::{Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed};
+use lock_service::store::{Acquired, Grant, KeyStanding, LockStore, Released, Renewed};
 use lock_service::types::{
     IdempotencyKey, LeaseId, LeaseTtl, Lock, LockName, Requester, Timestamp, UserId,
 };
-use testkit::{CallCounter, Engine, EngineKind, API_KEYS_TABLE, LOCKS_TABLE};
+use testkit::{EngineKind, Stores};
 
-/// An engine with both tables, the stores on it, and a count of its calls.
-struct Fixture {
-    kind: EngineKind,
-    client: aws_sdk_dynamodb::Client,
-    locks: LockStore,
-    keys: KeyStore,
-    calls: CallCounter,
-    _engine: Engine,
+/// What each test starts with: the engine and its stores, and the suite's
+/// calls on them.
+struct Fixture(Stores);
+
+impl std::ops::Deref for Fixture {
+    type Target = Stores;
+
+    fn deref(&self) -> &Stores {
+        &self.0
+    }
 }
 
 async fn fixture(kind: EngineKind) -> Fixture {
-    let (engine, client, calls) = testkit::engine_with_tables(kind).await;
-    Fixture {
-        kind,
-        client: client.clone(),
-        locks: LockStore::new(client.clone(), LOCKS_TABLE),
-        keys: KeyStore::new(client, API_KEYS_TABLE),
-        calls,
-        _engine: engine,
-    }
+    Fixture(Stores::start(kind).await)
 }
 
 /// The suite's clock: `offset` milliseconds after a fixed start.
@@ -64,16 +58,6 @@ fn granted(outcome: Acquired) -> Lock {
 }
 
 impl Fixture {
-    /// Calls a lost race costs: one write, plus one read where the engine
-    /// does not return the old item.
-    fn calls_for_lost_race(&self) -> usize {
-        if self.kind.returns_old_item_on_failed_condition() {
-            1
-        } else {
-            2
-        }
-    }
-
     /// Acquires without TTL or idempotency key.
     async fn take(
         &self,
