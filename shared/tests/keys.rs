@@ -9,8 +9,8 @@ use lock_service::store::users::MAX_KEYS_PER_USER;
 use lock_service::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
 use lock_service::types::{IdempotencyKey, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{EngineKind, Stores};
+use rstest_reuse::apply;
+use testkit::{engines, Stores};
 
 const T0: Timestamp = Timestamp::from_millis(1_795_678_800_000);
 
@@ -56,10 +56,8 @@ async fn rotate(
 /// `Idempotency-Key`, within those 15 minutes, gets the new key back: another
 /// key, none, or later is `AlreadyRotated`; a rotation without a key cannot
 /// be retried at all.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_a_retry_of_the_rotation_gets_its_new_key(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn only_a_retry_of_the_rotation_gets_its_new_key(f: Stores) {
     let (user, old) = new_user(&f.keys).await;
     let (rotated, calls) = f
         .calls
@@ -106,10 +104,8 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(#[values(Moto, Dynalite)]
 /// (with any key); of 8 concurrent rotations of one key with one
 /// `Idempotency-Key`, all get the same new key; with 8 different ones,
 /// exactly one does.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_rotates_once_whatever_its_grace(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn a_key_rotates_once_whatever_its_grace(f: Stores) {
     let (user, old) = new_user(&f.keys).await;
     let day = 86_400_000;
     let new = rotate(&f.keys, &old, &user, day, Some("r"), T0)
@@ -171,10 +167,8 @@ async fn a_key_rotates_once_whatever_its_grace(#[values(Moto, Dynalite)] kind: E
 /// user's keys are untouched; a retry revokes none; a rotated-out key may not
 /// (a thief with it cannot lock the owner out). Revoking one key: two
 /// writes, final, repeatable, and only a key of the caller's user.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoking_the_others_spares_only_the_caller(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn revoking_the_others_spares_only_the_caller(f: Stores) {
     let (user, first) = new_user(&f.keys).await;
     let (neighbour, theirs) = new_user(&f.keys).await;
     let day = 86_400_000;
@@ -268,10 +262,8 @@ async fn revoking_one_key_is_final_and_only_the_users(
 /// and writes nothing; keys past their retry window leave the record at the
 /// next rotation; revoking the others makes room. A user from before
 /// records (key registered alone) gets one at its first rotation.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_has_a_bounded_number_of_keys(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn a_user_has_a_bounded_number_of_keys(f: Stores) {
     let (user, mut current) = new_user(&f.keys).await;
     let day = 86_400_000;
     for n in 1..MAX_KEYS_PER_USER {

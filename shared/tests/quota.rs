@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use lock_service::store::quota::{Slot, HEAL_INTERVAL_MILLIS, IN_FLIGHT_MILLIS, NAMES_KEY};
 use lock_service::store::{Acquired, Deleted, Grant, LockStore};
 use lock_service::types::{LeaseId, LeaseTtl, Requester, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{at, lock_name as name, EngineKind, Stores, LOCKS_TABLE, T0};
+use rstest_reuse::apply;
+use testkit::{at, engines, lock_name as name, Stores, LOCKS_TABLE, T0};
 
 /// Acquires `lock` for a new lease, with an optional TTL in seconds.
 async fn take(
@@ -44,14 +45,19 @@ async fn release_and_delete(locks: &LockStore, user: &UserId, lock: &str, now: T
 /// then crashed before creating its lock.
 async fn reserve_by_hand(f: &Stores, user: &UserId, slot: &Slot) {
     use aws_sdk_dynamodb::primitives::Blob;
-    use aws_sdk_dynamodb::types::AttributeValue::{Bs, S};
+    let slot = AttributeValue::Bs(vec![Blob::new(slot.bytes().to_vec())]);
+    update_names_by_hand(f, user, "ADD slots :slot", slot).await;
+}
+
+/// Applies `update` (with `:slot`) to `user`'s names item, bypassing the store.
+async fn update_names_by_hand(f: &Stores, user: &UserId, update: &str, slot: AttributeValue) {
     f.client
         .update_item()
         .table_name(LOCKS_TABLE)
-        .key("userId", S(user.to_string()))
-        .key("lockName", S(NAMES_KEY.into()))
-        .update_expression("ADD slots :slot")
-        .expression_attribute_values(":slot", Bs(vec![Blob::new(slot.bytes().to_vec())]))
+        .key("userId", AttributeValue::S(user.to_string()))
+        .key("lockName", AttributeValue::S(NAMES_KEY.into()))
+        .update_expression(update)
+        .expression_attribute_values(":slot", slot)
         .send()
         .await
         .unwrap();
@@ -63,10 +69,8 @@ async fn reserve_by_hand(f: &Stores, user: &UserId, slot: &Slot) {
 /// once; a lock that vanishes behind the store's back (DynamoDB TTL) or a
 /// reservation abandoned by a crash comes back at the first heal, at most
 /// one per tenant per five minutes, never while it may still be in flight.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_quota_admits_exactly_its_names_and_heals(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn the_quota_admits_exactly_its_names_and_heals(f: Stores) {
     let locks = f.locks.clone().with_quota(Some(QUOTA));
     let user = UserId::generate();
     exactly_one_of_sixteen_new_names_fits(&locks, &user).await;
@@ -209,12 +213,8 @@ async fn vanished_names_come_back_at_a_heal(f: &Stores, locks: &LockStore, user:
 /// A tenant's first locks, all at once: 16 new names are all admitted, and
 /// 16 acquires of one new name grant it once (the others see it held),
 /// while the names item is being started under them.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_tenants_first_names_race_without_refusals(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn a_new_tenants_first_names_race_without_refusals(f: Stores) {
     let locks = f.locks.clone().with_quota(Some(100));
     for same_name in [false, true] {
         let user = UserId::generate();
@@ -253,12 +253,8 @@ async fn a_new_tenants_first_names_race_without_refusals(
 /// store's back (DynamoDB TTL), for 60 rounds, while an observer lists the
 /// tenant's locks; the list never holds more than the quota. Then, once
 /// everything is deleted, exactly the quota of new names fits.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_names_never_exceed_or_wear_down_the_quota(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = Stores::start(kind).await;
+#[apply(engines)]
+async fn racing_names_never_exceed_or_wear_down_the_quota(f: Stores) {
     const QUOTA: usize = 5;
     let locks = f.locks.clone().with_quota(Some(QUOTA as u32));
     let user = UserId::generate();
@@ -337,13 +333,9 @@ async fn racing_names_never_exceed_or_wear_down_the_quota(
 /// The two interleavings that let the old counter drift down, replayed
 /// step by step: a heal between a delete's two writes, and two racing
 /// reservations of one new name followed by a heal. The quota still holds.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_interleavings_that_wore_down_the_old_counter_do_not(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
+#[apply(engines)]
+async fn the_interleavings_that_wore_down_the_old_counter_do_not(f: Stores) {
     use aws_sdk_dynamodb::types::AttributeValue::S;
-    let f = Stores::start(kind).await;
     let locks = f.locks.clone().with_quota(Some(3));
     let user = UserId::generate();
     for lock in ["a", "b", "c"] {
@@ -374,16 +366,7 @@ async fn the_interleavings_that_wore_down_the_old_counter_do_not(
         Acquired::Granted(_)
     ));
     // ... which then lands: it takes out what the heal already took out.
-    f.client
-        .update_item()
-        .table_name(LOCKS_TABLE)
-        .key("userId", S(user.to_string()))
-        .key("lockName", S(NAMES_KEY.into()))
-        .update_expression("DELETE slots :slot")
-        .expression_attribute_values(":slot", c_slot)
-        .send()
-        .await
-        .unwrap();
+    update_names_by_hand(&f, &user, "DELETE slots :slot", c_slot).await;
     assert_eq!(
         take(&locks, &user, "e", None, due).await,
         Acquired::QuotaExceeded,

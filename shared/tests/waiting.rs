@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use lock_service::store::{Place, Released};
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{Dynalite, Moto};
-use testkit::{at, lock_name as name, EngineKind, Stores, T0};
+use rstest_reuse::apply;
+use testkit::{at, engines, lock_name as name, user, Stores, T0};
 
 /// `owner` asks for one of `limit` waiting places of `user` until `until`,
 /// at `now`.
@@ -30,13 +30,8 @@ async fn place(
 /// beyond the limit (the answer says when the first lapses), one given back
 /// is free again, one whose holder died lapses at its time, and one that
 /// lapsed cannot be given back by its old owner over its new one.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_places_are_limited_given_back_and_lapse(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = Stores::start(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn waiting_places_are_limited_given_back_and_lapse(f: Stores, user: UserId) {
     let now = at(T0);
     let mut taken = BTreeSet::new();
     for (owner, until) in [("a", T0 + 7_000), ("b", T0 + 6_000), ("c", T0 + 9_000)] {

@@ -9,6 +9,9 @@
 pub mod api;
 pub mod harness;
 pub mod proxy;
+mod stores;
+
+pub use stores::{granted, requester, try_take, ttl, Stores};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,8 +22,7 @@ use aws_sdk_dynamodb::Client;
 use local_stack::dynamodb::{create_table, local_config};
 pub use local_stack::engine::{free_port, Engine, EngineKind};
 use lock_service::schema::{API_KEYS_SPEC, LOCKS_SPEC};
-use lock_service::store::{KeyStore, LockStore};
-use lock_service::types::{LockName, Timestamp};
+use lock_service::types::{LockName, Timestamp, UserId};
 
 /// Name of the lock table in test engines.
 pub const LOCKS_TABLE: &str = "Locks";
@@ -56,40 +58,27 @@ pub fn lock_name(s: &str) -> LockName {
     LockName::parse(s).unwrap()
 }
 
-/// What a store test starts with: an engine with both tables (stopped on
-/// drop), the two stores on it, and the count of its calls.
-pub struct Stores {
-    pub kind: EngineKind,
-    pub client: Client,
-    pub locks: LockStore,
-    pub keys: KeyStore,
-    pub calls: CallCounter,
-    _engine: Engine,
+/// The engine matrix: a test of DynamoDB semantics written once runs on
+/// each engine, with fresh stores, as
+/// `#[apply(engines)] async fn name(f: Stores)` (with `rstest::rstest` and
+/// `rstest_reuse::apply` in scope).
+#[rstest_reuse::template]
+#[export]
+#[rstest]
+#[case::moto(testkit::Stores::start(testkit::EngineKind::Moto))]
+#[case::dynalite(testkit::Stores::start(testkit::EngineKind::Dynalite))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub fn engines(
+    #[future(awt)]
+    #[case]
+    f: Stores,
+) {
 }
 
-impl Stores {
-    /// Starts `kind` with both tables.
-    pub async fn start(kind: EngineKind) -> Self {
-        let (engine, client, calls) = engine_with_tables(kind).await;
-        Stores {
-            kind,
-            locks: LockStore::new(client.clone(), LOCKS_TABLE),
-            keys: KeyStore::new(client.clone(), API_KEYS_TABLE),
-            client,
-            calls,
-            _engine: engine,
-        }
-    }
-
-    /// Calls a lost race costs: one write, plus one read where the engine
-    /// does not return the old item.
-    pub fn calls_for_lost_race(&self) -> usize {
-        if self.kind.returns_old_item_on_failed_condition() {
-            1
-        } else {
-            2
-        }
-    }
+/// A test's own user (a fixture: name an argument `user: UserId`).
+#[rstest::fixture]
+pub fn user() -> UserId {
+    UserId::generate()
 }
 
 /// A DynamoDB client for the local engine at `endpoint` that counts its calls in `calls`.

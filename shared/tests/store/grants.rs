@@ -3,21 +3,26 @@
 use lock_service::store::{Acquired, Released};
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{self, Dynalite, Moto};
+use rstest_reuse::apply;
+use testkit::{engines, lock_name as name, try_take, user, Stores, T0};
 
-use super::{at, fixture, name, try_take, T0};
+use super::at;
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_free_lock_is_granted_in_one_write(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_free_lock_is_granted_in_one_write(f: Stores, user: UserId) {
     let lease = LeaseId::generate();
     let (outcome, calls) = f
         .calls
-        .during(f.take(&user, "resource-123", "service-a", &lease, at(0)))
+        .during(try_take(
+            &f.locks,
+            &user,
+            "resource-123",
+            "service-a",
+            &lease,
+            at(0),
+        ))
         .await;
-    let lock = super::granted(outcome);
+    let lock = testkit::granted(outcome.unwrap());
     assert_eq!(calls, 1, "acquire must be one DynamoDB call");
     assert_eq!(lock.lock_name.as_str(), "resource-123");
     assert!(lock.locked);
@@ -31,11 +36,8 @@ async fn a_free_lock_is_granted_in_one_write(#[values(Moto, Dynalite)] kind: Eng
     assert_eq!(f.stored(&user, "resource-123").await, Some(lock));
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_held_lock_is_refused_and_left_unchanged(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_held_lock_is_refused_and_left_unchanged(f: Stores, user: UserId) {
     let first = f
         .grant(&user, "l", "service-a", &LeaseId::generate(), at(0))
         .await;
@@ -43,21 +45,23 @@ async fn a_held_lock_is_refused_and_left_unchanged(#[values(Moto, Dynalite)] kin
     for requester in ["service-a", "service-b"] {
         let (outcome, calls) = f
             .calls
-            .during(f.take(&user, "l", requester, &LeaseId::generate(), at(5)))
+            .during(try_take(
+                &f.locks,
+                &user,
+                "l",
+                requester,
+                &LeaseId::generate(),
+                at(5),
+            ))
             .await;
-        assert_eq!(outcome, Acquired::Held { expires_at: None });
+        assert_eq!(outcome.unwrap(), Acquired::Held { expires_at: None });
         assert_eq!(calls, f.calls_for_lost_race());
     }
     assert_eq!(f.stored(&user, "l").await, Some(first));
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(f: Stores, user: UserId) {
     for round in 0..5 {
         let lock_name = format!("contended-{round}");
         let tasks: Vec<_> = (0..16)
@@ -97,13 +101,8 @@ async fn sixteen_simultaneous_acquirers_get_exactly_one_grant(
     }
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn release_frees_the_lock_and_the_next_grant_counts_up(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn release_frees_the_lock_and_the_next_grant_counts_up(f: Stores, user: UserId) {
     let lease = LeaseId::generate();
     let first = f.grant(&user, "l", "a", &lease, at(0)).await;
     let (outcome, calls) = f.calls.during(f.release(&user, "l", &lease, at(10))).await;
@@ -131,11 +130,8 @@ async fn release_frees_the_lock_and_the_next_grant_counts_up(
     assert_eq!(second.updated_at, at(20));
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_or_foreign_lease_cannot_release(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_stale_or_foreign_lease_cannot_release(f: Stores, user: UserId) {
     let old = LeaseId::generate();
     f.grant(&user, "l", "a", &old, at(0)).await;
     f.release(&user, "l", &old, at(1)).await;
@@ -149,11 +145,8 @@ async fn a_stale_or_foreign_lease_cannot_release(#[values(Moto, Dynalite)] kind:
     assert_eq!(f.stored(&user, "l").await, Some(held));
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_lock_is_not_found_and_not_created(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn an_unknown_lock_is_not_found_and_not_created(f: Stores, user: UserId) {
     assert_eq!(f.stored(&user, "never").await, None);
     let (outcome, calls) = f
         .calls

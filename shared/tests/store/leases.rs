@@ -4,17 +4,13 @@
 use lock_service::store::{Acquired, Released, Renewed};
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{self, Dynalite, Moto};
+use rstest_reuse::apply;
+use testkit::{engines, granted, ttl, user, Stores};
 
-use super::{at, fixture, granted, ttl};
+use super::at;
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(f: Stores, user: UserId) {
     let first = LeaseId::generate();
     let held = granted(f.take_leased(&user, "l", &first, 10, None, at(0)).await);
     assert_eq!(held.expires_at, Some(at(10_000)));
@@ -55,11 +51,8 @@ async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(
     );
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_lease_cannot_unlock_or_renew(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn an_expired_lease_cannot_unlock_or_renew(f: Stores, user: UserId) {
     let lease = LeaseId::generate();
     granted(f.take_leased(&user, "l", &lease, 1, None, at(0)).await);
     let after = at(1_000);
@@ -75,11 +68,8 @@ async fn an_expired_lease_cannot_unlock_or_renew(#[values(Moto, Dynalite)] kind:
     assert_eq!(stored.expires_at, Some(after), "nothing was written");
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renew_extends_only_the_live_lease(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn renew_extends_only_the_live_lease(f: Stores, user: UserId) {
     let lease = LeaseId::generate();
     granted(f.take_leased(&user, "l", &lease, 10, None, at(0)).await);
 
@@ -123,13 +113,8 @@ async fn renew_extends_only_the_live_lease(#[values(Moto, Dynalite)] kind: Engin
 
 /// A lease without TTL is live until released: renewing it without a TTL
 /// changes nothing, with one gives it an end.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_without_ttl_gets_an_end_only_from_a_renew_with_one(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_lease_without_ttl_gets_an_end_only_from_a_renew_with_one(f: Stores, user: UserId) {
     let forever = LeaseId::generate();
     f.grant(&user, "forever", "a", &forever, at(0)).await;
     assert_eq!(
@@ -144,13 +129,8 @@ async fn a_lease_without_ttl_gets_an_end_only_from_a_renew_with_one(
     );
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(f: Stores, user: UserId) {
     let mut last = 0;
     for i in 0..1000 {
         let lease = LeaseId::generate();
@@ -170,13 +150,8 @@ async fn a_thousand_cycles_give_strictly_increasing_fencing_tokens(
     }
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(f: Stores, user: UserId) {
     let mut last = 0;
     for round in 0..3 {
         for _ in 0..5 {
@@ -192,20 +167,12 @@ async fn fencing_tokens_keep_increasing_after_the_item_is_deleted(
     }
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn force_release_frees_the_lock_and_fences_the_old_holder(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn force_release_frees_the_lock_and_fences_the_old_holder(f: Stores, user: UserId) {
     let old = LeaseId::generate();
     let held = f.grant(&user, "l", "a", &old, at(0)).await;
-    let (forced, calls) = f
-        .calls
-        .during(f.locks.force_release(&user, &super::name("l"), at(1)))
-        .await;
-    assert_eq!(forced.unwrap(), Released::Freed);
+    let (forced, calls) = f.forced(&user, "l", at(1)).await;
+    assert_eq!(forced, Released::Freed);
     assert_eq!(calls, 1);
     assert!(!f.stored(&user, "l").await.unwrap().locked);
 
@@ -221,11 +188,8 @@ async fn force_release_frees_the_lock_and_fences_the_old_holder(
     let next = f.grant(&user, "l", "b", &LeaseId::generate(), at(2)).await;
     assert!(next.fencing_token > held.fencing_token);
 
-    let (missing, calls) = f
-        .calls
-        .during(f.locks.force_release(&user, &super::name("never"), at(2)))
-        .await;
-    assert_eq!(missing.unwrap(), Released::NotFound);
+    let (missing, calls) = f.forced(&user, "never", at(2)).await;
+    assert_eq!(missing, Released::NotFound);
     assert_eq!(calls, 1, "force release of an unknown lock needs no read");
     assert_eq!(f.stored(&user, "never").await, None);
 }

@@ -2,14 +2,13 @@
 
 use lock_service::types::{LeaseId, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{self, Dynalite, Moto};
+use rstest_reuse::apply;
+use testkit::{engines, granted, try_take, Stores};
 
-use super::{at, fixture, granted, try_take};
+use super::at;
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_reads_every_page_of_the_users_partition(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+#[apply(engines)]
+async fn list_reads_every_page_of_the_users_partition(f: Stores) {
     let locks = f.locks.clone().with_page_size(2);
     let user = UserId::generate();
     let mut expected = Vec::new();
@@ -28,10 +27,8 @@ async fn list_reads_every_page_of_the_users_partition(#[values(Moto, Dynalite)] 
 
 /// Pages of a user's locks: each lock once, in name order, `more` exactly
 /// when locks follow, one call per page, never another user's locks.
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_list_each_lock_once_in_order(#[values(Moto, Dynalite)] kind: EngineKind) {
-    let f = fixture(kind).await;
+#[apply(engines)]
+async fn pages_list_each_lock_once_in_order(f: Stores) {
     let (user, neighbour) = (UserId::generate(), UserId::generate());
     let names: Vec<String> = (0..25).map(|n| format!("p-{n:02}")).collect();
     for lock in names.iter().map(String::as_str).chain(["p-99"]) {

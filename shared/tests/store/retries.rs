@@ -2,25 +2,24 @@
 //! idempotency key returns the lease it was granted, for that lease only.
 
 use lock_service::store::{Acquired, Grant, Released, Renewed};
-use lock_service::types::{IdempotencyKey, LeaseId, UserId};
+use lock_service::types::{IdempotencyKey, LeaseId, Lock, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{self, Dynalite, Moto};
+use rstest_reuse::apply;
+use testkit::{engines, granted, lock_name as name, requester as who, try_take, ttl, user, Stores};
 
-use super::{at, fixture, granted, name, ttl, who};
+use super::at;
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_of_writes_that_succeeded_report_success(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
+#[apply(engines)]
+async fn retries_of_writes_that_succeeded_report_success(f: Stores, user: UserId) {
     let lease = LeaseId::generate();
     let first = f.grant(&user, "l", "a", &lease, at(0)).await;
     // The same request again, as an SDK retry after a lost response sends it.
-    let (outcome, calls) = f.calls.during(f.take(&user, "l", "a", &lease, at(0))).await;
+    let (outcome, calls) = f
+        .calls
+        .during(try_take(&f.locks, &user, "l", "a", &lease, at(0)))
+        .await;
     assert_eq!(
-        granted(outcome),
+        granted(outcome.unwrap()),
         first,
         "the retry sees its own grant, and nothing was written twice"
     );
@@ -44,24 +43,17 @@ async fn retries_of_writes_that_succeeded_report_success(
         Released::NotHolder
     );
     assert_eq!(
-        f.take(&user, "l", "a", &lease, at(3)).await,
+        try_take(&f.locks, &user, "l", "a", &lease, at(3))
+            .await
+            .unwrap(),
         Acquired::Held { expires_at: None }
     );
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idempotent_retry_gets_the_same_lease_and_token(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
-    let key = IdempotencyKey::parse("order-42").unwrap();
+#[apply(engines)]
+async fn an_idempotent_retry_gets_the_same_lease_and_token(f: Stores, user: UserId) {
+    let (key, first) = first_keyed_grant(&f, &user).await;
     let fresh = LeaseId::generate;
-    let first = granted(
-        f.take_leased(&user, "l", &fresh(), 30, Some(&key), at(0))
-            .await,
-    );
     let (retry, calls) = f
         .calls
         .during(f.take_leased(&user, "l", &fresh(), 30, Some(&key), at(100)))
@@ -86,19 +78,10 @@ async fn an_idempotent_retry_gets_the_same_lease_and_token(
     ));
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idempotency_key_is_bound_to_what_it_was_granted_for(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
-    let user = UserId::generate();
-    let key = IdempotencyKey::parse("order-42").unwrap();
+#[apply(engines)]
+async fn an_idempotency_key_is_bound_to_what_it_was_granted_for(f: Stores, user: UserId) {
+    let (key, first) = first_keyed_grant(&f, &user).await;
     let fresh = LeaseId::generate;
-    let first = granted(
-        f.take_leased(&user, "l", &fresh(), 30, Some(&key), at(0))
-            .await,
-    );
 
     // Another TTL or another requester is refused, and nothing changes.
     let other_ttl = f
@@ -127,4 +110,12 @@ async fn an_idempotency_key_is_bound_to_what_it_was_granted_for(
         .take_leased(&user, "l", &fresh(), 60, Some(&key), at(170))
         .await;
     assert_eq!(renewed_ttl, Acquired::KeyReused);
+}
+
+/// The first grant of `l` for 30 s under idempotency key `order-42`.
+async fn first_keyed_grant(f: &Stores, user: &UserId) -> (IdempotencyKey, Lock) {
+    let key = IdempotencyKey::parse("order-42").unwrap();
+    let lease = LeaseId::generate();
+    let outcome = f.take_leased(user, "l", &lease, 30, Some(&key), at(0));
+    (key.clone(), granted(outcome.await))
 }

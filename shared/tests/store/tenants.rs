@@ -5,16 +5,13 @@ use lock_service::keys::ApiKey;
 use lock_service::store::Released;
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
-use testkit::EngineKind::{self, Dynalite, Moto};
+use rstest_reuse::apply;
+use testkit::{engines, Stores, T0};
 
-use super::{at, fixture, T0};
+use super::at;
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_with_the_same_lock_names_stay_independent(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
+#[apply(engines)]
+async fn tenants_with_the_same_lock_names_stay_independent(f: Stores) {
     let (alice, bob) = (UserId::generate(), UserId::generate());
     let (alice_lease, bob_lease) = (LeaseId::generate(), LeaseId::generate());
     let alice_lock = f
@@ -52,12 +49,8 @@ async fn tenants_with_the_same_lock_names_stay_independent(
     assert_eq!(f.stored(&alice, "only-bob").await, None);
 }
 
-#[rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_keys_resolve_to_their_user_and_are_never_overwritten(
-    #[values(Moto, Dynalite)] kind: EngineKind,
-) {
-    let f = fixture(kind).await;
+#[apply(engines)]
+async fn api_keys_resolve_to_their_user_and_are_never_overwritten(f: Stores) {
     let key = ApiKey::generate();
     let user = UserId::generate();
     let (stored, calls) = f
