@@ -124,6 +124,15 @@ impl Stores {
         (released.unwrap(), calls)
     }
 
+    /// Asserts that `lease` of `lock` is dead at `now`: it can neither
+    /// unlock nor renew.
+    pub async fn assert_dead(&self, user: &UserId, lock: &str, lease: &LeaseId, now: Timestamp) {
+        let released = self.release(user, lock, lease, now).await;
+        assert_eq!(released, Released::NotHolder, "a dead lease unlocked");
+        let renewed = self.renew(user, lock, lease, None, now).await;
+        assert_eq!(renewed, Renewed::NotLive, "a dead lease renewed");
+    }
+
     /// The lock as stored, if it is.
     pub async fn stored(&self, user: &UserId, lock: &str) -> Option<Lock> {
         self.locks.get(user, &name(lock)).await.unwrap()

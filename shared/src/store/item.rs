@@ -98,6 +98,12 @@ pub(super) fn attribute_names(expressions: &[&str]) -> HashMap<String, String> {
     names
 }
 
+/// The key of item `hash` in the API-key table (a key's hash, or a user's record).
+pub(super) fn api_key_item(hash: &str) -> Item {
+    let key = crate::schema::API_KEYS_PARTITION_KEY.to_owned();
+    HashMap::from([(key, string_value(hash))])
+}
+
 /// The key of lock `name` of `user`.
 pub(super) fn lock_key(user: &UserId, name: &LockName) -> Item {
     sort_key(user, name.as_str())

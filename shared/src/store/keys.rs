@@ -9,10 +9,11 @@ use super::expressions::{
     KEY_OF_USER, REGISTER_KEY_CONDITION, REVOKE_UPDATE, ROTATE_CONDITION, ROTATE_UPDATE,
 };
 use super::item::{
-    attribute_names, gc_at, landed, number_value, optional_string, optional_time, string_attr,
-    string_value, Item, CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO, ROTATION_KEY,
-    USER_ID,
+    api_key_item, attribute_names, gc_at, landed, number_value, optional_string, optional_time,
+    string_attr, string_value, Item, CREATED_AT, EXPIRES_AT, REVOKED_AT, ROTATED_AT, ROTATED_TO,
+    ROTATION_KEY, USER_ID,
 };
+use super::table::Table;
 use super::users::{rotation_change, KeysChange, UserRecords, MAX_KEYS_PER_USER};
 use crate::error::StoreError;
 use crate::keys::{rotation_fingerprint, ApiKey, KeyHash};
@@ -92,16 +93,14 @@ pub enum Rotated {
 /// API keys, by hash, in their own table.
 #[derive(Clone, Debug)]
 pub struct KeyStore {
-    pub(super) client: Client,
-    pub(super) table: String,
+    pub(super) table: Table,
 }
 
 impl KeyStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table.into()),
         }
     }
 
@@ -128,10 +127,7 @@ impl KeyStore {
     }
 
     pub(super) fn users(&self) -> UserRecords<'_> {
-        UserRecords {
-            client: &self.client,
-            table: &self.table,
-        }
+        UserRecords { table: &self.table }
     }
 
     /// Records that `key` belongs to `user`; never overwrites an existing key.
@@ -141,9 +137,8 @@ impl KeyStore {
         user: &UserId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
+        self.table
+            .put()
             .item(API_KEYS_PARTITION_KEY, string_value(key.as_str()))
             .item(USER_ID, string_value(user.as_str()))
             .item(CREATED_AT, number_value(now.millis()))
@@ -156,14 +151,7 @@ impl KeyStore {
 
     /// The stored record of `key`, if any (a strongly consistent read).
     pub async fn record(&self, key: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(API_KEYS_PARTITION_KEY, string_value(key.as_str()))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let output = self.table.get(api_key_item(key.as_str())).send().await?;
         output.item.as_ref().map(record_from_item).transpose()
     }
 
@@ -240,10 +228,8 @@ impl KeyStore {
         // Without an Idempotency-Key nothing can match it: no retry gets the key back.
         let fingerprint = fingerprint.unwrap_or("none");
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(API_KEYS_PARTITION_KEY, string_value(old.hash().as_str()))
+            .table
+            .update(api_key_item(old.hash().as_str()))
             .condition_expression(ROTATE_CONDITION)
             .update_expression(ROTATE_UPDATE)
             .set_expression_attribute_names(Some(attribute_names(&[
@@ -273,10 +259,8 @@ impl KeyStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(API_KEYS_PARTITION_KEY, string_value(key.as_str()))
+            .table
+            .update(api_key_item(key.as_str()))
             .condition_expression(KEY_OF_USER)
             .update_expression(REVOKE_UPDATE)
             .set_expression_attribute_names(Some(attribute_names(&[KEY_OF_USER, REVOKE_UPDATE])))
@@ -301,12 +285,7 @@ impl KeyStore {
     }
 
     async fn delete(&self, key: &KeyHash) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(API_KEYS_PARTITION_KEY, string_value(key.as_str()))
-            .send()
-            .await?;
+        self.table.delete(api_key_item(key.as_str())).send().await?;
         Ok(())
     }
 }

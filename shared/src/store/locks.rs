@@ -17,14 +17,14 @@ use super::item::{
 use super::outcomes::judge_refused_acquire;
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use super::quota::Slot;
+use super::table::Table;
 use crate::error::StoreError;
 use crate::types::{LeaseId, LeaseTtl, LockName, Timestamp, UserId};
 
 /// Locks of every tenant, in the table keyed by (userId, lockName).
 #[derive(Clone, Debug)]
 pub struct LockStore {
-    pub(super) client: Client,
-    pub(super) table: String,
+    pub(super) table: Table,
     pub(super) page_size: Option<i32>,
     quota: Option<u32>,
 }
@@ -33,8 +33,7 @@ impl LockStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table.into()),
             page_size: None,
             quota: None,
         }
@@ -68,10 +67,8 @@ impl LockStore {
         now: Timestamp,
     ) -> UpdateItemFluentBuilder {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(user, name)))
+            .table
+            .update(lock_key(user, name))
             .condition_expression(condition)
             .update_expression(update)
             .set_expression_attribute_names(Some(attribute_names(&[condition, update])));
@@ -206,10 +203,8 @@ impl LockStore {
         now: Timestamp,
     ) -> Result<Deleted, StoreError> {
         let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(user, name)))
+            .table
+            .delete(lock_key(user, name))
             .condition_expression(FREE_LOCK_EXISTS)
             .set_expression_attribute_names(Some(attribute_names(&[FREE_LOCK_EXISTS])))
             .expression_attribute_values(":false", AttributeValue::Bool(false))

@@ -9,6 +9,7 @@
 //! - `outcomes`: [`Grant`] and what each operation ends in;
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
 //! - `reads`: get and list;
+//! - `table`: the one place requests name their table;
 //! - [`waiting`]: places for waiting acquires, a set number per tenant;
 //! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
 
@@ -19,6 +20,7 @@ pub mod locks;
 mod outcomes;
 pub mod quota;
 mod reads;
+mod table;
 pub mod users;
 pub mod waiting;
 

@@ -196,17 +196,8 @@ impl LockStore {
         if !slots.is_empty() {
             names.insert(SLOTS.into(), set_of(&slots));
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(names))
-            .condition_expression(NEW_ITEM_CONDITION)
-            .set_expression_attribute_names(Some(attribute_names(&[NEW_ITEM_CONDITION])))
-            .send()
-            .await;
-        // Not landed: a concurrent request created it first, and theirs counts.
-        landed(result).map(drop)
+        // Not created: a concurrent request created it first, and theirs counts.
+        self.table.create(names, NEW_ITEM_CONDITION).await.map(drop)
     }
 
     /// Takes the orphans out of `names` (the names item as read before this
@@ -269,10 +260,8 @@ impl LockStore {
         condition: &str,
         update: &str,
     ) -> UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(sort_key(user, NAMES_KEY)))
+        self.table
+            .update(sort_key(user, NAMES_KEY))
             .condition_expression(condition)
             .update_expression(update)
             .set_expression_attribute_names(Some(attribute_names(&[condition, update])))

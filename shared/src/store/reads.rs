@@ -19,9 +19,8 @@ impl LockStore {
         let expressions: Vec<&str> = std::iter::once(PARTITION_LOCKS)
             .chain(also.iter().copied())
             .collect();
-        self.client
+        self.table
             .query()
-            .table_name(&self.table)
             .key_condition_expression(PARTITION_LOCKS)
             .set_expression_attribute_names(Some(attribute_names(&expressions)))
             .expression_attribute_values(":userId", string_value(user.as_str()))
@@ -105,14 +104,7 @@ impl LockStore {
         user: &UserId,
         position: &str,
     ) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(sort_key(user, position)))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let output = self.table.get(sort_key(user, position)).send().await?;
         Ok(output.item)
     }
 }

@@ -13,13 +13,15 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 
 use super::expressions::{
     KEY_EXISTS, REGISTER_KEY_CONDITION, REVOKE_OTHER_CONDITION, REVOKE_UPDATE,
 };
-use super::item::{attribute_names, gc_at, landed, number_value, string_value, Item, USER_ID};
+use super::item::{
+    api_key_item, attribute_names, gc_at, landed, number_value, string_value, Item, USER_ID,
+};
 use super::keys::{KeyStore, ROTATION_RETRY_MILLIS};
+use super::table::Table;
 use crate::error::StoreError;
 use crate::keys::KeyHash;
 use crate::schema::API_KEYS_PARTITION_KEY;
@@ -75,8 +77,8 @@ fn still_counts(end: Timestamp, now: Timestamp) -> bool {
 }
 
 /// The partition key of `user`'s record.
-fn record_key(user: &UserId) -> AttributeValue {
-    string_value(&format!("user#{user}"))
+fn record_key(user: &UserId) -> String {
+    format!("user#{user}")
 }
 
 /// A change to a user's record: keys to set (with when they stop) and keys to take out.
@@ -88,19 +90,15 @@ pub(super) struct KeysChange<'a> {
 
 /// One user's record in the key table.
 pub(super) struct UserRecords<'a> {
-    pub(super) client: &'a Client,
-    pub(super) table: &'a str,
+    pub(super) table: &'a Table,
 }
 
 impl UserRecords<'_> {
     /// `user`'s keys, as stored now (a strongly consistent read).
     pub(super) async fn read(&self, user: &UserId) -> Result<UserKeys, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(self.table)
-            .key(API_KEYS_PARTITION_KEY, record_key(user))
-            .consistent_read(true)
+            .table
+            .get(api_key_item(&record_key(user)))
             .send()
             .await?;
         let Some(item) = output.item else {
@@ -134,7 +132,7 @@ impl UserRecords<'_> {
         let (mut sets, mut removes) = (Vec::new(), Vec::new());
         let mut names = attribute_names(&[KEY_EXISTS]);
         names.insert(format!("#{KEYS}"), KEYS.to_owned());
-        let mut request = self.client.update_item();
+        let mut request = self.table.update(api_key_item(&record_key(user)));
         for (n, (hash, end)) in change.set.iter().enumerate() {
             names.insert(format!("#k{n}"), hash.as_str().to_owned());
             sets.push(format!("#{KEYS}.#k{n} = :k{n}"));
@@ -155,8 +153,6 @@ impl UserRecords<'_> {
             return Ok(());
         }
         let result = request
-            .table_name(self.table)
-            .key(API_KEYS_PARTITION_KEY, record_key(user))
             .condition_expression(KEY_EXISTS)
             .update_expression(update.join(" "))
             .set_expression_attribute_names(Some(names))
@@ -181,20 +177,14 @@ impl UserRecords<'_> {
             .map(|(hash, end)| (hash.as_str().to_owned(), end_value(*end)))
             .collect();
         let mut record = Item::new();
-        record.insert(API_KEYS_PARTITION_KEY.into(), record_key(user));
+        record.insert(
+            API_KEYS_PARTITION_KEY.into(),
+            string_value(&record_key(user)),
+        );
         record.insert(USER_ID.into(), string_value(user.as_str()));
         record.insert(super::item::CREATED_AT.into(), number_value(now.millis()));
         record.insert(KEYS.into(), AttributeValue::M(keys));
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table)
-            .set_item(Some(record))
-            .condition_expression(REGISTER_KEY_CONDITION)
-            .set_expression_attribute_names(Some(attribute_names(&[REGISTER_KEY_CONDITION])))
-            .send()
-            .await;
-        landed(result)
+        self.table.create(record, REGISTER_KEY_CONDITION).await
     }
 }
 
@@ -227,10 +217,8 @@ impl KeyStore {
         let mut revoked = 0;
         for hash in &others {
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(API_KEYS_PARTITION_KEY, string_value(hash))
+                .table
+                .update(api_key_item(hash))
                 .condition_expression(REVOKE_OTHER_CONDITION)
                 .update_expression(REVOKE_UPDATE)
                 .set_expression_attribute_names(Some(attribute_names(&[

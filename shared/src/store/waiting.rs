@@ -123,10 +123,8 @@ impl LockStore {
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut names = attribute_names(&[condition, update]);
         names.insert(format!("#{PLACE}"), place_attribute(place));
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(sort_key(user, WAITING_KEY)))
+        self.table
+            .update(sort_key(user, WAITING_KEY))
             .condition_expression(condition)
             .update_expression(update)
             .set_expression_attribute_names(Some(names))
