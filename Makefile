@@ -16,32 +16,23 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # --- tools (idempotent: each stamp is rebuilt only when its pin file changes)
-$(VENV)/.stamp: infra/requirements.txt
+# A Python venv in $(1) with the pins of $(2).
+define venv
+$(1)/.stamp: $(2)
 	@mkdir -p $(TOOLS)
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
-	@touch $@
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(2)
+	@touch $$@
+endef
 
+# cargo-lambda and moto: what runs the service locally.
+$(eval $(call venv,$(VENV),infra/requirements.txt))
 # SAM CLI and cfn-lint: only for checking and building the deployment.
-$(DEPLOY)/.stamp: infra/requirements-deploy.txt
-	@mkdir -p $(TOOLS)
-	@test -x $(DEPLOY)/bin/python || $(PYTHON) -m venv $(DEPLOY)
-	$(DEPLOY)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-deploy.txt
-	@touch $@
-
+$(eval $(call venv,$(DEPLOY),infra/requirements-deploy.txt))
 # schemathesis in a venv of its own: its pins clash with moto's and SAM's.
-$(FUZZ)/.stamp: infra/requirements-schemathesis.txt
-	@mkdir -p $(TOOLS)
-	@test -x $(FUZZ)/bin/python || $(PYTHON) -m venv $(FUZZ)
-	$(FUZZ)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-schemathesis.txt
-	@touch $@
-
+$(eval $(call venv,$(FUZZ),infra/requirements-schemathesis.txt))
 # The peer library make bench measures beside ours.
-$(BENCH)/.stamp: infra/requirements-bench.txt
-	@mkdir -p $(TOOLS)
-	@test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
-	$(BENCH)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-bench.txt
-	@touch $@
+$(eval $(call venv,$(BENCH),infra/requirements-bench.txt))
 
 $(NODE)/.stamp: infra/package.json infra/package-lock.json
 	@mkdir -p $(NODE)

@@ -119,6 +119,18 @@ impl Counter<'_> {
             .await
             .1
     }
+
+    /// An acquire of `body` that must be refused with `status` and `code`.
+    async fn refused_acquire(&mut self, operation: &str, body: Value, status: u16, code: &str) {
+        let answer = self
+            .route(operation, Route::Acquire, "", Some(body), &[])
+            .await;
+        assert_eq!(
+            (answer.0, &answer.1["code"]),
+            (status, &json!(code)),
+            "{answer:?}"
+        );
+    }
 }
 
 fn lock(name: &str, extra: Value) -> Value {
@@ -192,20 +204,9 @@ async fn acquires(c: &mut Counter<'_>, store: &Store, user: &UserId) -> String {
         .await;
     assert_eq!(waited["locked"], false, "waiting: {waited}");
     store.fill_waiting_places(user).await;
-    let (status, throttled) = c
-        .route(
-            "acquire, waiting, every place taken (429)",
-            Route::Acquire,
-            "",
-            Some(waiting),
-            &[],
-        )
+    let operation = "acquire, waiting, every place taken (429)";
+    c.refused_acquire(operation, waiting, 429, "THROTTLED")
         .await;
-    assert_eq!(
-        (status, &throttled["code"]),
-        (429, &json!("THROTTLED")),
-        "{throttled}"
-    );
     lease_a
 }
 
@@ -286,31 +287,14 @@ async fn reads_and_other_writes(c: &mut Counter<'_>, lease_a: &str, lease_c: &st
 async fn at_the_quota(c: &mut Counter<'_>, store: &Store, user: &UserId) {
     store.fill_names(user).await;
     store.make_heal_due(user).await;
-    let new_name = || Some(lock("one-too-many", json!({})));
-    let (status, refused) = c
-        .route(
-            "acquire, new name at the quota (heal due)",
-            Route::Acquire,
-            "",
-            new_name(),
-            &[],
-        )
-        .await;
-    assert_eq!(
-        (status, &refused["code"]),
-        (403, &json!("LOCK_QUOTA_EXCEEDED")),
-        "{refused}"
-    );
-    let (status, refused) = c
-        .route(
-            "acquire, new name at the quota (healed < 5 min ago)",
-            Route::Acquire,
-            "",
-            new_name(),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 403, "{refused}");
+    let new_name = || lock("one-too-many", json!({}));
+    for operation in [
+        "acquire, new name at the quota (heal due)",
+        "acquire, new name at the quota (healed < 5 min ago)",
+    ] {
+        c.refused_acquire(operation, new_name(), 403, "LOCK_QUOTA_EXCEEDED")
+            .await;
+    }
 }
 
 /// Rotates `key`, then revokes the other keys (the old one) and the new key.

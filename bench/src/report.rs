@@ -39,6 +39,19 @@ fn ms(spread: &Spread) -> String {
     format!("{:.2} / {:.2}", spread.p50_ms, spread.p99_ms)
 }
 
+/// Writes a markdown table under heading `title`, unless it has no rows.
+fn table(w: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n### {title}\n");
+    let _ = writeln!(w, "| {} |", header.join(" | "));
+    let _ = writeln!(w, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(w, "| {} |", row.join(" | "));
+    }
+}
+
 impl Report {
     /// The run as markdown: one table per part that ran.
     pub fn markdown(&self) -> String {
@@ -55,69 +68,48 @@ impl Report {
     }
 
     fn calls_table(&self, w: &mut String) {
-        if self.calls.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            w,
-            "\n### DynamoDB calls per operation, counted at the wire\n"
-        );
-        let _ = writeln!(
-            w,
-            "| Operation | Function | Calls | Total |\n|---|---|---|---|"
-        );
-        for c in &self.calls {
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {} |",
-                c.operation,
-                c.function,
-                c.describe(),
-                c.total()
-            );
-        }
+        let rows = self.calls.iter().map(|c| {
+            let total = c.total().to_string();
+            vec![c.operation.clone(), c.function.clone(), c.describe(), total]
+        });
+        let header = ["Operation", "Function", "Calls", "Total"];
+        let title = "DynamoDB calls per operation, counted at the wire";
+        table(w, title, &header, rows.collect());
     }
 
     fn binaries_table(&self, w: &mut String) {
-        if self.binaries.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            w,
-            "\n### Function binaries under a Lambda Runtime API emulator\n"
-        );
-        let _ = writeln!(w, "| Function | `bootstrap` size | Cold init p50 / p99 (ms) | Runs | Peak RSS | CPU per warm invocation |\n|---|---|---|---|---|---|");
-        for b in &self.binaries {
+        let rows = self.binaries.iter().map(|b| {
             let cpu = b
                 .cpu_ms_per_invocation
                 .map_or("–".into(), |ms| format!("{ms:.2} ms"));
-            let _ = writeln!(
-                w,
-                "| {} | {:.2} MB | {} | {} | {:.1} MB | {cpu} |",
-                b.function,
-                b.bytes as f64 / 1e6,
+            vec![
+                b.function.clone(),
+                format!("{:.2} MB", b.bytes as f64 / 1e6),
                 ms(&b.cold_init),
-                b.cold_init.n,
-                b.peak_rss_kib as f64 / 1024.0,
-            );
-        }
+                b.cold_init.n.to_string(),
+                format!("{:.1} MB", b.peak_rss_kib as f64 / 1024.0),
+                cpu,
+            ]
+        });
+        let header = [
+            "Function",
+            "`bootstrap` size",
+            "Cold init p50 / p99 (ms)",
+            "Runs",
+            "Peak RSS",
+            "CPU per warm invocation",
+        ];
+        let title = "Function binaries under a Lambda Runtime API emulator";
+        table(w, title, &header, rows.collect());
     }
 
     fn latency_table(&self, w: &mut String) {
-        if self.latency.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            w,
-            "\n### Warm latency: through the function vs the raw engine round trip\n"
-        );
-        let _ = writeln!(w, "| Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | Of which beyond the floor (ms) | n |\n|---|---|---|---|---|---|---|");
         let floor = self
             .latency
             .iter()
             .find(|l| l.function == FLOOR.1)
             .map(|l| l.through_function.p50_ms);
-        for l in &self.latency {
+        let rows = self.latency.iter().map(|l| {
             let added = l.through_function.p50_ms - l.raw_engine.p50_ms;
             let beyond = match floor {
                 Some(floor) if l.function != FLOOR.1 => format!("{:.2}", added - floor),
@@ -128,60 +120,71 @@ impl Report {
             } else {
                 ms(&l.raw_engine)
             };
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {raw} | {added:.2} | {beyond} | {} |",
-                l.operation,
-                l.function,
-                ms(&l.through_function),
-                l.through_function.n
-            );
-        }
+            let through = ms(&l.through_function);
+            let n = l.through_function.n.to_string();
+            let (operation, function) = (l.operation.to_owned(), l.function.to_owned());
+            vec![
+                operation,
+                function,
+                through,
+                raw,
+                format!("{added:.2}"),
+                beyond,
+                n,
+            ]
+        });
+        let header = [
+            "Operation",
+            "Function",
+            "Through the function p50 / p99 (ms)",
+            "Raw engine p50 / p99 (ms)",
+            "Added by the function, p50 (ms)",
+            "Of which beyond the floor (ms)",
+            "n",
+        ];
+        let title = "Warm latency: through the function vs the raw engine round trip";
+        table(w, title, &header, rows.collect());
     }
 
     fn cycles_table(&self, w: &mut String) {
-        if self.cycles.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            w,
-            "\n### Sequential acquire + release cycles on one lock, same engine\n"
-        );
-        let _ = writeln!(
-            w,
-            "| Who | Cycles/s | DynamoDB calls per cycle |\n|---|---|---|"
-        );
-        for c in &self.cycles {
+        let rows = self.cycles.iter().map(|c| {
             let calls = c
                 .calls_per_cycle
                 .map_or("see above".into(), |n| format!("{n:.1}"));
-            let _ = writeln!(w, "| {} | {:.0} | {} |", c.who, c.cycles_per_second, calls);
-        }
+            vec![c.who.clone(), format!("{:.0}", c.cycles_per_second), calls]
+        });
+        let header = ["Who", "Cycles/s", "DynamoDB calls per cycle"];
+        let title = "Sequential acquire + release cycles on one lock, same engine";
+        table(w, title, &header, rows.collect());
     }
 
     fn load_table(&self, w: &mut String) {
-        if self.load.is_empty() {
-            return;
-        }
         let raw_acquire = self
             .latency
             .iter()
             .find(|l| l.operation.starts_with("acquire (granted"))
             .map_or(f64::NAN, |l| l.raw_engine.p50_ms);
-        let _ = writeln!(w, "\n### The local stack (`make dev`: debug builds under `cargo lambda watch`, the local gateway)\n");
-        let _ = writeln!(w, "| Clients | Operations/s | acquire p50 / p99 (ms) | get p50 / p99 | unlock p50 / p99 | acquire p50 ÷ raw engine p50 | Errors |\n|---|---|---|---|---|---|---|");
-        for l in &self.load {
-            let _ = writeln!(
-                w,
-                "| {} | {:.0} | {} | {} | {} | {:.1}× | {} |",
-                l.clients,
-                l.operations_per_second,
+        let rows = self.load.iter().map(|l| {
+            vec![
+                l.clients.to_string(),
+                format!("{:.0}", l.operations_per_second),
                 ms(&l.acquire),
                 ms(&l.get),
                 ms(&l.unlock),
-                l.acquire.p50_ms / raw_acquire,
-                l.errors
-            );
-        }
+                format!("{:.1}×", l.acquire.p50_ms / raw_acquire),
+                l.errors.to_string(),
+            ]
+        });
+        let header = [
+            "Clients",
+            "Operations/s",
+            "acquire p50 / p99 (ms)",
+            "get p50 / p99",
+            "unlock p50 / p99",
+            "acquire p50 ÷ raw engine p50",
+            "Errors",
+        ];
+        let title = "The local stack (`make dev`: debug builds under `cargo lambda watch`, the local gateway)";
+        table(w, title, &header, rows.collect());
     }
 }

@@ -44,50 +44,45 @@ impl Printer {
         writeln!(io::stdout(), "{text}")
     }
 
+    /// `document` with `--output json`, else the line(s) `text` makes.
+    fn either(&self, document: serde_json::Value, text: impl FnOnce() -> String) -> io::Result<()> {
+        if self.json() {
+            self.document(&document)
+        } else {
+            writeln!(io::stdout(), "{}", text())
+        }
+    }
+
     pub fn error(&self, err: &Error) {
         note!("lockctl: {err}");
     }
 
     pub fn signed_up(&self, url: &str, answer: &KeyAnswer, saved: Option<&Path>) -> Printed {
-        if self.json() {
-            self.document(&json!({
-                "url": url, "userId": answer.user_id, "apiKey": answer.api_key,
-                "savedTo": saved.map(|p| p.display().to_string()),
-            }))?;
-        } else if let Some(path) = saved {
-            writeln!(
-                io::stdout(),
-                "signed up as user {}; URL and key saved to {}",
-                answer.user_id,
-                path.display()
-            )?;
-        } else {
-            writeln!(
-                io::stdout(),
-                "LOCK_API_URL={url}\nLOCK_API_KEY={}\n# user {}",
-                answer.api_key,
-                answer.user_id
-            )?;
-        }
+        let document = json!({
+            "url": url, "userId": answer.user_id, "apiKey": answer.api_key,
+            "savedTo": saved.map(|p| p.display().to_string()),
+        });
+        let (user, key) = (&answer.user_id, &answer.api_key);
+        self.either(document, || match saved {
+            Some(path) => {
+                let path = path.display();
+                format!("signed up as user {user}; URL and key saved to {path}")
+            }
+            None => format!("LOCK_API_URL={url}\nLOCK_API_KEY={key}\n# user {user}"),
+        })?;
         Ok(Exit::Success)
     }
 
     pub fn acquired(&self, lease: &Lease) -> Printed {
-        if self.json() {
-            self.document(&json!({
-                "locked": true, "lockName": lease.name(), "leaseId": lease.lease_id(),
-                "fencingToken": lease.fencing_token(), "expiresAt": lease.expires_at(),
-            }))?;
-        } else {
-            writeln!(
-                io::stdout(),
-                "acquired {}: lease {}, fencing token {}, expires {}",
-                lease.name(),
-                lease.lease_id(),
-                lease.fencing_token(),
-                when(lease.expires_at())
-            )?;
-        }
+        let document = json!({
+            "locked": true, "lockName": lease.name(), "leaseId": lease.lease_id(),
+            "fencingToken": lease.fencing_token(), "expiresAt": lease.expires_at(),
+        });
+        self.either(document, || {
+            let (name, id, token) = (lease.name(), lease.lease_id(), lease.fencing_token());
+            let expires = when(lease.expires_at());
+            format!("acquired {name}: lease {id}, fencing token {token}, expires {expires}")
+        })?;
         Ok(Exit::Success)
     }
 
@@ -192,11 +187,8 @@ impl Printer {
     }
 
     pub fn deleted(&self, name: &str) -> Printed {
-        if self.json() {
-            self.document(&json!({ "deleted": true, "lockName": name }))?;
-        } else {
-            writeln!(io::stdout(), "deleted {name}")?;
-        }
+        let document = json!({ "deleted": true, "lockName": name });
+        self.either(document, || format!("deleted {name}"))?;
         Ok(Exit::Success)
     }
 
@@ -205,49 +197,31 @@ impl Printer {
             Some(at) => format!("the old key works until {at}"),
             None => "the old key no longer works".into(),
         };
-        if self.json() {
-            self.document(&json!({
-                "userId": answer.user_id, "apiKey": answer.api_key,
-                "oldKeyExpiresAt": answer.old_key_expires_at,
-                "savedTo": saved.map(|p| p.display().to_string()),
-            }))?;
-        } else if let Some(path) = saved {
-            writeln!(
-                io::stdout(),
-                "rotated: new key saved to {}; {old_key}",
-                path.display()
-            )?;
-        } else {
-            writeln!(io::stdout(), "LOCK_API_KEY={}\n# {old_key}", answer.api_key)?;
-        }
+        let document = json!({
+            "userId": answer.user_id, "apiKey": answer.api_key,
+            "oldKeyExpiresAt": answer.old_key_expires_at,
+            "savedTo": saved.map(|p| p.display().to_string()),
+        });
+        self.either(document, || match saved {
+            Some(path) => format!("rotated: new key saved to {}; {old_key}", path.display()),
+            None => format!("LOCK_API_KEY={}\n# {old_key}", answer.api_key),
+        })?;
         Ok(Exit::Success)
     }
 
     pub fn revoked_others(&self, revoked: u64) -> Printed {
-        if self.json() {
-            self.document(&json!({ "revokedKeys": revoked }))?;
-        } else {
-            writeln!(
-                io::stdout(),
-                "revoked {revoked} other key(s); this key still works"
-            )?;
-        }
+        let document = json!({ "revokedKeys": revoked });
+        self.either(document, || {
+            format!("revoked {revoked} other key(s); this key still works")
+        })?;
         Ok(Exit::Success)
     }
 
     pub fn revoked(&self, saved: Option<&Path>) -> Printed {
-        if self.json() {
-            self.document(&json!({ "revoked": true }))?;
-        } else {
-            match saved {
-                Some(path) => writeln!(
-                    io::stdout(),
-                    "revoked; removed the key from {}",
-                    path.display()
-                )?,
-                None => writeln!(io::stdout(), "revoked")?,
-            }
-        }
+        self.either(json!({ "revoked": true }), || match saved {
+            Some(path) => format!("revoked; removed the key from {}", path.display()),
+            None => "revoked".into(),
+        })?;
         Ok(Exit::Success)
     }
 }

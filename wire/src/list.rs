@@ -142,32 +142,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cursor_round_trips_its_position_and_refuses_anything_else() {
+    fn a_cursor_round_trips_its_position() {
         let name = LockName::parse("job-é").unwrap();
         let cursor = Cursor::after(&name);
         assert_eq!(Cursor::parse(cursor.as_str()).unwrap().position(), "job-é");
-        // Well-formed but not given out: just another position.
+        // Well-formed but not given out: just another position. (Every
+        // malformed cursor is refused through the query string, in the
+        // service's `list` request test.)
         assert_eq!(Cursor::parse("c100").unwrap().position(), "\0");
-        let too_long = format!("c1{}", "61".repeat(256));
-        let upper = format!("c1{}", cursor.as_str()[2..].to_uppercase());
-        let odd = format!("{cursor}0");
-        for bad in [
-            "",
-            "c1",
-            "c1z0",
-            "c17",
-            &cursor.as_str()[2..],
-            &odd,
-            "c1+1",
-            &too_long,
-            &upper,
-        ] {
-            assert_eq!(
-                Cursor::parse(bad).unwrap_err().to_string(),
-                "cursor must be a nextCursor from an earlier page",
-                "{bad:?}"
-            );
-        }
     }
 
     #[test]

@@ -270,24 +270,12 @@ fn the_token_pattern_matches_what_the_authorizer_accepts() {
     let pattern = template().token_pattern.expect("a ValidationExpression");
     let pattern = regex_lite::Regex::new(&pattern).unwrap();
     let id = "550e8400-e29b-41d4-a716-446655440000";
-    let headers = [
-        format!("Bearer {id}"),
-        format!("bearer {id}"),
-        format!("BEARER  {id} "),
+    let (carrying, malformed) = testkit::authorization_headers(id);
+    let headers = carrying.into_iter().chain(malformed).chain([
         format!(" Bearer {id}"),
         format!("Bearer {}", id.to_uppercase()),
-        String::new(),
-        "Bearer".into(),
-        "Bearer ".into(),
-        id.into(),
-        format!("Basic {id}"),
-        format!("Bearer {id}x"),
-        format!("Bearer {{{id}}}"),
-        format!("Bearer\t{id}"),
-        format!("Bearer {}", id.replace('-', "")),
-        "Bearer not-a-uuid".into(),
         format!("Bearer {}", "a".repeat(600)),
-    ];
+    ]);
     for header in headers {
         assert_eq!(
             pattern.is_match(&header),

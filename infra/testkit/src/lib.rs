@@ -145,3 +145,28 @@ pub async fn delete_behind_the_store(
         .await
         .expect("delete the item");
 }
+
+/// `Authorization` headers around key `id` (a UUID): `(carrying, malformed)`,
+/// those the authorizer reads a key from and those it must refuse unread.
+pub fn authorization_headers(id: &str) -> (Vec<String>, Vec<String>) {
+    let carrying = vec![
+        format!("Bearer {id}"),
+        format!("bearer {id}"),
+        format!("BEARER  {id} "),
+    ];
+    let malformed = vec![
+        String::new(),
+        "Bearer".into(),
+        "Bearer ".into(),
+        id.into(),
+        format!("Basic {id}"),
+        format!("Bearer {id}x"),
+        format!("Bearer {{{id}}}"),
+        format!("Bearer\t{id}"),
+        format!("Bearer {}", id.replace('-', "")),
+        "Bearer not-a-uuid".into(),
+        format!("Bearer {}", "a".repeat(10_000)),
+        "Bearer \u{0}\u{ffff}".into(),
+    ];
+    (carrying, malformed)
+}
