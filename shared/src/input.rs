@@ -9,6 +9,72 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::http::{tenant, validated_key};
+use crate::keys::KeyHash;
+use crate::types::{IdempotencyKey, UserId};
+
+/// What an endpoint reads from a request, or the refusal (which changes
+/// nothing). An endpoint's input is one of these, or a pair of them.
+pub trait FromRequest: Sized {
+    /// Reads `request`.
+    fn from_request(request: &Request) -> Result<Self, ApiError>;
+}
+
+/// The body as `T`, which must be given.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// The query string as `T`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Json<T> {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        body(request).map(Json)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        query(request).map(Query)
+    }
+}
+
+/// The tenant, from the authorizer's context.
+impl FromRequest for UserId {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        tenant(request)
+    }
+}
+
+/// The key the authorizer validated, by its hash.
+impl FromRequest for KeyHash {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        validated_key(request)
+    }
+}
+
+/// The `Idempotency-Key` header, if given.
+impl FromRequest for Option<IdempotencyKey> {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        let header = optional_header(request.headers(), lock_wire::IDEMPOTENCY_KEY_HEADER)?;
+        Ok(header.map(IdempotencyKey::parse).transpose()?)
+    }
+}
+
+/// Nothing (the body's size is still checked, as for every endpoint).
+impl FromRequest for () {
+    fn from_request(_: &Request) -> Result<Self, ApiError> {
+        Ok(())
+    }
+}
+
+/// Both, read and refused in this order.
+impl<A: FromRequest, B: FromRequest> FromRequest for (A, B) {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        Ok((A::from_request(request)?, B::from_request(request)?))
+    }
+}
 
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

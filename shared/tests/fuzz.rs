@@ -10,6 +10,7 @@ use lock_service::endpoints::{
     RotateKey, SignUp, Unlock,
 };
 use lock_service::error::ApiError;
+use lock_service::input::{Json, Query};
 use lock_service::keys::ApiKey;
 use lock_service::types::{LeaseTtl, MAX_LABEL_BYTES};
 use proptest::prelude::*;
@@ -162,7 +163,7 @@ proptest! {
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
         match Renew::parse(&request(body, vec![], None, user)) {
-            Ok((_, parsed)) => {
+            Ok((_, Json(parsed))) => {
                 prop_assert!(valid_label(parsed.lock_name.as_str()));
                 prop_assert!(uuid::Uuid::parse_str(parsed.lease_id.as_str()).is_ok());
             }
@@ -173,7 +174,7 @@ proptest! {
     #[test]
     fn get_parsing_accepts_only_valid_requests(query in query(), user in user()) {
         match GetLock::parse(&request(Body::Empty, query, None, user)) {
-            Ok((_, parsed)) => prop_assert!(valid_label(parsed.lock_name.as_str())),
+            Ok((_, Query(parsed))) => prop_assert!(valid_label(parsed.lock_name.as_str())),
             Err(err) => prop_assert!(refused_with_4xx(&err), "{err:?}"),
         }
     }

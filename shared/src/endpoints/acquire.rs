@@ -13,12 +13,10 @@ use lock_wire::{AcquireAnswer, AcquireRequest, IdempotencyKey, LeaseId, Route};
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::{body, optional_header};
+use crate::input::{FromRequest, Json};
 use crate::store::{Acquired, Grant, LockStore, Place};
 use crate::types::{LockName, Timestamp, UserId};
 use lock_wire::Backoff;
-use lock_wire::IDEMPOTENCY_KEY_HEADER;
 
 /// Most conditional writes one waiting acquire makes (the last at the end of its wait).
 pub const MAX_WAIT_ATTEMPTS: u32 = 40;
@@ -52,6 +50,17 @@ pub struct AcquireInput {
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
+impl FromRequest for AcquireInput {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        let (user, (Json(request), idempotency_key)) = FromRequest::from_request(request)?;
+        Ok(AcquireInput {
+            user,
+            request,
+            idempotency_key,
+        })
+    }
+}
+
 impl Endpoint for Acquire {
     const ROUTE: Route = Route::Acquire;
     /// The grant and quota writes, the reads after a failed condition, starting a user's names item (`PutItem`, `Query`).
@@ -66,24 +75,8 @@ impl Endpoint for Acquire {
     type Answer = AcquireAnswer;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            body: Some(json!({ "lockName": "new", "requester": "example" })),
-            answer: ("locked", Some(json!(true))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<AcquireInput, ApiError> {
-        let user = tenant(request)?;
-        let body = body(request)?;
-        let idempotency_key = optional_header(request.headers(), IDEMPOTENCY_KEY_HEADER)?
-            .map(IdempotencyKey::parse)
-            .transpose()?;
-        Ok(AcquireInput {
-            user,
-            request: body,
-            idempotency_key,
-        })
+        let body = json!({ "lockName": "new", "requester": "example" });
+        Example::body(body).shows("locked", json!(true))
     }
 
     async fn handle(state: &Acquirer, input: AcquireInput) -> Result<AcquireAnswer, ApiError> {

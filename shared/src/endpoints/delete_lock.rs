@@ -2,14 +2,12 @@
 //! holds, freeing its place in the quota (`409` if held, `404` if never
 //! created). Two writes.
 
-use lambda_http::Request;
 use lock_wire::{DeleteAnswer, DeleteRequest, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, FREED};
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::body;
+use crate::input::Json;
 use crate::store::{Deleted, LockStore};
 use crate::types::{Timestamp, UserId};
 
@@ -25,24 +23,16 @@ impl Endpoint for DeleteLock {
         "dynamodb:GetItem",
     ]);
     type State = LockStore;
-    type Input = (UserId, DeleteRequest);
+    type Input = (UserId, Json<DeleteRequest>);
     type Answer = DeleteAnswer;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            body: Some(json!({ "lockName": FREED })),
-            answer: ("deleted", Some(json!(true))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        Ok((tenant(request)?, body(request)?))
+        Example::body(json!({ "lockName": FREED })).shows("deleted", json!(true))
     }
 
     async fn handle(
         locks: &LockStore,
-        (user, input): Self::Input,
+        (user, Json(input)): Self::Input,
     ) -> Result<DeleteAnswer, ApiError> {
         match locks
             .delete(&user, &input.lock_name, Timestamp::now())

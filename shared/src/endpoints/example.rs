@@ -37,3 +37,38 @@ pub struct Example {
     /// fixes it.
     pub answer: (&'static str, Option<Value>),
 }
+
+impl Example {
+    /// A request with JSON `body`.
+    pub fn body(body: Value) -> Self {
+        let body = Some(body);
+        Self {
+            body,
+            ..Self::default()
+        }
+    }
+
+    /// A request with query parameter `name` set to `value`.
+    pub fn query(name: &'static str, value: &str) -> Self {
+        let query = vec![(name, value.to_owned())];
+        Self {
+            query,
+            ..Self::default()
+        }
+    }
+
+    /// A request of a user and key of its own, with no body.
+    pub fn own_key() -> Self {
+        let own_key = true;
+        Self {
+            own_key,
+            ..Self::default()
+        }
+    }
+
+    /// This request, whose answer shows `field` (equal to `value`, if given).
+    pub fn shows(self, field: &'static str, value: impl Into<Option<Value>>) -> Self {
+        let answer = (field, value.into());
+        Self { answer, ..self }
+    }
+}

@@ -1,15 +1,13 @@
 //! `GET /v0/lock?lockName=`: the lock's current (or last) lease; `404` if
 //! it was never created. One strongly consistent read.
 
-use lambda_http::Request;
 use lock_wire::{GetLockQuery, LockView, Route};
 use serde_json::json;
 
 use super::view::view;
 use super::{Endpoint, Example, Permissions, Scene, HELD};
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::query;
+use crate::input::Query;
 use crate::store::LockStore;
 use crate::types::{Timestamp, UserId};
 
@@ -21,22 +19,17 @@ impl Endpoint for GetLock {
     /// One consistent read.
     const PERMISSIONS: Permissions = Permissions::locks(&["dynamodb:GetItem"]);
     type State = LockStore;
-    type Input = (UserId, GetLockQuery);
+    type Input = (UserId, Query<GetLockQuery>);
     type Answer = LockView;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            query: vec![("lockName", HELD.to_owned())],
-            answer: ("lockName", Some(json!(HELD))),
-            ..Example::default()
-        }
+        Example::query("lockName", HELD).shows("lockName", json!(HELD))
     }
 
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        Ok((tenant(request)?, query(request)?))
-    }
-
-    async fn handle(locks: &LockStore, (user, input): Self::Input) -> Result<LockView, ApiError> {
+    async fn handle(
+        locks: &LockStore,
+        (user, Query(input)): Self::Input,
+    ) -> Result<LockView, ApiError> {
         let lock = locks
             .get(&user, &input.lock_name)
             .await?

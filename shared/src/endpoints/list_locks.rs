@@ -2,14 +2,12 @@
 //! order (1 000 without `limit`), and the cursor of the next one. One
 //! strongly consistent `Query` of the caller's partition per page.
 
-use lambda_http::Request;
 use lock_wire::{Cursor, ListQuery, LockList, PageLimit, Route};
 
 use super::view::view;
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::query;
+use crate::input::Query;
 use crate::store::LockStore;
 use crate::types::{Timestamp, UserId};
 
@@ -21,22 +19,17 @@ impl Endpoint for ListLocks {
     /// One query per page.
     const PERMISSIONS: Permissions = Permissions::locks(&["dynamodb:Query"]);
     type State = LockStore;
-    type Input = (UserId, ListQuery);
+    type Input = (UserId, Query<ListQuery>);
     type Answer = LockList;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            query: vec![("limit", "10".to_owned())],
-            answer: ("locks", None),
-            ..Example::default()
-        }
+        Example::query("limit", "10").shows("locks", None)
     }
 
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        Ok((tenant(request)?, query(request)?))
-    }
-
-    async fn handle(locks: &LockStore, (user, input): Self::Input) -> Result<LockList, ApiError> {
+    async fn handle(
+        locks: &LockStore,
+        (user, Query(input)): Self::Input,
+    ) -> Result<LockList, ApiError> {
         let now = Timestamp::now();
         let limit = input.limit.unwrap_or(PageLimit::DEFAULT).get() as usize;
         let after = input.cursor.map(|cursor| cursor.position());

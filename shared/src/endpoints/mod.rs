@@ -38,6 +38,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::http::{error, json};
+use crate::input::{body_bytes, FromRequest};
 use crate::store::{KeyStore, LockStore};
 
 /// A DynamoDB table of the template.
@@ -91,12 +92,17 @@ pub trait Endpoint {
     /// What the handler works with, built once at cold start.
     type State: Send + Sync + 'static;
     /// The request, parsed into validated values.
-    type Input: Send + std::fmt::Debug;
+    type Input: FromRequest + Send + std::fmt::Debug;
     /// The body of a `200` answer.
     type Answer: Serialize;
 
-    /// Reads the request; a request that does not parse changes nothing.
-    fn parse(request: &Request) -> Result<Self::Input, ApiError>;
+    /// Reads the request (a body over [`MAX_BODY_BYTES`](crate::input::MAX_BODY_BYTES) is refused on
+    /// every route, even one that reads none); a request that does not
+    /// parse changes nothing.
+    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
+        body_bytes(request)?;
+        Self::Input::from_request(request)
+    }
 
     /// A valid request in `scene`, and what its answer shows (the handler
     /// tests and the bench send it).

@@ -1,14 +1,12 @@
 //! `POST /v0/lock/renew` with `{lockName, leaseId, ttlSeconds?}`: extends a
 //! live lease by `ttlSeconds` (or its own TTL) from now, in one write.
 
-use lambda_http::Request;
 use lock_wire::{RenewAnswer, RenewRequest, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, RENEWED};
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::body;
+use crate::input::Json;
 use crate::store::{LockStore, Renewed};
 use crate::types::{Timestamp, UserId};
 
@@ -21,25 +19,17 @@ impl Endpoint for Renew {
     const PERMISSIONS: Permissions =
         Permissions::locks(&["dynamodb:UpdateItem", "dynamodb:GetItem"]);
     type State = LockStore;
-    type Input = (UserId, RenewRequest);
+    type Input = (UserId, Json<RenewRequest>);
     type Answer = RenewAnswer;
 
     fn example(scene: &Scene) -> Example {
         let body = json!({ "lockName": RENEWED, "leaseId": scene.renewed, "ttlSeconds": 60 });
-        Example {
-            body: Some(body),
-            answer: ("renewed", Some(json!(true))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        Ok((tenant(request)?, body(request)?))
+        Example::body(body).shows("renewed", json!(true))
     }
 
     async fn handle(
         locks: &LockStore,
-        (user, input): Self::Input,
+        (user, Json(input)): Self::Input,
     ) -> Result<RenewAnswer, ApiError> {
         let renewed = locks
             .renew(

@@ -2,14 +2,11 @@
 //! (once the authorizer's cache for it expires). Any body is ignored, but
 //! not an oversized one. Two writes.
 
-use lambda_http::Request;
 use lock_wire::{RevokeAnswer, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
-use crate::http::{tenant, validated_key};
-use crate::input::body_bytes;
 use crate::keys::KeyHash;
 use crate::store::KeyStore;
 use crate::types::{Timestamp, UserId};
@@ -26,16 +23,7 @@ impl Endpoint for RevokeKey {
     type Answer = RevokeAnswer;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            own_key: true,
-            answer: ("revoked", Some(json!(true))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        body_bytes(request)?;
-        Ok((tenant(request)?, validated_key(request)?))
+        Example::own_key().shows("revoked", json!(true))
     }
 
     async fn handle(keys: &KeyStore, (user, key): Self::Input) -> Result<RevokeAnswer, ApiError> {

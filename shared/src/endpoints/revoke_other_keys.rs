@@ -3,14 +3,11 @@
 //! stays. A rotated key may not (`409 KEY_ROTATED`). Any body is ignored,
 //! but not an oversized one.
 
-use lambda_http::Request;
 use lock_wire::{RevokeOthersAnswer, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
-use crate::http::{tenant, validated_key};
-use crate::input::body_bytes;
 use crate::keys::KeyHash;
 use crate::store::{KeyStore, RevokedOthers};
 use crate::types::{Timestamp, UserId};
@@ -28,16 +25,7 @@ impl Endpoint for RevokeOtherKeys {
     type Answer = RevokeOthersAnswer;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            own_key: true,
-            answer: ("revokedKeys", Some(json!(0))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        body_bytes(request)?;
-        Ok((tenant(request)?, validated_key(request)?))
+        Example::own_key().shows("revokedKeys", json!(0))
     }
 
     async fn handle(

@@ -5,12 +5,12 @@
 //! key is a `409 KEY_ROTATED`.
 
 use lambda_http::Request;
-use lock_wire::{IdempotencyKey, KeyAnswer, RotateRequest, Route, IDEMPOTENCY_KEY_HEADER};
+use lock_wire::{IdempotencyKey, KeyAnswer, RotateRequest, Route};
 
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
-use crate::input::{optional_body, optional_header};
+use crate::input::{optional_body, optional_header, FromRequest};
 use crate::keys::ApiKey;
 use crate::store::keys::Rotated;
 use crate::store::KeyStore;
@@ -32,6 +32,26 @@ pub struct RotateInput {
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
+impl FromRequest for RotateInput {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        let user = tenant(request)?;
+        let key = optional_header(request.headers(), "authorization")
+            .ok()
+            .flatten()
+            .and_then(ApiKey::from_authorization)
+            .filter(|key| validated_key(request).is_ok_and(|valid| key.hash() == valid))
+            .ok_or(ApiError::Unauthorized)?;
+        let body = optional_body(request)?;
+        let idempotency_key = FromRequest::from_request(request)?;
+        Ok(RotateInput {
+            user,
+            key,
+            request: body,
+            idempotency_key,
+        })
+    }
+}
+
 impl Endpoint for RotateKey {
     const ROUTE: Route = Route::RotateKey;
     const SECRET: bool = true;
@@ -47,31 +67,7 @@ impl Endpoint for RotateKey {
     type Answer = KeyAnswer;
 
     fn example(_: &Scene) -> Example {
-        Example {
-            own_key: true,
-            answer: ("apiKey", None),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<RotateInput, ApiError> {
-        let user = tenant(request)?;
-        let key = optional_header(request.headers(), "authorization")
-            .ok()
-            .flatten()
-            .and_then(ApiKey::from_authorization)
-            .filter(|key| validated_key(request).is_ok_and(|valid| key.hash() == valid))
-            .ok_or(ApiError::Unauthorized)?;
-        let body = optional_body(request)?;
-        let idempotency_key = optional_header(request.headers(), IDEMPOTENCY_KEY_HEADER)?
-            .map(IdempotencyKey::parse)
-            .transpose()?;
-        Ok(RotateInput {
-            user,
-            key,
-            request: body,
-            idempotency_key,
-        })
+        Example::own_key().shows("apiKey", None)
     }
 
     async fn handle(keys: &KeyStore, input: RotateInput) -> Result<KeyAnswer, ApiError> {

@@ -8,8 +8,7 @@ use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, HELD};
 use crate::error::ApiError;
-use crate::http::tenant;
-use crate::input::body;
+use crate::input::{FromRequest, Json};
 use crate::store::{LockStore, Released};
 use crate::types::{LockName, Timestamp, UserId};
 
@@ -25,6 +24,22 @@ pub enum UnlockBy {
     Force,
 }
 
+/// The tenant, the lock, and whose lease ends.
+impl FromRequest for (UserId, LockName, UnlockBy) {
+    fn from_request(request: &Request) -> Result<Self, ApiError> {
+        let (user, Json(input)) = <(UserId, Json<UnlockRequest>)>::from_request(request)?;
+        let by = match (input.force.unwrap_or(false), input.lease_id) {
+            (true, None) => UnlockBy::Force,
+            (true, Some(_)) => {
+                return Err(ApiError::invalid("leaseId", "must not be given with force"))
+            }
+            (false, Some(lease)) => UnlockBy::Lease(lease),
+            (false, None) => return Err(ApiError::invalid("leaseId", "is required")),
+        };
+        Ok((user, input.lock_name, by))
+    }
+}
+
 impl Endpoint for Unlock {
     const ROUTE: Route = Route::Unlock;
     /// The release, the read after a failed condition.
@@ -35,25 +50,8 @@ impl Endpoint for Unlock {
     type Answer = UnlockAnswer;
 
     fn example(scene: &Scene) -> Example {
-        Example {
-            body: Some(json!({ "lockName": HELD, "leaseId": scene.held })),
-            answer: ("unlocked", Some(json!(true))),
-            ..Example::default()
-        }
-    }
-
-    fn parse(request: &Request) -> Result<Self::Input, ApiError> {
-        let user = tenant(request)?;
-        let input: UnlockRequest = body(request)?;
-        let by = match (input.force.unwrap_or(false), input.lease_id) {
-            (true, None) => UnlockBy::Force,
-            (true, Some(_)) => {
-                return Err(ApiError::invalid("leaseId", "must not be given with force"))
-            }
-            (false, Some(lease)) => UnlockBy::Lease(lease),
-            (false, None) => return Err(ApiError::invalid("leaseId", "is required")),
-        };
-        Ok((user, input.lock_name, by))
+        let body = json!({ "lockName": HELD, "leaseId": scene.held });
+        Example::body(body).shows("unlocked", json!(true))
     }
 
     async fn handle(

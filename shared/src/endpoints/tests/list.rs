@@ -6,7 +6,7 @@ use super::*;
 fn list_takes_a_limit_from_1_to_1000_and_well_formed_cursors() {
     // (the page size, the position it continues after), as the handler reads them.
     let list = |query: &[(&str, &str)]| {
-        ListLocks::parse(&request(None, query)).map(|(_, list)| {
+        ListLocks::parse(&request(None, query)).map(|(_, Query(list))| {
             let limit = list.limit.unwrap_or(PageLimit::DEFAULT).get();
             (limit, list.cursor.map(|cursor| cursor.position()))
         })

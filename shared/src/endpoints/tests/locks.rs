@@ -185,7 +185,7 @@ fn valid_requests_parse_into_checked_values() {
     assert_eq!(parsed.lock_name.as_str(), "job");
     assert_eq!(parsed.ttl_seconds.map(LeaseTtl::millis), Some(30_000));
     assert_eq!(parsed.wait_seconds.unwrap().duration().as_secs(), 2);
-    let (_, get) = GetLock::parse(&request(None, &[("lockName", "job")])).unwrap();
+    let (_, Query(get)) = GetLock::parse(&request(None, &[("lockName", "job")])).unwrap();
     assert_eq!(get.lock_name.as_str(), "job");
     let force = Unlock::parse(&request(Some(r#"{"lockName":"job","force":true}"#), &[]));
     assert_eq!(force.unwrap().2, UnlockBy::Force);
@@ -205,6 +205,7 @@ fn delete_needs_a_valid_lock_name() {
     for (body, message) in cases {
         assert_eq!(refusal(DeleteLock::parse, body), message, "{body}");
     }
-    let (_, parsed) = DeleteLock::parse(&request(Some(r#"{"lockName":"job"}"#), &[])).unwrap();
+    let (_, Json(parsed)) =
+        DeleteLock::parse(&request(Some(r#"{"lockName":"job"}"#), &[])).unwrap();
     assert_eq!(parsed.lock_name.as_str(), "job");
 }

@@ -18,6 +18,7 @@ use lambda_http::Request;
 
 use super::*;
 use crate::error::ApiError;
+use crate::input::{Json, Query};
 use crate::types::{LeaseTtl, LockName, UserId};
 use lock_wire::{Cursor, PageLimit, MAX_PAGE_LIMIT};
 

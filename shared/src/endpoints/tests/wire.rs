@@ -48,13 +48,13 @@ fn every_wire_request_parses_to_what_it_says() {
             lease_id: lease.clone(),
             ttl_seconds: ttl,
         };
-        let (_, parsed) = Renew::parse(&request(body(&wire).as_deref(), &[])).unwrap();
+        let (_, Json(parsed)) = Renew::parse(&request(body(&wire).as_deref(), &[])).unwrap();
         assert_eq!(parsed, wire);
     }
     let wire = lock_wire::DeleteRequest {
         lock_name: name.clone(),
     };
-    let (_, parsed) = DeleteLock::parse(&request(body(&wire).as_deref(), &[])).unwrap();
+    let (_, Json(parsed)) = DeleteLock::parse(&request(body(&wire).as_deref(), &[])).unwrap();
     assert_eq!(parsed, wire);
     let key = "550e8400-e29b-41d4-a716-446655440001";
     for seconds in [None, Some(600)] {
