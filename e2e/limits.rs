@@ -26,12 +26,6 @@ async fn acquire(api: &Api, key: &str, lock: &str) -> Answer {
     api.acquire(key, lock, "quota-test").await
 }
 
-/// An acquire of `lock` for `key` that may wait `seconds`.
-async fn wait_for(api: &Api, key: &str, lock: &str, seconds: u64) -> Answer {
-    let body = json!({ "lockName": lock, "requester": "waiter", "waitSeconds": seconds });
-    api.acquire_with(key, body).await
-}
-
 /// Both limits on one stack, one after the other (a stack's gateway lives
 /// on the runtime of the test that started it).
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +133,7 @@ async fn waiting_is_limited_per_user(stack: &Stack, api: &Arc<Api>) {
     let waiters: Vec<_> = (0..WAITING)
         .map(|_| {
             let (api, key) = (api.clone(), key.clone());
-            tokio::spawn(async move { wait_for(&api, &key, "busy", 5).await })
+            tokio::spawn(async move { api.wait_for(&key, "busy", 5).await })
         })
         .collect();
     // Each takes its place right after its first refused attempt.
@@ -149,7 +143,7 @@ async fn waiting_is_limited_per_user(stack: &Stack, api: &Arc<Api>) {
         status,
         headers,
         body,
-    } = wait_for(api, &key, "busy", 5).await;
+    } = api.wait_for(&key, "busy", 5).await;
     let answered_in = started.elapsed();
     assert_eq!(
         (status.as_u16(), &body["code"]),
@@ -176,7 +170,7 @@ async fn waiting_is_limited_per_user(stack: &Stack, api: &Arc<Api>) {
     // Another user waits as usual, and its free lock is granted at once.
     let other = stack.new_api_key().await.unwrap();
     assert_eq!(acquire(api, &other, "its-own").await.body["locked"], true);
-    let waited = wait_for(api, &other, "its-own", 1).await;
+    let waited = api.wait_for(&other, "its-own", 1).await;
     assert_eq!(
         (waited.status.as_u16(), &waited.body["locked"]),
         (200, &json!(false)),
@@ -192,7 +186,7 @@ async fn waiting_is_limited_per_user(stack: &Stack, api: &Arc<Api>) {
             "{answer:?}"
         );
     }
-    let answer = wait_for(api, &key, "busy", 1).await;
+    let answer = api.wait_for(&key, "busy", 1).await;
     assert_eq!(
         (answer.status.as_u16(), &answer.body["locked"]),
         (200, &json!(false)),

@@ -39,14 +39,15 @@ fn ms(spread: &Spread) -> String {
     format!("{:.2} / {:.2}", spread.p50_ms, spread.p99_ms)
 }
 
-/// Writes a markdown table under heading `title`, unless it has no rows.
-fn table(w: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+/// Writes a markdown table under heading `title` (`header`: the column
+/// names between ` | `), unless it has no rows.
+fn table(w: &mut String, title: &str, header: &str, rows: Vec<Vec<String>>) {
     if rows.is_empty() {
         return;
     }
     let _ = writeln!(w, "\n### {title}\n");
-    let _ = writeln!(w, "| {} |", header.join(" | "));
-    let _ = writeln!(w, "|{}", "---|".repeat(header.len()));
+    let columns = header.split(" | ").count();
+    let _ = writeln!(w, "| {header} |\n|{}", "---|".repeat(columns));
     for row in rows {
         let _ = writeln!(w, "| {} |", row.join(" | "));
     }
@@ -72,9 +73,9 @@ impl Report {
             let total = c.total().to_string();
             vec![c.operation.clone(), c.function.clone(), c.describe(), total]
         });
-        let header = ["Operation", "Function", "Calls", "Total"];
+        let header = "Operation | Function | Calls | Total";
         let title = "DynamoDB calls per operation, counted at the wire";
-        table(w, title, &header, rows.collect());
+        table(w, title, header, rows.collect());
     }
 
     fn binaries_table(&self, w: &mut String) {
@@ -91,16 +92,9 @@ impl Report {
                 cpu,
             ]
         });
-        let header = [
-            "Function",
-            "`bootstrap` size",
-            "Cold init p50 / p99 (ms)",
-            "Runs",
-            "Peak RSS",
-            "CPU per warm invocation",
-        ];
+        let header = "Function | `bootstrap` size | Cold init p50 / p99 (ms) | Runs | Peak RSS | CPU per warm invocation";
         let title = "Function binaries under a Lambda Runtime API emulator";
-        table(w, title, &header, rows.collect());
+        table(w, title, header, rows.collect());
     }
 
     fn latency_table(&self, w: &mut String) {
@@ -133,17 +127,9 @@ impl Report {
                 n,
             ]
         });
-        let header = [
-            "Operation",
-            "Function",
-            "Through the function p50 / p99 (ms)",
-            "Raw engine p50 / p99 (ms)",
-            "Added by the function, p50 (ms)",
-            "Of which beyond the floor (ms)",
-            "n",
-        ];
+        let header = "Operation | Function | Through the function p50 / p99 (ms) | Raw engine p50 / p99 (ms) | Added by the function, p50 (ms) | Of which beyond the floor (ms) | n";
         let title = "Warm latency: through the function vs the raw engine round trip";
-        table(w, title, &header, rows.collect());
+        table(w, title, header, rows.collect());
     }
 
     fn cycles_table(&self, w: &mut String) {
@@ -153,9 +139,9 @@ impl Report {
                 .map_or("see above".into(), |n| format!("{n:.1}"));
             vec![c.who.clone(), format!("{:.0}", c.cycles_per_second), calls]
         });
-        let header = ["Who", "Cycles/s", "DynamoDB calls per cycle"];
+        let header = "Who | Cycles/s | DynamoDB calls per cycle";
         let title = "Sequential acquire + release cycles on one lock, same engine";
-        table(w, title, &header, rows.collect());
+        table(w, title, header, rows.collect());
     }
 
     fn load_table(&self, w: &mut String) {
@@ -175,16 +161,23 @@ impl Report {
                 l.errors.to_string(),
             ]
         });
-        let header = [
-            "Clients",
-            "Operations/s",
-            "acquire p50 / p99 (ms)",
-            "get p50 / p99",
-            "unlock p50 / p99",
-            "acquire p50 ÷ raw engine p50",
-            "Errors",
-        ];
+        let header = "Clients | Operations/s | acquire p50 / p99 (ms) | get p50 / p99 | unlock p50 / p99 | acquire p50 ÷ raw engine p50 | Errors";
         let title = "The local stack (`make dev`: debug builds under `cargo lambda watch`, the local gateway)";
-        table(w, title, &header, rows.collect());
+        table(w, title, header, rows.collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_has_its_heading_header_separator_and_rows_or_nothing() {
+        let mut out = String::new();
+        table(&mut out, "T", "A | B", vec![vec!["1".into(), "2".into()]]);
+        assert_eq!(out, "\n### T\n\n| A | B |\n|---|---|\n| 1 | 2 |\n");
+        let mut empty = String::new();
+        table(&mut empty, "T", "A | B", Vec::new());
+        assert_eq!(empty, "");
     }
 }

@@ -19,10 +19,7 @@ pub async fn reference_flow(api: Api) {
 
     let got = api.lock(&key, "resource-123").await;
     assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(got.body["lockName"], "resource-123");
-    assert_eq!(got.body["locked"], true);
-    assert_eq!(got.body["leaseId"], lease.as_str());
-    assert_eq!(got.body["leasedBy"], "service-a");
+    testkit::assert_held(&got.body, "resource-123", &lease, "service-a");
     assert!(got.body["createdAt"].as_str().unwrap().ends_with('Z'));
     assert!(got.body["updatedAt"].as_str().unwrap().ends_with('Z'));
 
@@ -90,31 +87,21 @@ pub async fn contract_cases(api: Api) {
 pub async fn idempotent_retry_and_force_release(api: Api) {
     let (_, key) = api.new_user().await;
     let body = json!({ "lockName": "deploy", "requester": "ci", "ttlSeconds": 60 });
-    let first = api
-        .send(
-            api.post("/v0/lock", Some(&key))
-                .header("Idempotency-Key", "build-17")
+    let acquire = |idempotency_key: &'static str| {
+        let request = api.post("/v0/lock", Some(&key));
+        api.send(
+            request
+                .header("Idempotency-Key", idempotency_key)
                 .json(&body),
         )
-        .await;
-    let again = api
-        .send(
-            api.post("/v0/lock", Some(&key))
-                .header("Idempotency-Key", "build-17")
-                .json(&body),
-        )
-        .await;
+    };
+    let first = acquire("build-17").await;
+    let again = acquire("build-17").await;
     assert_eq!(
         again.body, first.body,
         "a retry with the same key gets the same lease and token"
     );
-    let other = api
-        .send(
-            api.post("/v0/lock", Some(&key))
-                .header("Idempotency-Key", "build-18")
-                .json(&body),
-        )
-        .await;
+    let other = acquire("build-18").await;
     assert_eq!(other.body["locked"], false);
 
     let forced = api

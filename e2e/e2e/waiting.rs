@@ -66,12 +66,7 @@ pub async fn waiter_granted_when_lease_expires(api: Api) {
     let renewed_at = Instant::now();
     assert_eq!(renewed.body["renewed"], true, "{renewed:?}");
     assert!(renewed.body["expiresAt"].as_str() > holder.body["expiresAt"].as_str());
-    let answer = api
-        .acquire_with(
-            &key,
-            json!({ "lockName": "lease", "requester": "w", "waitSeconds": 15 }),
-        )
-        .await;
+    let answer = api.wait_for(&key, "lease", 15).await;
     let waited = renewed_at.elapsed();
     assert_eq!(answer.body["locked"], true, "{answer:?}");
     // Granted only once the renewed lease (3 s from the renew) ran out.
@@ -98,12 +93,7 @@ pub async fn waiter_gives_up(api: Api) {
     let (_, key) = api.new_user().await;
     lease_of(&api.acquire(&key, "busy", "holder").await);
     let started = Instant::now();
-    let answer = api
-        .acquire_with(
-            &key,
-            json!({ "lockName": "busy", "requester": "w", "waitSeconds": 2 }),
-        )
-        .await;
+    let answer = api.wait_for(&key, "busy", 2).await;
     let waited = started.elapsed();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body["locked"], false);
@@ -128,11 +118,10 @@ pub async fn concurrent_waiters_each_answer_after_their_own_wait(api: Api) {
         .map(|waiter| {
             let (api, key) = (api.clone(), key.clone());
             tokio::spawn(async move {
-                let body = json!({
-                    "lockName": format!("held-{waiter}"), "requester": "w", "waitSeconds": WAIT_SECONDS
-                });
                 let started = Instant::now();
-                (api.acquire_with(&key, body).await, started.elapsed())
+                let lock = format!("held-{waiter}");
+                let answer = api.wait_for(&key, &lock, WAIT_SECONDS).await;
+                (answer, started.elapsed())
             })
         })
         .collect();

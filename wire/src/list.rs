@@ -68,7 +68,8 @@ impl<'de> Deserialize<'de> for PageLimit {
 /// only a position in name order: the tenant always comes from the key, so
 /// a cursor can never move into another tenant's locks, however it is
 /// altered (an altered but well-formed cursor is just another position).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Cursor(String);
 
 /// Marks the cursor format, so a later one can be told apart.
@@ -107,12 +108,6 @@ impl Cursor {
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Cursor {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }
 

@@ -104,6 +104,12 @@ impl Api {
         self.post_json("/v0/lock", key, body).await
     }
 
+    /// An acquire of `lock` for `key` that may wait `seconds`.
+    pub async fn wait_for(&self, key: &str, lock: &str, seconds: u64) -> Answer {
+        let body = json!({ "lockName": lock, "requester": "waiter", "waitSeconds": seconds });
+        self.acquire_with(key, body).await
+    }
+
     pub async fn unlock(&self, key: &str, lock: &str, lease: &str) -> Answer {
         let body = json!({ "lockName": lock, "leaseId": lease });
         self.post_json("/v0/unlock", key, body).await

@@ -170,3 +170,15 @@ pub fn authorization_headers(id: &str) -> (Vec<String>, Vec<String>) {
     ];
     (carrying, malformed)
 }
+
+/// Asserts that `view` (a `GET /v0/lock` answer) shows `lock` held by
+/// `lease` of `requester`.
+pub fn assert_held(view: &serde_json::Value, lock: &str, lease: &str, requester: &str) {
+    let shown = (&view["lockName"], &view["locked"], &view["leaseId"]);
+    let held = serde_json::json!([lock, true, lease, requester]);
+    assert_eq!(
+        serde_json::json!([shown.0, shown.1, shown.2, view["leasedBy"]]),
+        held,
+        "{view}"
+    );
+}

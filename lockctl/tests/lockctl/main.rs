@@ -18,7 +18,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use local_stack::{Stack, StackOptions};
-use lock_client::Client;
+use lock_client::{AcquireOptions, Client, Lease};
 use testkit::api::Api;
 use testkit::harness::{BoxFuture, Harness};
 
@@ -66,6 +66,12 @@ impl Ctx {
     /// A library client with this scenario's key.
     pub fn client(&self) -> Client {
         Client::new(&self.url, &self.key).unwrap()
+    }
+
+    /// A lease of `lock` without TTL, by the library client.
+    pub async fn hold(&self, lock: &str) -> Lease {
+        let options = AcquireOptions::default();
+        self.client().acquire(lock, &options).await.unwrap()
     }
 
     /// Another user's client (a second tenant).

@@ -49,11 +49,7 @@ pub async fn run_passes_the_exit_code_and_signal_death_through(ctx: Ctx) {
 }
 
 pub async fn run_exits_with_the_conflict_code_without_running(ctx: Ctx) {
-    let holder = ctx
-        .client()
-        .acquire("deploy", &AcquireOptions::default())
-        .await
-        .unwrap();
+    let holder = ctx.hold("deploy").await;
     let marker = ctx.config_home.join("ran");
     let script = format!("touch {}", marker.display());
     let default = ctx.run(&run_sh("deploy", &[], &script)).await;
@@ -78,11 +74,7 @@ pub async fn run_exits_with_the_conflict_code_without_running(ctx: Ctx) {
 pub async fn run_waits_past_the_service_maximum_until_released(ctx: Ctx) {
     // The service waits at most 20 s per request; the holder lets go after
     // 22 s, so only a client that asks again gets it.
-    let holder = ctx
-        .client()
-        .acquire("migrate", &AcquireOptions::default())
-        .await
-        .unwrap();
+    let holder = ctx.hold("migrate").await;
     let holder_token = holder.fencing_token();
     let waiter = ctx
         .lockctl(&run_sh(

@@ -32,10 +32,7 @@ async fn the_reference_flow_answers_exactly_the_contract() {
 
     let got = api.get(&user, "resource-123").await;
     assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(got.body["lockName"], "resource-123");
-    assert_eq!(got.body["locked"], true);
-    assert_eq!(got.body["leaseId"], lease.as_str());
-    assert_eq!(got.body["leasedBy"], "service-a");
+    testkit::assert_held(&got.body, "resource-123", &lease, "service-a");
     assert_rfc3339_millis(&got.body["createdAt"]);
     assert_rfc3339_millis(&got.body["updatedAt"]);
     let fields: Vec<_> = got.body.as_object().unwrap().keys().cloned().collect();

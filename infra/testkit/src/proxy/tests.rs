@@ -30,6 +30,14 @@ async fn echo_upstream() -> (SocketAddr, Arc<AtomicU64>) {
     (address, received)
 }
 
+/// A proxy to an echo upstream, with `faults`, and the upstream's count.
+async fn proxied(faults: Faults) -> (Proxy, Arc<AtomicU64>) {
+    let (upstream, received) = echo_upstream().await;
+    let proxy = Proxy::start(&upstream.to_string()).await.unwrap();
+    proxy.set(faults);
+    (proxy, received)
+}
+
 async fn exchange(endpoint: &str, message: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect(endpoint.trim_start_matches("http://")).await?;
     stream.write_all(message).await?;
@@ -50,12 +58,11 @@ async fn passes_traffic_through_without_faults() {
 
 #[tokio::test]
 async fn a_dropped_answer_was_applied_upstream() {
-    let (upstream, received) = echo_upstream().await;
-    let proxy = Proxy::start(&upstream.to_string()).await.unwrap();
-    proxy.set(Faults {
+    let (proxy, received) = proxied(Faults {
         drop_answer: 1.0,
         ..Faults::default()
-    });
+    })
+    .await;
     let reply = exchange(&proxy.endpoint, b"write").await;
     assert!(matches!(reply.as_deref(), Ok(b"") | Err(_)), "{reply:?}");
     assert_eq!(received.load(Ordering::SeqCst), 1, "the engine got it");
@@ -64,12 +71,11 @@ async fn a_dropped_answer_was_applied_upstream() {
 
 #[tokio::test]
 async fn a_reset_request_never_reaches_upstream() {
-    let (upstream, received) = echo_upstream().await;
-    let proxy = Proxy::start(&upstream.to_string()).await.unwrap();
-    proxy.set(Faults {
+    let (proxy, received) = proxied(Faults {
         reset_request: 1.0,
         ..Faults::default()
-    });
+    })
+    .await;
     let reply = exchange(&proxy.endpoint, b"write").await;
     assert!(reply.is_err(), "a reset is an error, got {reply:?}");
     assert_eq!(received.load(Ordering::SeqCst), 0);
