@@ -123,50 +123,19 @@ impl Tenants {
         let freed = Self::lease_body("alice-freed", &self.freed_lease);
         let force = json!({ "lockName": "alice-only", "force": true });
         let delete = json!({ "lockName": "alice-freed" });
+        let hidden = |what, request| (what, request, not_found, json!(null));
         vec![
-            (
-                "get her lock",
-                self.get("alice-only"),
-                not_found,
-                json!(null),
-            ),
-            (
-                "get her freed lock",
-                self.get("alice-freed"),
-                not_found,
-                json!(null),
-            ),
+            hidden("get her lock", self.get("alice-only")),
+            hidden("get her freed lock", self.get("alice-freed")),
             ("list", self.list(), ok, json!({ "locks": [] })),
-            (
-                "unlock her lease",
-                self.post("/v0/unlock", private.clone()),
-                not_found,
-                json!(null),
-            ),
-            (
-                "force her lock",
-                self.post("/v0/unlock", force),
-                not_found,
-                json!(null),
-            ),
-            (
-                "renew her lease",
-                self.post("/v0/lock/renew", private),
-                not_found,
-                json!(null),
-            ),
-            (
+            hidden("unlock her lease", self.post("/v0/unlock", private.clone())),
+            hidden("force her lock", self.post("/v0/unlock", force)),
+            hidden("renew her lease", self.post("/v0/lock/renew", private)),
+            hidden(
                 "delete her freed lock",
                 self.post("/v0/lock/delete", delete),
-                not_found,
-                json!(null),
             ),
-            (
-                "renew her freed lease",
-                self.post("/v0/lock/renew", freed),
-                not_found,
-                json!(null),
-            ),
+            hidden("renew her freed lease", self.post("/v0/lock/renew", freed)),
         ]
     }
 

@@ -59,25 +59,12 @@ impl Fault {
     }
 
     pub fn proxy_faults(self) -> Faults {
-        let none = Faults::default();
         match self {
-            Self::Drop => Faults {
-                drop_answer: 0.1,
-                ..none
-            },
-            Self::Delay => Faults {
-                max_delay: Duration::from_millis(100),
-                ..none
-            },
-            Self::Reset => Faults {
-                reset_request: 0.1,
-                ..none
-            },
-            Self::Kill => Faults {
-                max_delay: Duration::from_millis(200),
-                ..none
-            },
-            Self::None | Self::Restart => none,
+            Self::Drop => Faults::drops(0.1),
+            Self::Delay => Faults::delays(Duration::from_millis(100)),
+            Self::Reset => Faults::resets(0.1),
+            Self::Kill => Faults::delays(Duration::from_millis(200)),
+            Self::None | Self::Restart => Faults::default(),
         }
     }
 }

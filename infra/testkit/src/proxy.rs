@@ -31,6 +31,32 @@ pub struct Faults {
     pub max_delay: Duration,
 }
 
+impl Faults {
+    /// Only dropped answers, with chance `chance` each.
+    pub fn drops(chance: f64) -> Self {
+        Self {
+            drop_answer: chance,
+            ..Self::default()
+        }
+    }
+
+    /// Only reset requests, with chance `chance` each.
+    pub fn resets(chance: f64) -> Self {
+        Self {
+            reset_request: chance,
+            ..Self::default()
+        }
+    }
+
+    /// Only delays, of up to `max` each.
+    pub fn delays(max: Duration) -> Self {
+        Self {
+            max_delay: max,
+            ..Self::default()
+        }
+    }
+}
+
 /// What happens to one scripted connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scripted {

@@ -128,20 +128,8 @@ pub async fn run_keeps_a_two_second_lease_for_ten_seconds(ctx: Ctx) {
 }
 
 pub async fn lost_lease_stops_the_command_and_leaves_the_new_holder(ctx: Ctx) {
-    let marker = ctx.config_home.join("terminated");
-    let script = format!(
-        "trap 'echo TERM > {}; exit 0' TERM; while true; do sleep 0.1; done",
-        marker.display()
-    );
-    let child = ctx
-        .lockctl(&run_sh("cron", &["--ttl", "3s"], &script))
-        .spawn()
-        .unwrap();
+    let (child, marker) = run_trapping(&ctx, "cron", "3s", "TERM", 0).await;
     let client = ctx.client();
-    eventually(Duration::from_secs(10), "run acquires", || {
-        locked(&ctx, "cron")
-    })
-    .await;
     assert!(client.force_unlock("cron").await.unwrap().unlocked);
     let forced_at = Instant::now();
     let thief = client
@@ -168,19 +156,7 @@ pub async fn lost_lease_stops_the_command_and_leaves_the_new_holder(ctx: Ctx) {
 }
 
 pub async fn ctrl_c_reaches_the_command_and_releases_the_lock(ctx: Ctx) {
-    let marker = ctx.config_home.join("interrupted");
-    let script = format!(
-        "trap 'echo INT > {}; exit 130' INT; while true; do sleep 0.1; done",
-        marker.display()
-    );
-    let child = ctx
-        .lockctl(&run_sh("shell", &["--ttl", "30s"], &script))
-        .spawn()
-        .unwrap();
-    eventually(Duration::from_secs(10), "run acquires", || {
-        locked(&ctx, "shell")
-    })
-    .await;
+    let (child, marker) = run_trapping(&ctx, "shell", "30s", "INT", 130).await;
     // Let the shell install its trap, then interrupt lockctl (only it).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = i32::try_from(child.id().unwrap()).unwrap();
@@ -190,6 +166,32 @@ pub async fn ctrl_c_reaches_the_command_and_releases_the_lock(ctx: Ctx) {
     assert_eq!(out.status.code(), Some(130), "{out:?}");
     assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), "INT");
     assert!(!locked(&ctx, "shell").await, "not released after Ctrl-C");
+}
+
+/// `lockctl run --ttl TTL LOCK` of a command that loops until `signal`,
+/// then writes the signal's name to the returned marker file and exits
+/// with `code`; once the lock is held.
+async fn run_trapping(
+    ctx: &Ctx,
+    lock: &str,
+    ttl: &str,
+    signal: &str,
+    code: u8,
+) -> (tokio::process::Child, std::path::PathBuf) {
+    let marker = ctx.config_home.join(format!("got-{signal}"));
+    let script = format!(
+        "trap 'echo {signal} > {}; exit {code}' {signal}; while true; do sleep 0.1; done",
+        marker.display()
+    );
+    let child = ctx
+        .lockctl(&run_sh(lock, &["--ttl", ttl], &script))
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(10), "run acquires", || {
+        locked(ctx, lock)
+    })
+    .await;
+    (child, marker)
 }
 
 async fn finish_child(child: tokio::process::Child) -> std::process::Output {

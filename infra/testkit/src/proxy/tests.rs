@@ -58,11 +58,7 @@ async fn passes_traffic_through_without_faults() {
 
 #[tokio::test]
 async fn a_dropped_answer_was_applied_upstream() {
-    let (proxy, received) = proxied(Faults {
-        drop_answer: 1.0,
-        ..Faults::default()
-    })
-    .await;
+    let (proxy, received) = proxied(Faults::drops(1.0)).await;
     let reply = exchange(&proxy.endpoint, b"write").await;
     assert!(matches!(reply.as_deref(), Ok(b"") | Err(_)), "{reply:?}");
     assert_eq!(received.load(Ordering::SeqCst), 1, "the engine got it");
@@ -71,11 +67,7 @@ async fn a_dropped_answer_was_applied_upstream() {
 
 #[tokio::test]
 async fn a_reset_request_never_reaches_upstream() {
-    let (proxy, received) = proxied(Faults {
-        reset_request: 1.0,
-        ..Faults::default()
-    })
-    .await;
+    let (proxy, received) = proxied(Faults::resets(1.0)).await;
     let reply = exchange(&proxy.endpoint, b"write").await;
     assert!(reply.is_err(), "a reset is an error, got {reply:?}");
     assert_eq!(received.load(Ordering::SeqCst), 0);
@@ -84,12 +76,7 @@ async fn a_reset_request_never_reaches_upstream() {
 
 #[tokio::test]
 async fn knows_which_clients_await_an_answer() {
-    let (upstream, _) = echo_upstream().await;
-    let proxy = Proxy::start(&upstream.to_string()).await.unwrap();
-    proxy.set(Faults {
-        max_delay: Duration::from_millis(300),
-        ..Faults::default()
-    });
+    let (proxy, _) = proxied(Faults::delays(Duration::from_millis(300))).await;
     let mut stream = TcpStream::connect(proxy.endpoint.trim_start_matches("http://"))
         .await
         .unwrap();
@@ -108,12 +95,7 @@ async fn knows_which_clients_await_an_answer() {
 
 #[tokio::test]
 async fn delays_hold_traffic_back() {
-    let (upstream, _) = echo_upstream().await;
-    let proxy = Proxy::start(&upstream.to_string()).await.unwrap();
-    proxy.set(Faults {
-        max_delay: Duration::from_millis(200),
-        ..Faults::default()
-    });
+    let (proxy, _) = proxied(Faults::delays(Duration::from_millis(200))).await;
     let started = std::time::Instant::now();
     for _ in 0..5 {
         assert_eq!(exchange(&proxy.endpoint, b"x").await.unwrap(), b"ok:x");
