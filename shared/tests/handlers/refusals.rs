@@ -38,6 +38,11 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             "request body must be at most 16384 bytes",
         ),
         (
+            event("GET", "/v0/locks", who, Some(big), &[]),
+            413,
+            "request body must be at most 16384 bytes",
+        ),
+        (
             event(
                 "POST",
                 "/v0/unlock",
