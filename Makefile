@@ -44,7 +44,9 @@ tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp $(BENCH)/.s
 
 # --- run
 dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides; VERBOSE=1 shows everything) until Ctrl-C
-	@cargo build -p local-stack
+# --bin, not -p: features resolved workspace-wide, as for the functions'
+# build (infra/local-stack/src/watch.rs), so neither rebuilds the other's crates.
+	@cargo build --bin local-stack
 	@exec ./target/debug/local-stack
 
 # --- checks
