@@ -16,12 +16,32 @@ use super::{api, event, FIXTURE};
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let api = api().await;
     let user = UserId::generate();
+    for (request, status, message) in bad_requests(&user) {
+        let route = format!("{} {}", request.method(), request.raw_http_path());
+        let (answer, calls) = api.calls.during(api.call(request)).await;
+        assert_eq!(answer.status.as_u16(), status, "{route}");
+        assert_eq!(answer.content_type, "application/json");
+        let text = answer.body["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{route}: {text:?}");
+        assert!(answer.body["code"].is_string());
+        assert_eq!(calls, 0, "bad input must not reach DynamoDB: {route}");
+    }
+    assert_eq!(
+        api.list(&user).await.body,
+        json!({ "locks": [] }),
+        "nothing was written"
+    );
+}
+
+/// A bad request of each kind for `user`: the refusal's status, and how its
+/// message starts.
+fn bad_requests(user: &UserId) -> Vec<(lambda_http::Request, u16, &'static str)> {
     let big = format!(
         r#"{{"lockName":"x","requester":"{}"}}"#,
         "a".repeat(16 * 1024)
     );
-    let (who, big) = (Some(&user), big.as_str());
-    let cases = [
+    let (who, big) = (Some(user), big.as_str());
+    vec![
         (
             event("POST", "/v0/lock", who, Some("{not json"), &[]),
             400,
@@ -80,22 +100,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             400,
             "lockName query parameter is given more than once",
         ),
-    ];
-    for (request, status, message) in cases {
-        let route = format!("{} {}", request.method(), request.raw_http_path());
-        let (answer, calls) = api.calls.during(api.call(request)).await;
-        assert_eq!(answer.status.as_u16(), status, "{route}");
-        assert_eq!(answer.content_type, "application/json");
-        let text = answer.body["message"].as_str().unwrap();
-        assert!(text.starts_with(message), "{route}: {text:?}");
-        assert!(answer.body["code"].is_string());
-        assert_eq!(calls, 0, "bad input must not reach DynamoDB: {route}");
-    }
-    assert_eq!(
-        api.list(&user).await.body,
-        json!({ "locks": [] }),
-        "nothing was written"
-    );
+    ]
 }
 
 #[tokio::test]
