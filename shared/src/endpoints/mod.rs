@@ -96,9 +96,9 @@ pub trait Endpoint {
     /// The body of a `200` answer.
     type Answer: Serialize;
 
-    /// Reads the request (a body over [`MAX_BODY_BYTES`](crate::input::MAX_BODY_BYTES) is refused on
-    /// every route, even one that reads none); a request that does not
-    /// parse changes nothing.
+    /// Reads the request; a request that does not parse changes nothing. A
+    /// body over [`MAX_BODY_BYTES`](crate::input::MAX_BODY_BYTES) is refused
+    /// on every route, even one that reads none.
     fn parse(request: &Request) -> Result<Self::Input, ApiError> {
         body_bytes(request)?;
         Self::Input::from_request(request)

@@ -50,17 +50,13 @@ impl Table {
     /// A `PutItem` of `item` that lands only if `condition` (naming the
     /// item's key as absent) holds: `false` if it did not.
     pub(super) async fn create(&self, item: Item, condition: &str) -> Result<bool, StoreError> {
-        let names = attribute_names(&[condition]);
+        let names = Some(attribute_names(&[condition]));
         let request = self
             .put()
             .set_item(Some(item))
             .condition_expression(condition);
-        landed(
-            request
-                .set_expression_attribute_names(Some(names))
-                .send()
-                .await,
-        )
+        let result = request.set_expression_attribute_names(names).send().await;
+        landed(result)
     }
 
     /// A `Query`.
