@@ -3,31 +3,23 @@
 //! repeat, revocation of the calling key and of all the others, and the
 //! per-user record that says which keys are a user's.
 
-use lock_service::keys::{ApiKey, KeyHash};
+use lock_service::keys::ApiKey;
 use lock_service::store::keys::ROTATION_RETRY_MILLIS;
 use lock_service::store::users::MAX_KEYS_PER_USER;
 use lock_service::store::{KeyStanding, KeyStore, RevokedOthers, Rotated};
 use lock_service::types::{IdempotencyKey, Timestamp, UserId};
 use rstest::rstest;
 use rstest_reuse::apply;
-use testkit::{engines, Stores};
-
-const T0: Timestamp = Timestamp::from_millis(1_795_678_800_000);
+use testkit::{at, engines, Stores};
 
 fn idem(key: &str) -> IdempotencyKey {
     IdempotencyKey::parse(key).unwrap()
 }
 
-/// The user `key` lets in at `now` (what the authorizer allows on every route).
-async fn live_user(keys: &KeyStore, key: &KeyHash, now: Timestamp) -> Option<UserId> {
-    let record = keys.record(key).await.unwrap()?;
-    (record.standing(now) == KeyStanding::Live).then_some(record.user)
-}
-
-/// A new user and its key, signed up at `T0`.
+/// A new user and its key, signed up at `testkit::T0`.
 async fn new_user(keys: &KeyStore) -> (UserId, ApiKey) {
     let (user, key) = (UserId::generate(), ApiKey::generate());
-    keys.sign_up(&key.hash(), &user, T0).await.unwrap();
+    keys.sign_up(&key.hash(), &user, at(0)).await.unwrap();
     (user, key)
 }
 
@@ -61,7 +53,7 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(f: Stores) {
     let (user, old) = new_user(&f.keys).await;
     let (rotated, calls) = f
         .calls
-        .during(rotate(&f.keys, &old, &user, 0, Some("rotation-1"), T0))
+        .during(rotate(&f.keys, &old, &user, 0, Some("rotation-1"), at(0)))
         .await;
     let new = rotated.unwrap();
     assert_eq!(
@@ -69,14 +61,11 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(f: Stores) {
         "read key and record, put the new key, add it, mark the old"
     );
     let record = f.keys.record(&old.hash()).await.unwrap().unwrap();
-    assert_eq!(record.standing(T0), KeyStanding::RotationRetry);
-    assert_eq!(
-        live_user(&f.keys, &new.hash(), T0).await,
-        Some(user.clone())
-    );
-    assert_eq!(live_user(&f.keys, &old.hash(), T0).await, None);
+    assert_eq!(record.standing(at(0)), KeyStanding::RotationRetry);
+    assert_eq!(f.live_user(&new.hash(), at(0)).await, Some(user.clone()));
+    assert_eq!(f.live_user(&old.hash(), at(0)).await, None);
 
-    let soon = T0.plus_millis(5);
+    let soon = at(5);
     let (retried, calls) = f
         .calls
         .during(rotate(&f.keys, &old, &user, 0, Some("rotation-1"), soon))
@@ -87,17 +76,17 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(f: Stores) {
         let again = rotate(&f.keys, &old, &user, 0, other, soon).await;
         assert_eq!(again.unwrap_err(), Rotated::AlreadyRotated, "{other:?}");
     }
-    let late = T0.plus_millis(ROTATION_RETRY_MILLIS);
+    let late = at(ROTATION_RETRY_MILLIS);
     let too_late = rotate(&f.keys, &old, &user, 0, Some("rotation-1"), late).await;
     assert_eq!(too_late.unwrap_err(), Rotated::AlreadyRotated);
-    let stranger = rotate(&f.keys, &new, &UserId::generate(), 0, None, T0).await;
+    let stranger = rotate(&f.keys, &new, &UserId::generate(), 0, None, at(0)).await;
     assert_eq!(stranger.unwrap_err(), Rotated::Refused);
 
     // Without an Idempotency-Key, no call of the old key gets the new one.
-    let third = rotate(&f.keys, &new, &user, 0, None, T0).await.unwrap();
+    let third = rotate(&f.keys, &new, &user, 0, None, at(0)).await.unwrap();
     let retry = rotate(&f.keys, &new, &user, 0, None, soon).await;
     assert_eq!(retry.unwrap_err(), Rotated::AlreadyRotated);
-    assert_eq!(live_user(&f.keys, &third.hash(), T0).await, Some(user));
+    assert_eq!(f.live_user(&third.hash(), at(0)).await, Some(user));
 }
 
 /// A grace period keeps the old key working, but it cannot rotate again
@@ -108,18 +97,15 @@ async fn only_a_retry_of_the_rotation_gets_its_new_key(f: Stores) {
 async fn a_key_rotates_once_whatever_its_grace(f: Stores) {
     let (user, old) = new_user(&f.keys).await;
     let day = 86_400_000;
-    let new = rotate(&f.keys, &old, &user, day, Some("r"), T0)
+    let new = rotate(&f.keys, &old, &user, day, Some("r"), at(0))
         .await
         .unwrap();
     assert_eq!(
-        live_user(&f.keys, &old.hash(), T0.plus_millis(day - 1)).await,
+        f.live_user(&old.hash(), at(day - 1)).await,
         Some(user.clone())
     );
-    assert_eq!(
-        live_user(&f.keys, &old.hash(), T0.plus_millis(day)).await,
-        None
-    );
-    let during_grace = T0.plus_millis(ROTATION_RETRY_MILLIS + 1);
+    assert_eq!(f.live_user(&old.hash(), at(day)).await, None);
+    let during_grace = at(ROTATION_RETRY_MILLIS + 1);
     for key in [Some("r"), Some("thief"), None] {
         let again = rotate(&f.keys, &old, &user, day, key, during_grace).await;
         assert_eq!(again.unwrap_err(), Rotated::AlreadyRotated, "{key:?}");
@@ -135,7 +121,9 @@ async fn a_key_rotates_once_whatever_its_grace(f: Stores) {
                 } else {
                     format!("k-{n}")
                 };
-                tokio::spawn(async move { rotate(&keys, &current, &user, 0, Some(&key), T0).await })
+                tokio::spawn(
+                    async move { rotate(&keys, &current, &user, 0, Some(&key), at(0)).await },
+                )
             })
             .collect();
         let mut successors = Vec::new();
@@ -155,7 +143,7 @@ async fn a_key_rotates_once_whatever_its_grace(f: Stores) {
             assert_eq!(successors.len(), 1, "exactly one rotation");
         }
         assert_eq!(
-            live_user(&f.keys, &successors[0].hash(), T0).await,
+            f.live_user(&successors[0].hash(), at(0)).await,
             Some(user.clone())
         );
         current = successors.swap_remove(0);
@@ -172,26 +160,23 @@ async fn revoking_the_others_spares_only_the_caller(f: Stores) {
     let (user, first) = new_user(&f.keys).await;
     let (neighbour, theirs) = new_user(&f.keys).await;
     let day = 86_400_000;
-    let second = rotate(&f.keys, &first, &user, day, Some("a"), T0)
+    let second = rotate(&f.keys, &first, &user, day, Some("a"), at(0))
         .await
         .unwrap();
-    let third = rotate(&f.keys, &second, &user, day, Some("b"), T0)
+    let third = rotate(&f.keys, &second, &user, day, Some("b"), at(0))
         .await
         .unwrap();
     let thief = f
         .keys
-        .revoke_others(&first.hash(), &user, T0)
+        .revoke_others(&first.hash(), &user, at(0))
         .await
         .unwrap();
     assert_eq!(thief, RevokedOthers::CallerRotated);
-    assert_eq!(
-        live_user(&f.keys, &third.hash(), T0).await,
-        Some(user.clone())
-    );
+    assert_eq!(f.live_user(&third.hash(), at(0)).await, Some(user.clone()));
 
     let (revoked, calls) = f
         .calls
-        .during(f.keys.revoke_others(&third.hash(), &user, T0))
+        .during(f.keys.revoke_others(&third.hash(), &user, at(0)))
         .await;
     assert_eq!(revoked.unwrap(), RevokedOthers::Revoked(2));
     assert_eq!(
@@ -199,27 +184,24 @@ async fn revoking_the_others_spares_only_the_caller(f: Stores) {
         "read key and record, revoke two, update the record"
     );
     for gone in [&first, &second] {
-        assert_eq!(live_user(&f.keys, &gone.hash(), T0).await, None);
-        let rotation = rotate(&f.keys, gone, &user, 0, Some("x"), T0).await;
+        assert_eq!(f.live_user(&gone.hash(), at(0)).await, None);
+        let rotation = rotate(&f.keys, gone, &user, 0, Some("x"), at(0)).await;
         assert_eq!(rotation.unwrap_err(), Rotated::Refused, "revoked");
     }
+    assert_eq!(f.live_user(&third.hash(), at(0)).await, Some(user.clone()));
     assert_eq!(
-        live_user(&f.keys, &third.hash(), T0).await,
-        Some(user.clone())
-    );
-    assert_eq!(
-        live_user(&f.keys, &theirs.hash(), T0).await,
+        f.live_user(&theirs.hash(), at(0)).await,
         Some(neighbour.clone())
     );
     let retry = f
         .keys
-        .revoke_others(&third.hash(), &user, T0)
+        .revoke_others(&third.hash(), &user, at(0))
         .await
         .unwrap();
     assert_eq!(retry, RevokedOthers::Revoked(0));
     let forged = f
         .keys
-        .revoke_others(&theirs.hash(), &user, T0)
+        .revoke_others(&theirs.hash(), &user, at(0))
         .await
         .unwrap();
     assert_eq!(forged, RevokedOthers::Refused, "another user's key");
@@ -235,25 +217,28 @@ async fn revoking_one_key_is_final_and_only_the_users(
     third: &ApiKey,
     (neighbour, theirs): (&UserId, &ApiKey),
 ) {
-    let (revoked, calls) = f.calls.during(f.keys.revoke(&third.hash(), user, T0)).await;
+    let (revoked, calls) = f
+        .calls
+        .during(f.keys.revoke(&third.hash(), user, at(0)))
+        .await;
     assert!(revoked.unwrap());
     assert_eq!(calls, 2, "the key and the user's record");
     assert!(
-        f.keys.revoke(&third.hash(), user, T0).await.unwrap(),
+        f.keys.revoke(&third.hash(), user, at(0)).await.unwrap(),
         "repeatable"
     );
-    assert_eq!(live_user(&f.keys, &third.hash(), T0).await, None);
+    assert_eq!(f.live_user(&third.hash(), at(0)).await, None);
     assert!(!f
         .keys
-        .revoke(&ApiKey::generate().hash(), user, T0)
+        .revoke(&ApiKey::generate().hash(), user, at(0))
         .await
         .unwrap());
     assert!(
-        !f.keys.revoke(&theirs.hash(), user, T0).await.unwrap(),
+        !f.keys.revoke(&theirs.hash(), user, at(0)).await.unwrap(),
         "not this user's"
     );
     assert_eq!(
-        live_user(&f.keys, &theirs.hash(), T0).await,
+        f.live_user(&theirs.hash(), at(0)).await,
         Some(neighbour.clone())
     );
 }
@@ -267,21 +252,21 @@ async fn a_user_has_a_bounded_number_of_keys(f: Stores) {
     let (user, mut current) = new_user(&f.keys).await;
     let day = 86_400_000;
     for n in 1..MAX_KEYS_PER_USER {
-        current = rotate(&f.keys, &current, &user, day, Some(&format!("r{n}")), T0)
+        current = rotate(&f.keys, &current, &user, day, Some(&format!("r{n}")), at(0))
             .await
             .unwrap();
     }
     let working = f.keys.keys_of(&user).await.unwrap();
-    assert_eq!(working.working(T0).count(), MAX_KEYS_PER_USER);
-    let refused = rotate(&f.keys, &current, &user, day, Some("one-more"), T0).await;
+    assert_eq!(working.working(at(0)).count(), MAX_KEYS_PER_USER);
+    let refused = rotate(&f.keys, &current, &user, day, Some("one-more"), at(0)).await;
     assert_eq!(refused.unwrap_err(), Rotated::TooManyKeys);
     assert_eq!(
-        live_user(&f.keys, &current.hash(), T0).await,
+        f.live_user(&current.hash(), at(0)).await,
         Some(user.clone()),
         "unchanged"
     );
     // A day and the retry window later, the old ones no longer count, and go.
-    let later = T0.plus_millis(day + ROTATION_RETRY_MILLIS);
+    let later = at(day + ROTATION_RETRY_MILLIS);
     current = rotate(&f.keys, &current, &user, 0, Some("later"), later)
         .await
         .unwrap();
@@ -292,7 +277,7 @@ async fn a_user_has_a_bounded_number_of_keys(f: Stores) {
         "the new key and the one it replaced"
     );
     assert_eq!(
-        working.working(T0).count(),
+        working.working(at(0)).count(),
         2,
         "the dead ones left the record"
     );
@@ -305,19 +290,24 @@ async fn a_user_has_a_bounded_number_of_keys(f: Stores) {
     );
 
     let (legacy, key) = (UserId::generate(), ApiKey::generate());
-    f.keys.register(&key.hash(), &legacy, T0).await.unwrap();
+    f.keys.register(&key.hash(), &legacy, at(0)).await.unwrap();
     assert_eq!(
-        f.keys.keys_of(&legacy).await.unwrap().working(T0).count(),
+        f.keys
+            .keys_of(&legacy)
+            .await
+            .unwrap()
+            .working(at(0))
+            .count(),
         0
     );
-    let next = rotate(&f.keys, &key, &legacy, day, Some("first"), T0)
+    let next = rotate(&f.keys, &key, &legacy, day, Some("first"), at(0))
         .await
         .unwrap();
     let working = f.keys.keys_of(&legacy).await.unwrap();
-    assert_eq!(working.working(T0).count(), 2);
+    assert_eq!(working.working(at(0)).count(), 2);
     let revoked = f
         .keys
-        .revoke_others(&next.hash(), &legacy, T0)
+        .revoke_others(&next.hash(), &legacy, at(0))
         .await
         .unwrap();
     assert_eq!(
@@ -325,5 +315,5 @@ async fn a_user_has_a_bounded_number_of_keys(f: Stores) {
         RevokedOthers::Revoked(1),
         "the old key, in its grace"
     );
-    assert_eq!(live_user(&f.keys, &key.hash(), T0).await, None);
+    assert_eq!(f.live_user(&key.hash(), at(0)).await, None);
 }

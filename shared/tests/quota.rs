@@ -12,7 +12,7 @@ use lock_service::store::{Acquired, Deleted, Grant, LockStore};
 use lock_service::types::{LeaseId, LeaseTtl, Requester, Timestamp, UserId};
 use rstest::rstest;
 use rstest_reuse::apply;
-use testkit::{at, engines, lock_name as name, Stores, LOCKS_TABLE, T0};
+use testkit::{at, engines, lock_name as name, Stores, LOCKS_TABLE};
 
 /// Acquires `lock` for a new lease, with an optional TTL in seconds.
 async fn take(
@@ -85,14 +85,14 @@ const QUOTA: u32 = 5;
 /// At quota - 1, 16 simultaneous new names: one is admitted.
 async fn exactly_one_of_sixteen_new_names_fits(locks: &LockStore, user: &UserId) {
     for n in 0..QUOTA - 1 {
-        let outcome = take(locks, user, &format!("q-{n}"), None, at(T0)).await;
+        let outcome = take(locks, user, &format!("q-{n}"), None, at(0)).await;
         assert!(matches!(outcome, Acquired::Granted(_)), "{outcome:?}");
     }
     let racers: Vec<_> = (0..16)
         .map(|n| {
             let (locks, user) = (locks.clone(), user.clone());
             tokio::spawn(
-                async move { take(&locks, &user, &format!("new-{n:02}"), None, at(T0)).await },
+                async move { take(&locks, &user, &format!("new-{n:02}"), None, at(0)).await },
             )
         })
         .collect();
@@ -121,16 +121,16 @@ async fn at_the_quota_only_existing_names_are_granted(
 ) {
     let (refused, calls) = f
         .calls
-        .during(take(locks, user, "one-too-many", None, at(T0)))
+        .during(take(locks, user, "one-too-many", None, at(0)))
         .await;
     assert_eq!(refused, Acquired::QuotaExceeded);
     assert!(calls <= 4, "refused at the quota in {calls} calls");
     assert_eq!(locks.get(user, &name("one-too-many")).await.unwrap(), None);
     locks
-        .force_release(user, &name("q-0"), at(T0))
+        .force_release(user, &name("q-0"), at(0))
         .await
         .unwrap();
-    let (again, calls) = f.calls.during(take(locks, user, "q-0", None, at(T0))).await;
+    let (again, calls) = f.calls.during(take(locks, user, "q-0", None, at(0))).await;
     assert!(matches!(again, Acquired::Granted(_)));
     assert_eq!(calls, 1, "an existing name: one write");
 }
@@ -138,27 +138,24 @@ async fn at_the_quota_only_existing_names_are_granted(
 /// Delete: a held lock is refused; a free one frees its place at once.
 async fn a_delete_frees_a_place_at_once(f: &Stores, locks: &LockStore, user: &UserId) {
     assert_eq!(
-        locks.delete(user, &name("q-0"), at(T0)).await.unwrap(),
+        locks.delete(user, &name("q-0"), at(0)).await.unwrap(),
         Deleted::Held
     );
     locks
-        .force_release(user, &name("q-0"), at(T0))
+        .force_release(user, &name("q-0"), at(0))
         .await
         .unwrap();
     let (deleted, calls) = f
         .calls
-        .during(locks.delete(user, &name("q-0"), at(T0)))
+        .during(locks.delete(user, &name("q-0"), at(0)))
         .await;
     assert_eq!(deleted.unwrap(), Deleted::Done);
     assert_eq!(calls, 2, "the delete and the element taken out");
     assert_eq!(
-        locks.delete(user, &name("q-0"), at(T0)).await.unwrap(),
+        locks.delete(user, &name("q-0"), at(0)).await.unwrap(),
         Deleted::NotFound
     );
-    let (created, calls) = f
-        .calls
-        .during(take(locks, user, "q-0", None, at(T0 + 1)))
-        .await;
+    let (created, calls) = f.calls.during(take(locks, user, "q-0", None, at(1))).await;
     assert!(matches!(created, Acquired::Granted(_)));
     assert_eq!(
         calls, 4,
@@ -173,12 +170,12 @@ async fn vanished_names_come_back_at_a_heal(f: &Stores, locks: &LockStore, user:
     // TTL deletes a lock: its place stays taken until a heal is due (five
     // minutes after the names item was started), then comes back.
     testkit::delete_behind_the_store(&f.client, user, "q-1").await;
-    let early = at(T0 + HEAL_INTERVAL_MILLIS - 1);
+    let early = at(HEAL_INTERVAL_MILLIS - 1);
     assert_eq!(
         take(locks, user, "after-ttl", None, early).await,
         Acquired::QuotaExceeded
     );
-    let due = at(T0 + HEAL_INTERVAL_MILLIS);
+    let due = at(HEAL_INTERVAL_MILLIS);
     assert!(matches!(
         take(locks, user, "after-ttl", None, due).await,
         Acquired::Granted(_)
@@ -192,20 +189,32 @@ async fn vanished_names_come_back_at_a_heal(f: &Stores, locks: &LockStore, user:
     // out at the next heal once older than that.
     release_and_delete(locks, user, "after-ttl", due).await;
     let next_heal = due.millis() + HEAL_INTERVAL_MILLIS;
-    reserve_by_hand(f, user, &Slot::new(at(next_heal - IN_FLIGHT_MILLIS + 1))).await;
+    reserve_by_hand(
+        f,
+        user,
+        &Slot::new(Timestamp::from_millis(next_heal - IN_FLIGHT_MILLIS + 1)),
+    )
+    .await;
     assert_eq!(
-        take(locks, user, "in-flight", None, at(next_heal)).await,
+        take(
+            locks,
+            user,
+            "in-flight",
+            None,
+            Timestamp::from_millis(next_heal)
+        )
+        .await,
         Acquired::QuotaExceeded
     );
-    reserve_by_hand(f, user, &Slot::new(at(next_heal))).await; // a second one, young
+    reserve_by_hand(f, user, &Slot::new(Timestamp::from_millis(next_heal))).await; // a second one, young
     let later = next_heal + HEAL_INTERVAL_MILLIS;
-    let healed = take(locks, user, "healed", None, at(later)).await;
+    let healed = take(locks, user, "healed", None, Timestamp::from_millis(later)).await;
     assert!(
         matches!(healed, Acquired::Granted(_)),
         "the old crashed reservation went: {healed:?}"
     );
     assert_eq!(
-        take(locks, user, "no-room", None, at(later)).await,
+        take(locks, user, "no-room", None, Timestamp::from_millis(later)).await,
         Acquired::QuotaExceeded
     );
 }
@@ -226,7 +235,7 @@ async fn a_new_tenants_first_names_race_without_refusals(f: Stores) {
                 } else {
                     format!("own-{n:02}")
                 };
-                tokio::spawn(async move { take(&locks, &user, &lock, None, at(T0)).await })
+                tokio::spawn(async move { take(&locks, &user, &lock, None, at(0)).await })
             })
             .collect();
         let mut granted = 0;
@@ -311,7 +320,8 @@ async fn racing_names_never_exceed_or_wear_down_the_quota(f: Stores) {
 
     // Everything deleted; names that TTL removed come back at the next heal,
     // due five minutes later (the clock is moved on rather than waited for).
-    let later = at(Timestamp::now().millis() + HEAL_INTERVAL_MILLIS + IN_FLIGHT_MILLIS);
+    let later =
+        Timestamp::from_millis(Timestamp::now().millis() + HEAL_INTERVAL_MILLIS + IN_FLIGHT_MILLIS);
     for lock in locks.list(&user).await.unwrap() {
         release_and_delete(&locks, &user, lock.lock_name.as_str(), later).await;
     }
@@ -340,7 +350,7 @@ async fn the_interleavings_that_wore_down_the_old_counter_do_not(f: Stores) {
     let user = UserId::generate();
     for lock in ["a", "b", "c"] {
         assert!(matches!(
-            take(&locks, &user, lock, None, at(T0)).await,
+            take(&locks, &user, lock, None, at(0)).await,
             Acquired::Granted(_)
         ));
     }
@@ -360,7 +370,7 @@ async fn the_interleavings_that_wore_down_the_old_counter_do_not(f: Stores) {
     let c_slot = c["slot"].clone();
     testkit::delete_behind_the_store(&f.client, &user, "c").await;
     // ... then a heal (due) runs before its second write ...
-    let due = at(T0 + HEAL_INTERVAL_MILLIS);
+    let due = at(HEAL_INTERVAL_MILLIS);
     assert!(matches!(
         take(&locks, &user, "d", None, due).await,
         Acquired::Granted(_)
@@ -386,7 +396,7 @@ async fn the_interleavings_that_wore_down_the_old_counter_do_not(f: Stores) {
         granted += usize::from(matches!(racer.await.unwrap(), Acquired::Granted(_)));
     }
     assert_eq!(granted, 1);
-    let next = at(due.millis() + HEAL_INTERVAL_MILLIS + IN_FLIGHT_MILLIS);
+    let next = Timestamp::from_millis(due.millis() + HEAL_INTERVAL_MILLIS + IN_FLIGHT_MILLIS);
     assert_eq!(
         take(&locks, &user, "y", None, next).await,
         Acquired::QuotaExceeded,

@@ -48,9 +48,9 @@ pub async fn engine_with_tables(kind: EngineKind) -> (Engine, Client, CallCounte
 /// The store suites' clock starts here (2026-11-26T07:40:00Z).
 pub const T0: u64 = 1_795_678_800_000;
 
-/// The instant `millis` after the epoch.
-pub fn at(millis: u64) -> Timestamp {
-    Timestamp::from_millis(millis)
+/// The suites' clock: `offset` milliseconds after [`T0`].
+pub fn at(offset: u64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset)
 }
 
 /// `s` as a lock name (which it must be).

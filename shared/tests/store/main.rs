@@ -8,10 +8,4 @@ mod listing;
 mod retries;
 mod tenants;
 
-use lock_service::types::Timestamp;
-use testkit::T0;
-
-/// The suite's clock: `offset` milliseconds after a fixed start.
-fn at(offset: u64) -> Timestamp {
-    Timestamp::from_millis(T0 + offset)
-}
+use testkit::at;
