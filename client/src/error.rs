@@ -19,8 +19,8 @@ pub enum Error {
     /// replaced (a renewal answered "not live", or the lock is gone).
     #[error("lease lost: {0}")]
     LeaseLost(String),
-    /// No lock of that name.
-    #[error("lock not found")]
+    /// No lock (or semaphore) of that name.
+    #[error("not found")]
     NotFound,
     /// A new lock name beyond the user's quota.
     #[error("lock quota exceeded: {0}")]
@@ -45,6 +45,10 @@ pub enum Error {
         /// (`Retry-After`), if it said.
         retry_after: Option<Duration>,
     },
+    /// The semaphore has another number of permits than asked (the
+    /// message names its count).
+    #[error("permits mismatch: {0}")]
+    PermitsMismatch(String),
     /// The `Idempotency-Key` was already used for a different request.
     #[error("idempotency key reused: {0}")]
     IdempotencyKeyReused(String),
@@ -117,8 +121,9 @@ impl Error {
             },
             (401, _) => Self::Unauthorized,
             (403, codes::LOCK_QUOTA_EXCEEDED) => Self::QuotaExceeded(answer.message),
-            (404, codes::LOCK_NOT_FOUND) => Self::NotFound,
-            (409, codes::LOCK_HELD) => Self::Held { expires_at: None },
+            (404, codes::LOCK_NOT_FOUND | codes::SEMAPHORE_NOT_FOUND) => Self::NotFound,
+            (409, codes::LOCK_HELD | codes::SEMAPHORE_HELD) => Self::Held { expires_at: None },
+            (409, codes::PERMITS_MISMATCH) => Self::PermitsMismatch(answer.message),
             (409, codes::IDEMPOTENCY_KEY_REUSED) => Self::IdempotencyKeyReused(answer.message),
             (409, codes::KEY_ROTATED) => Self::KeyRotated(answer.message),
             (409, codes::TOO_MANY_KEYS) => Self::TooManyKeys(answer.message),
@@ -180,6 +185,12 @@ mod tests {
         assert!(matches!(reused, Error::IdempotencyKeyReused(_)));
         let rotated = error(409, r#"{"message":"m","code":"KEY_ROTATED"}"#);
         assert!(matches!(rotated, Error::KeyRotated(_)));
+        let mismatch = error(409, r#"{"message":"m","code":"PERMITS_MISMATCH"}"#);
+        assert!(matches!(mismatch, Error::PermitsMismatch(_)));
+        assert!(matches!(
+            error(404, r#"{"message":"m","code":"SEMAPHORE_NOT_FOUND"}"#),
+            Error::NotFound
+        ));
         let many = error(409, r#"{"message":"m","code":"TOO_MANY_KEYS"}"#);
         assert!(matches!(many, Error::TooManyKeys(_)));
         let waiting = Error::from_answer(

@@ -1,9 +1,10 @@
-//! Leases: [`Lease`] renews when told to (for short-lived callers), and
-//! [`KeptLease`] renews itself in the background and says when it is lost.
+//! Leases on a lock or on one permit of a semaphore: [`Lease`] renews when
+//! told to (for short-lived callers), and [`KeptLease`] renews itself in
+//! the background and says when it is lost.
 
 use std::time::{Duration, Instant};
 
-use lock_wire::{AcquireAnswer, Timestamp};
+use lock_wire::{AcquireAnswer, PermitAnswer, Timestamp};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -20,6 +21,8 @@ const RENEW_AGAIN_AFTER: Duration = Duration::from_millis(500);
 pub struct Lease {
     client: Client,
     name: String,
+    /// The permit slot, for a lease on a semaphore's permit.
+    permit: Option<u8>,
     lease_id: String,
     fencing_token: u64,
     expires_at: Option<Timestamp>,
@@ -52,6 +55,7 @@ impl Lease {
         Ok(Self {
             client,
             name: name.to_owned(),
+            permit: None,
             lease_id: answer.lease_id.ok_or_else(|| incomplete("leaseId"))?,
             fencing_token: answer
                 .fencing_token
@@ -62,9 +66,38 @@ impl Lease {
         })
     }
 
-    /// The lock's name.
+    /// The lease of a granted permit of semaphore `name`, asked for at `asked_at`.
+    pub(crate) fn granted_permit(
+        client: Client,
+        name: &str,
+        answer: PermitAnswer,
+        ttl: Option<Duration>,
+        asked_at: Instant,
+    ) -> Result<Self, Error> {
+        let as_lock = AcquireAnswer {
+            locked: answer.acquired,
+            lease_id: answer.lease_id,
+            message: answer.message,
+            fencing_token: answer.fencing_token,
+            expires_at: answer.expires_at,
+        };
+        let mut lease = Self::granted(client, name, as_lock, ttl, asked_at)?;
+        lease.permit = Some(answer.permit.ok_or_else(|| Error::Server {
+            status: 200,
+            code: String::new(),
+            message: "a granted permit without permit".into(),
+        })?);
+        Ok(lease)
+    }
+
+    /// The lock's (or semaphore's) name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The permit slot of a lease on a semaphore's permit; `None` for a lock.
+    pub fn permit(&self) -> Option<u8> {
+        self.permit
     }
 
     /// The lease's id (what unlock and renew name).
@@ -92,10 +125,16 @@ impl Lease {
     /// no longer the lock's live lease; retries stop when it expires.
     pub async fn renew(&mut self) -> Result<(), Error> {
         let asked_at = Instant::now();
-        let renewed = self
-            .client
-            .renew(&self.name, &self.lease_id, self.ttl, self.local_expiry)
-            .await;
+        let (name, lease, ttl, until) = (&self.name, &self.lease_id, self.ttl, self.local_expiry);
+        let renewed = match self.permit {
+            Some(permit) => {
+                let client = &self.client;
+                client
+                    .renew_permit(name, lease, Some(permit), ttl, until)
+                    .await
+            }
+            None => self.client.renew(name, lease, ttl, until).await,
+        };
         match renewed {
             Ok(answer) if answer.renewed => {
                 self.expires_at = answer.expires_at;
@@ -112,14 +151,19 @@ impl Lease {
         }
     }
 
-    /// Ends the lease: `true` if this call released the lock, `false` if the
-    /// lease had already ended. Retries stop when the lease expires.
+    /// Ends the lease: `true` if this call released the lock (or permit),
+    /// `false` if the lease had already ended. Retries stop when the lease
+    /// expires.
     pub async fn release(self) -> Result<bool, Error> {
-        let answer = self
-            .client
-            .unlock(&self.name, &self.lease_id, self.local_expiry)
-            .await?;
-        Ok(answer.unlocked)
+        let (name, lease, until) = (&self.name, &self.lease_id, self.local_expiry);
+        Ok(match self.permit {
+            Some(permit) => {
+                let client = &self.client;
+                let answer = client.release_permit(name, lease, Some(permit), until);
+                answer.await?.released
+            }
+            None => self.client.unlock(name, lease, until).await?.unlocked,
+        })
     }
 
     /// Renews the lease in the background from now on.
@@ -131,9 +175,11 @@ impl Lease {
         let name = self.name.clone();
         let lease_id = self.lease_id.clone();
         let fencing_token = self.fencing_token;
+        let permit = self.permit;
         let task = tokio::spawn(renew_until_stopped(self, status_tx, stopped));
         KeptLease {
             name,
+            permit,
             lease_id,
             fencing_token,
             status,
@@ -167,6 +213,7 @@ pub enum LeaseStatus {
 #[derive(Debug)]
 pub struct KeptLease {
     name: String,
+    permit: Option<u8>,
     lease_id: String,
     fencing_token: u64,
     status: watch::Receiver<LeaseStatus>,
@@ -175,9 +222,14 @@ pub struct KeptLease {
 }
 
 impl KeptLease {
-    /// The lock's name.
+    /// The lock's (or semaphore's) name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The permit slot of a kept permit; `None` for a lock.
+    pub fn permit(&self) -> Option<u8> {
+        self.permit
     }
 
     /// The lease's id.

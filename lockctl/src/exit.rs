@@ -52,7 +52,9 @@ impl From<&Error> for Exit {
             Error::NotFound => Exit::NotFound,
             Error::QuotaExceeded(_) => Exit::Quota,
             Error::Unauthorized | Error::KeyRotated(_) => Exit::Unauthorized,
-            Error::BadRequest { .. } | Error::IdempotencyKeyReused(_) => Exit::BadRequest,
+            Error::BadRequest { .. }
+            | Error::IdempotencyKeyReused(_)
+            | Error::PermitsMismatch(_) => Exit::BadRequest,
             Error::Config(_) => Exit::Config,
             Error::Throttled { .. } | Error::Server { .. } | Error::Transport(_) => {
                 Exit::Unavailable
@@ -74,6 +76,7 @@ mod tests {
             (Error::Unauthorized, 77),
             (Error::KeyRotated("k".into()), 77),
             (Error::IdempotencyKeyReused("i".into()), 65),
+            (Error::PermitsMismatch("p".into()), 65),
             (Error::Config("c".into()), 78),
         ];
         for (err, code) in cases {

@@ -18,10 +18,14 @@ use exit::Exit;
 use output::{note, Printer};
 
 const EXIT_CODES: &str = "\
+Semaphores: --permits N on acquire and run takes one of N permits of a
+semaphore (a name space of its own); --semaphore on get, renew, unlock and
+delete, and list --semaphores, reach them.
+
 Exit codes: 0 success; 1 the service said no (unlock or renew answered false,
 too many keys to rotate);
-2 usage; 65 bad request; 66 lock not found; 69 service unreachable or failing;
-73 lock quota exceeded; 74 output could not be written (a closed pipe is 0);
+2 usage; 65 bad request (or --permits other than the semaphore's); 66 lock or
+semaphore not found; 69 service unreachable or failing; 73 lock quota exceeded; 74 output could not be written (a closed pipe is 0);
 75 lock held: not granted, or not deleted (run: --conflict-exit-code);
 76 run: lease lost while the command ran; 77 unauthorized; 78 not configured.
 run otherwise exits with the command's code, or 128 + the signal that ended it.
@@ -76,14 +80,23 @@ enum Command {
         /// Retry key: the same key gets the same lease back.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Take one of this many permits of semaphore NAME instead (1 to 64).
+        #[arg(long, value_parser = permits)]
+        permits: Option<u8>,
     },
-    /// Show a lock.
+    /// Show a lock (or, with --semaphore, a semaphore).
     Get {
         /// The lock's name.
         name: String,
+        #[command(flatten)]
+        semaphore: Semaphore,
     },
-    /// List every lock of this user.
-    List,
+    /// List every lock of this user (or, with --semaphores, every semaphore).
+    List {
+        /// List the semaphores instead.
+        #[arg(long)]
+        semaphores: bool,
+    },
     /// Extend a live lease.
     Renew {
         /// The lock's name.
@@ -93,6 +106,8 @@ enum Command {
         /// New time to live from now (default: the lease's own).
         #[arg(long, value_parser = duration)]
         ttl: Option<Duration>,
+        #[command(flatten)]
+        semaphore: Semaphore,
     },
     /// Release a lease, or with --force whatever lease holds the lock.
     Unlock {
@@ -101,20 +116,35 @@ enum Command {
         /// The lease id acquire printed.
         #[arg(required_unless_present = "force")]
         lease: Option<String>,
-        /// Release it whoever holds it.
+        /// Release it whoever holds it (a semaphore: every permit, or --permit).
         #[arg(long, conflicts_with = "lease")]
         force: bool,
+        #[command(flatten)]
+        semaphore: Semaphore,
     },
     /// Delete a lock no lease holds, freeing its quota slot.
     Delete {
         /// The lock's name.
         name: String,
+        #[command(flatten)]
+        semaphore: Semaphore,
     },
     /// Rotate or revoke this key, or revoke this user's other keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Run a command holding a lock, renewing it while the command runs.
     Run(run::RunArgs),
+}
+
+/// Whether NAME is a semaphore's, and which permit.
+#[derive(clap::Args, Clone, Copy)]
+struct Semaphore {
+    /// NAME is a semaphore's.
+    #[arg(long)]
+    semaphore: bool,
+    /// The permit (0-based) the lease holds, as acquire printed (one call fewer).
+    #[arg(long, requires = "semaphore", value_parser = clap::value_parser!(u8).range(0..64))]
+    permit: Option<u8>,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +160,14 @@ enum KeysCommand {
     /// Every other key of this user stops working (a leaked old key, say);
     /// this one stays. A rotated-out key may not.
     RevokeOthers,
+}
+
+/// A count of permits: 1 to 64.
+fn permits(text: &str) -> Result<u8, String> {
+    match text.trim().parse::<u8>() {
+        Ok(permits @ 1..=64) => Ok(permits),
+        _ => Err("must be a whole number from 1 to 64".into()),
+    }
 }
 
 /// `30s`, `5m`, `1h 30m`, or a bare number of seconds.
@@ -212,6 +250,7 @@ async fn execute(command: Command, url: Option<String>, printer: &Printer) -> Re
             ttl,
             wait,
             idempotency_key,
+            permits,
         } => {
             let options = AcquireOptions {
                 requester: requester.unwrap_or_else(lock_client::default_requester),
@@ -219,27 +258,57 @@ async fn execute(command: Command, url: Option<String>, printer: &Printer) -> Re
                 wait,
                 idempotency_key,
             };
-            match client(url)?.acquire(&name, &options).await {
+            let client = client(url)?;
+            let acquired = match permits {
+                Some(permits) => client.acquire_permit(&name, permits, &options).await,
+                None => client.acquire(&name, &options).await,
+            };
+            match acquired {
                 Ok(lease) => printer.acquired(&lease)?,
                 Err(Error::Held { expires_at }) => printer.held(&name, expires_at)?,
                 Err(err) => return Err(err.into()),
             }
         }
-        Command::Get { name } => printer.lock(&client(url)?.get(&name).await?)?,
-        Command::List => printer.locks(&client(url)?.list().await?)?,
-        Command::Renew { name, lease, ttl } => {
-            printer.renewed(&name, &client(url)?.renew(&name, &lease, ttl, None).await?)?
+        Command::Get { name, semaphore } if semaphore.semaphore => {
+            printer.semaphore(&client(url)?.get_semaphore(&name).await?)?
         }
-        Command::Unlock { name, lease, force } => {
+        Command::Get { name, .. } => printer.lock(&client(url)?.get(&name).await?)?,
+        Command::List { semaphores: true } => {
+            printer.semaphores(&client(url)?.list_semaphores().await?)?
+        }
+        Command::List { semaphores: false } => printer.locks(&client(url)?.list().await?)?,
+        Command::Renew {
+            name,
+            lease,
+            ttl,
+            semaphore,
+        } => {
             let client = client(url)?;
-            let answer = match lease {
-                Some(lease) if !force => client.unlock(&name, &lease, None).await?,
-                _ => client.force_unlock(&name).await?,
+            let answer = match semaphore {
+                Semaphore {
+                    semaphore: true,
+                    permit,
+                } => {
+                    client
+                        .renew_permit(&name, &lease, permit, ttl, None)
+                        .await?
+                }
+                _ => client.renew(&name, &lease, ttl, None).await?,
             };
-            printer.unlocked(&name, &answer)?
+            printer.renewed(&name, &answer)?
         }
-        Command::Delete { name } => {
-            client(url)?.delete(&name).await?;
+        Command::Unlock {
+            name,
+            lease,
+            force,
+            semaphore,
+        } => unlock(client(url)?, &name, lease, force, semaphore, printer).await?,
+        Command::Delete { name, semaphore } => {
+            let client = client(url)?;
+            match semaphore.semaphore {
+                true => client.delete_semaphore(&name).await?,
+                false => client.delete(&name).await?,
+            }
             printer.deleted(&name)?
         }
         Command::Keys(KeysCommand::Rotate { old_key_valid_for }) => {
@@ -261,6 +330,33 @@ async fn execute(command: Command, url: Option<String>, printer: &Printer) -> Re
         Command::Run(args) => return Ok(run::run(client(url)?, args, printer).await),
     };
     Ok(exit.code())
+}
+
+/// `lockctl unlock`: a lock's lease or a permit's, or `--force`.
+async fn unlock(
+    client: Client,
+    name: &str,
+    lease: Option<String>,
+    force: bool,
+    semaphore: Semaphore,
+    printer: &Printer,
+) -> Result<Exit, Failure> {
+    let lease = lease.filter(|_| !force);
+    let permit = semaphore.permit;
+    let exit = match (semaphore.semaphore, lease) {
+        (true, Some(lease)) => {
+            let answer = client.release_permit(name, &lease, permit, None).await?;
+            printer.released(name, &answer)?
+        }
+        (true, None) => {
+            printer.released(name, &client.force_release_permits(name, permit).await?)?
+        }
+        (false, Some(lease)) => {
+            printer.unlocked(name, &client.unlock(name, &lease, None).await?)?
+        }
+        (false, None) => printer.unlocked(name, &client.force_unlock(name).await?)?,
+    };
+    Ok(exit)
 }
 
 /// `lockctl signup`: a new user; its URL and key saved (or only printed).

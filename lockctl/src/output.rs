@@ -6,7 +6,9 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use lock_client::lock_wire::{KeyAnswer, LockView, RenewAnswer, Timestamp, UnlockAnswer};
+use lock_client::lock_wire::{
+    KeyAnswer, LockView, ReleasePermitAnswer, RenewAnswer, SemaphoreView, Timestamp, UnlockAnswer,
+};
 use lock_client::{Error, Lease};
 use serde_json::json;
 
@@ -74,16 +76,88 @@ impl Printer {
     }
 
     pub fn acquired(&self, lease: &Lease) -> Printed {
-        let document = json!({
-            "locked": true, "lockName": lease.name(), "leaseId": lease.lease_id(),
-            "fencingToken": lease.fencing_token(), "expiresAt": lease.expires_at(),
-        });
+        let document = match lease.permit() {
+            None => json!({
+                "locked": true, "lockName": lease.name(), "leaseId": lease.lease_id(),
+                "fencingToken": lease.fencing_token(), "expiresAt": lease.expires_at(),
+            }),
+            Some(permit) => json!({
+                "acquired": true, "semaphoreName": lease.name(), "leaseId": lease.lease_id(),
+                "permit": permit, "fencingToken": lease.fencing_token(),
+                "expiresAt": lease.expires_at(),
+            }),
+        };
         self.either(document, || {
             let (name, id, token) = (lease.name(), lease.lease_id(), lease.fencing_token());
             let expires = when(lease.expires_at());
-            format!("acquired {name}: lease {id}, fencing token {token}, expires {expires}")
+            let permit = lease
+                .permit()
+                .map_or_else(String::new, |p| format!(" permit {p},"));
+            format!("acquired {name}:{permit} lease {id}, fencing token {token}, expires {expires}")
         })?;
         Ok(Exit::Success)
+    }
+
+    pub fn semaphore(&self, semaphore: &SemaphoreView) -> Printed {
+        if self.json() {
+            self.document(semaphore)?;
+            return Ok(Exit::Success);
+        }
+        let (name, permits) = (&semaphore.semaphore_name, semaphore.permits);
+        let available = semaphore.available;
+        writeln!(
+            io::stdout(),
+            "{name}: {available} of {permits} permits available"
+        )?;
+        let rows = semaphore.holders.iter().map(|h| {
+            [
+                h.permit.to_string(),
+                h.leased_by.clone(),
+                h.lease_id.clone(),
+                h.acquired_at.to_string(),
+                when(h.expires_at),
+                h.fencing_token.to_string(),
+            ]
+        });
+        let header = ["PERMIT", "HOLDER", "LEASE", "SINCE", "EXPIRES", "TOKEN"];
+        table(header, rows.collect())?;
+        Ok(Exit::Success)
+    }
+
+    pub fn semaphores(&self, semaphores: &[SemaphoreView]) -> Printed {
+        if self.json() {
+            self.document(&json!({ "semaphores": semaphores }))?;
+            return Ok(Exit::Success);
+        }
+        let rows = semaphores.iter().map(|s| {
+            let next = s.holders.iter().filter_map(|h| h.expires_at).min();
+            [
+                s.semaphore_name.clone(),
+                s.permits.to_string(),
+                s.available.to_string(),
+                s.holders.len().to_string(),
+                when(next),
+            ]
+        });
+        table(
+            ["NAME", "PERMITS", "AVAILABLE", "HELD", "NEXT EXPIRY"],
+            rows.collect(),
+        )?;
+        Ok(Exit::Success)
+    }
+
+    pub fn released(&self, name: &str, answer: &ReleasePermitAnswer) -> Printed {
+        if self.json() {
+            self.document(answer)?;
+        } else if answer.released {
+            writeln!(io::stdout(), "released {name}")?;
+        }
+        Ok(refused_unless(
+            answer.released,
+            name,
+            "released",
+            answer.message.as_deref(),
+        ))
     }
 
     pub fn held(&self, name: &str, expires_at: Option<Timestamp>) -> Printed {
@@ -136,21 +210,10 @@ impl Printer {
                 ]
             })
             .collect();
-        let header = ["NAME", "STATE", "HOLDER", "SINCE", "EXPIRES", "TOKEN"].map(String::from);
-        let mut widths = header.clone().map(|h| h.chars().count());
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        for row in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            writeln!(io::stdout(), "{}", cells.join("  ").trim_end())?;
-        }
+        table(
+            ["NAME", "STATE", "HOLDER", "SINCE", "EXPIRES", "TOKEN"],
+            rows,
+        )?;
         Ok(Exit::Success)
     }
 
@@ -236,6 +299,26 @@ fn state(lock: &LockView) -> &'static str {
 }
 
 /// A timestamp, or `never` for a lease without expiry.
+/// `rows` under `header`, in columns as wide as their widest cell.
+fn table<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> io::Result<()> {
+    let header = header.map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(io::stdout(), "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
 pub fn when(at: Option<Timestamp>) -> String {
     at.map_or_else(|| "never".into(), |t| t.to_string())
 }

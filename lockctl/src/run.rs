@@ -1,7 +1,8 @@
-//! `lockctl run NAME -- CMD ARGS...`: acquire (waiting if asked), run the
-//! command with the lease in its environment while the lease renews itself,
-//! forward SIGINT and SIGTERM to it, and when it exits release the lock and
-//! exit with its code. A lost lease stops the command instead.
+//! `lockctl run NAME [--permits N] -- CMD ARGS...`: acquire the lock (or one
+//! of N permits of semaphore NAME, as `consul lock -n N`), waiting if asked;
+//! run the command with the lease in its environment while the lease renews
+//! itself, forward SIGINT and SIGTERM to it, and when it exits release the
+//! lease and exit with its code. A lost lease stops the command instead.
 
 use std::io::{IsTerminal, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -34,6 +35,10 @@ pub struct RunArgs {
     /// Who holds it, shown by get and list (default: host/pid).
     #[arg(long)]
     requester: Option<String>,
+    /// Hold one of this many permits of semaphore NAME (1 to 64) instead of
+    /// the lock NAME.
+    #[arg(long, value_parser = crate::permits)]
+    permits: Option<u8>,
     /// Exit code when the lock is held and not granted.
     #[arg(long, default_value_t = Exit::Held.code())]
     conflict_exit_code: u8,
@@ -56,7 +61,7 @@ pub async fn run(client: Client, args: RunArgs, printer: &Printer) -> u8 {
         wait: args.wait,
         idempotency_key: None,
     };
-    let lease = match acquire_showing_wait(&client, &args.name, &options).await {
+    let lease = match acquire_showing_wait(&client, &args.name, args.permits, &options).await {
         Ok(lease) => lease,
         Err(Error::Held { expires_at }) => {
             note!(
@@ -80,12 +85,16 @@ pub async fn run(client: Client, args: RunArgs, printer: &Printer) -> u8 {
         let _ = lease.release().await;
         return Exit::Unavailable.code();
     };
-    let spawned = tokio::process::Command::new(&args.command[0])
+    let mut command = tokio::process::Command::new(&args.command[0]);
+    command
         .args(&args.command[1..])
         .env("LOCK_NAME", lease.name())
         .env("LOCK_LEASE_ID", lease.lease_id())
-        .env("LOCK_FENCING_TOKEN", lease.fencing_token().to_string())
-        .spawn();
+        .env("LOCK_FENCING_TOKEN", lease.fencing_token().to_string());
+    if let Some(permit) = lease.permit() {
+        command.env("LOCK_PERMIT", permit.to_string());
+    }
+    let spawned = command.spawn();
     let kept = lease.keep_alive();
     let child = match spawned {
         Ok(child) => child,
@@ -210,21 +219,28 @@ fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Acquires; while waiting with stderr on a terminal, keeps one status line
-/// there: who holds the lock, until when, how long we have waited.
+/// Acquires the lock (or one of `permits`); while waiting with stderr on a
+/// terminal, keeps one status line there: who holds it, until when, how
+/// long we have waited.
 async fn acquire_showing_wait(
     client: &Client,
     name: &str,
+    permits: Option<u8>,
     options: &AcquireOptions,
 ) -> Result<Lease, Error> {
-    let acquiring = client.acquire(name, options);
+    let acquiring = async {
+        match permits {
+            Some(permits) => client.acquire_permit(name, permits, options).await,
+            None => client.acquire(name, options).await,
+        }
+    };
     if options.wait.is_zero() || !std::io::stderr().is_terminal() {
         return acquiring.await;
     }
     tokio::pin!(acquiring);
     let started = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    let mut holder: Option<LockView> = None;
+    let mut holder: Option<String> = None;
     let mut asked: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -235,12 +251,9 @@ async fn acquire_showing_wait(
             _ = ticks.tick() => {
                 if asked.is_none_or(|at| at.elapsed() >= HOLDER_REFRESH) {
                     asked = Some(Instant::now());
-                    holder = client.get(name).await.ok();
+                    holder = holders(client, name, permits).await;
                 }
-                let held_by = holder.as_ref().map_or_else(
-                    || "another lease".to_owned(),
-                    |l| format!("{} until {}", l.leased_by, when(l.expires_at)),
-                );
+                let held_by = holder.as_deref().unwrap_or("another lease");
                 let _ = write!(
                     std::io::stderr(),
                     "\r\x1b[Klockctl: waiting for {name}: held by {held_by}; waited {}s of {}s",
@@ -251,4 +264,20 @@ async fn acquire_showing_wait(
             }
         }
     }
+}
+
+/// Who holds `name` now, for the waiting line.
+async fn holders(client: &Client, name: &str, permits: Option<u8>) -> Option<String> {
+    if permits.is_none() {
+        let lock: LockView = client.get(name).await.ok()?;
+        return Some(format!(
+            "{} until {}",
+            lock.leased_by,
+            when(lock.expires_at)
+        ));
+    }
+    let semaphore = client.get_semaphore(name).await.ok()?;
+    let next = semaphore.holders.iter().filter_map(|h| h.expires_at).min();
+    let count = semaphore.holders.len();
+    Some(format!("{count} leases, the first until {}", when(next)))
 }

@@ -29,7 +29,8 @@ pub const DEFAULT_MAX_WAITING: u32 = 10;
 pub const MAX_WAIT_ENV: &str = "MAX_WAIT_SECONDS";
 /// The longest wait where [`MAX_WAIT_ENV`] is unset (the template's default):
 /// with the stage's default throttle, waiting acquires of every user together
-/// hold at most 200 + 100/s × 5 s = 700 function instances (SECURITY.md).
+/// hold at most 200 + 100/s × 5 s = 700 function instances, and waiting
+/// acquires of permits 50 + 20/s × 5 s = 150 more (SECURITY.md).
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 5;
 
 /// Why a function could not start.

@@ -32,8 +32,20 @@ pub enum ApiError {
     /// The lock cannot be deleted while a live lease holds it.
     #[error("lock is held by a live lease; unlock it first")]
     LockHeld,
+    /// No semaphore of that name exists for this user.
+    #[error("semaphore not found")]
+    SemaphoreNotFound,
+    /// The semaphore cannot be deleted while a live lease holds a permit.
+    #[error("semaphore has permits held by live leases; release them first")]
+    SemaphoreHeld,
+    /// The semaphore was created with another number of permits.
+    #[error("permits does not match: this semaphore has {permits} permits (delete it, once free, to change them)")]
+    PermitsMismatch {
+        /// The semaphore's own count.
+        permits: u8,
+    },
     /// The `Idempotency-Key` of an acquire was granted for another request.
-    #[error("Idempotency-Key was already used for an acquire with another requester or ttlSeconds; use a new key for a new request")]
+    #[error("Idempotency-Key was already used for an acquire with another requester, ttlSeconds or permits; use a new key for a new request")]
     IdempotencyKeyReused,
     /// The calling key was rotated and this is not a retry of that rotation.
     #[error("this key was rotated; only a retry of that rotation (its Idempotency-Key, within 15 minutes) gets the new key, and a rotated key cannot revoke others")]
@@ -96,11 +108,14 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::LockNotFound => StatusCode::NOT_FOUND,
+            Self::LockNotFound | Self::SemaphoreNotFound => StatusCode::NOT_FOUND,
             Self::LockQuotaExceeded => StatusCode::FORBIDDEN,
-            Self::LockHeld | Self::IdempotencyKeyReused | Self::KeyRotated | Self::TooManyKeys => {
-                StatusCode::CONFLICT
-            }
+            Self::LockHeld
+            | Self::SemaphoreHeld
+            | Self::PermitsMismatch { .. }
+            | Self::IdempotencyKeyReused
+            | Self::KeyRotated
+            | Self::TooManyKeys => StatusCode::CONFLICT,
             Self::TooManyWaiting { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +130,9 @@ impl ApiError {
             Self::LockNotFound => codes::LOCK_NOT_FOUND,
             Self::LockQuotaExceeded => codes::LOCK_QUOTA_EXCEEDED,
             Self::LockHeld => codes::LOCK_HELD,
+            Self::SemaphoreNotFound => codes::SEMAPHORE_NOT_FOUND,
+            Self::SemaphoreHeld => codes::SEMAPHORE_HELD,
+            Self::PermitsMismatch { .. } => codes::PERMITS_MISMATCH,
             Self::IdempotencyKeyReused => codes::IDEMPOTENCY_KEY_REUSED,
             Self::KeyRotated => codes::KEY_ROTATED,
             Self::TooManyKeys => codes::TOO_MANY_KEYS,

@@ -9,8 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use lock_wire::{
-    IdempotencyKey, KeyGrace, LeaseId, LeaseTtl, LockName, Requester, Timestamp, ValidationError,
-    WaitTime, MAX_LABEL_BYTES,
+    IdempotencyKey, KeyGrace, LeaseId, LeaseTtl, LockName, Requester, SemaphoreName, Timestamp,
+    ValidationError, WaitTime, MAX_LABEL_BYTES,
 };
 
 /// A tenant: a UUID, lower-case hyphenated. Comes only from the authorizer.

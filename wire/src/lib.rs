@@ -11,6 +11,7 @@
 mod backoff;
 mod list;
 mod routes;
+mod semaphores;
 mod time;
 mod values;
 
@@ -18,10 +19,11 @@ pub use backoff::{jittered, Backoff};
 pub use list::{Cursor, PageLimit, MAX_PAGE_LIMIT};
 // Every route's row and its JSON types: a new route is one file's edit.
 pub use routes::*;
+pub use semaphores::*;
 pub use time::Timestamp;
 pub use values::{
     hyphenated_uuid, IdempotencyKey, KeyGrace, LeaseId, LeaseTtl, LockName, Requester,
-    ValidationError, WaitTime, MAX_LABEL_BYTES,
+    SemaphoreName, ValidationError, WaitTime, MAX_LABEL_BYTES,
 };
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,12 @@ pub mod codes {
     pub const LOCK_NOT_FOUND: &str = "LOCK_NOT_FOUND";
     /// `409`: the lock is held by a live lease (delete).
     pub const LOCK_HELD: &str = "LOCK_HELD";
+    /// `404`: no such semaphore.
+    pub const SEMAPHORE_NOT_FOUND: &str = "SEMAPHORE_NOT_FOUND";
+    /// `409`: a live lease holds one of the semaphore's permits (delete).
+    pub const SEMAPHORE_HELD: &str = "SEMAPHORE_HELD";
+    /// `409`: the semaphore has another number of permits than asked.
+    pub const PERMITS_MISMATCH: &str = "PERMITS_MISMATCH";
     /// `409`: the `Idempotency-Key` was granted for another requester or TTL.
     pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
     /// `409`: the calling key was rotated; only a retry of that rotation

@@ -1,10 +1,11 @@
-//! The values of `GET /v0/locks`: the page size and the cursor.
+//! The values of `GET /v0/locks`: the page size and the cursor (which
+//! `GET /v0/semaphores` shares).
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::values::{LockName, ValidationError, MAX_LABEL_BYTES};
+use crate::values::{LockName, SemaphoreName, ValidationError, MAX_LABEL_BYTES};
 
 /// Most locks one page holds, and the page without `limit`: the default
 /// quota of names, so a user within it gets every lock in one answer.
@@ -78,7 +79,16 @@ const CURSOR_VERSION: &str = "c1";
 impl Cursor {
     /// The cursor that continues after lock `name`.
     pub fn after(name: &LockName) -> Self {
-        let hex: String = name.as_str().bytes().map(|b| format!("{b:02x}")).collect();
+        Self::after_name(name.as_str())
+    }
+
+    /// The cursor that continues after semaphore `name`.
+    pub fn after_semaphore(name: &SemaphoreName) -> Self {
+        Self::after_name(name.as_str())
+    }
+
+    fn after_name(name: &str) -> Self {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
         Self(format!("{CURSOR_VERSION}{hex}"))
     }
 

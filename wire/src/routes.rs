@@ -43,6 +43,18 @@ pub enum Route {
     DeleteLock,
     /// `GET /v0/locks?limit=&cursor=`: the caller's locks.
     ListLocks,
+    /// `POST /v0/semaphore`: acquire one of a semaphore's permits.
+    AcquirePermit,
+    /// `GET /v0/semaphore?semaphoreName=`: inspect a semaphore.
+    GetSemaphore,
+    /// `POST /v0/semaphore/release`: end a permit's lease, or force.
+    ReleasePermit,
+    /// `POST /v0/semaphore/renew`: extend a live permit's lease.
+    RenewPermit,
+    /// `POST /v0/semaphore/delete`: delete a semaphore no lease holds.
+    DeleteSemaphore,
+    /// `GET /v0/semaphores?limit=&cursor=`: the caller's semaphores.
+    ListSemaphores,
 }
 
 /// One row of the registry.
@@ -60,7 +72,7 @@ pub struct RouteSpec {
 
 impl Route {
     /// Every route, in the order the API documents them.
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 16] = [
         Route::SignUp,
         Route::RotateKey,
         Route::RevokeKey,
@@ -71,6 +83,12 @@ impl Route {
         Route::Renew,
         Route::DeleteLock,
         Route::ListLocks,
+        Route::AcquirePermit,
+        Route::GetSemaphore,
+        Route::ReleasePermit,
+        Route::RenewPermit,
+        Route::DeleteSemaphore,
+        Route::ListSemaphores,
     ];
 
     /// The registry's row for this route.
@@ -92,6 +110,12 @@ impl Route {
             Route::Renew => ("POST", "/v0/lock/renew", "renew", ApiKey),
             Route::DeleteLock => ("POST", "/v0/lock/delete", "delete-lock", ApiKey),
             Route::ListLocks => ("GET", "/v0/locks", "list-locks", ApiKey),
+            Route::AcquirePermit => ("POST", "/v0/semaphore", "acquire-permit", ApiKey),
+            Route::GetSemaphore => ("GET", "/v0/semaphore", "get-semaphore", ApiKey),
+            Route::ReleasePermit => ("POST", "/v0/semaphore/release", "release-permit", ApiKey),
+            Route::RenewPermit => ("POST", "/v0/semaphore/renew", "renew-permit", ApiKey),
+            Route::DeleteSemaphore => ("POST", "/v0/semaphore/delete", "delete-semaphore", ApiKey),
+            Route::ListSemaphores => ("GET", "/v0/semaphores", "list-semaphores", ApiKey),
         };
         RouteSpec {
             method,

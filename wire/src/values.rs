@@ -149,6 +149,10 @@ text_value!(
     Requester
 );
 text_value!(
+    /// A semaphore's name: the rules of [`LockName`], in a name space of its own.
+    SemaphoreName
+);
+text_value!(
     /// A lease identifier: a UUID, lower-case hyphenated.
     LeaseId
 );
@@ -161,6 +165,13 @@ impl LockName {
     /// Validates the `lockName` field.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         label("lockName", value).map(Self)
+    }
+}
+
+impl SemaphoreName {
+    /// Validates the `semaphoreName` field.
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        label("semaphoreName", value).map(Self)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Every route's example through its release binary.
 
-use lock_service::endpoints::{endpoint_of, Scene, FREED, HELD, RENEWED};
+use lock_service::endpoints::{
+    endpoint_of, Scene, FREED, HELD, POOL, POOL_PERMITS, RENEWED, SPENT,
+};
 use lock_service::lock_wire::{Access, Route};
 use serde_json::json;
 
@@ -63,7 +65,7 @@ async fn signed_up(f: &Functions) -> (String, String) {
     (field("userId"), field("apiKey"))
 }
 
-/// The examples' locks for `user` (not counted).
+/// The examples' locks and semaphores for `user` (not counted).
 async fn scene(f: &Functions, user: &str) -> Scene {
     let mut leases = Vec::new();
     for name in [HELD, RENEWED, FREED] {
@@ -76,8 +78,23 @@ async fn scene(f: &Functions, user: &str) -> Scene {
     let event = f.event(Route::Unlock, "", Some(unlock), &[], Some(user));
     let (_, answer) = f.call(Route::Unlock.function(), &event).await;
     assert_eq!(answer["unlocked"], true, "unlock: {answer}");
+    let mut permits = Vec::new();
+    for (name, count) in [(POOL, POOL_PERMITS), (POOL, POOL_PERMITS), (SPENT, 1)] {
+        let body = json!({"semaphoreName": name, "requester": "bench", "permits": count});
+        let event = f.event(Route::AcquirePermit, "", Some(body), &[], Some(user));
+        let (_, answer) = f.call(Route::AcquirePermit.function(), &event).await;
+        assert_eq!(answer["acquired"], true, "acquire {name}: {answer}");
+        let lease = answer["leaseId"].as_str().expect("a lease").to_owned();
+        permits.push((lease, answer["permit"].as_u64().expect("a permit") as u8));
+    }
+    let release = json!({"semaphoreName": SPENT, "leaseId": permits[2].0});
+    let event = f.event(Route::ReleasePermit, "", Some(release), &[], Some(user));
+    let (_, answer) = f.call(Route::ReleasePermit.function(), &event).await;
+    assert_eq!(answer["released"], true, "release: {answer}");
     Scene {
         held: leases[0].clone(),
         renewed: leases[1].clone(),
+        pool_held: permits[0].clone(),
+        pool_renewed: permits[1].clone(),
     }
 }

@@ -1,7 +1,9 @@
 //! [`Client`]: the connection, configuration and the one way every call is
-//! sent (retries included). One method per route is in `routes`.
+//! sent (retries included). One method per route is in `routes` (locks and
+//! keys) and `semaphores`.
 
 mod routes;
+mod semaphores;
 
 pub use routes::{default_requester, AcquireOptions, MAX_SERVER_WAIT};
 

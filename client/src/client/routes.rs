@@ -12,9 +12,27 @@ use lock_wire::{
     WaitTime, MAX_PAGE_LIMIT,
 };
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use super::{whole_seconds, Call, Client};
 use crate::lease::Lease;
 use crate::{Error, RetryPolicy};
+
+/// An acquire's answer: granted, or refused until when.
+pub(super) trait Granting {
+    fn granted(&self) -> bool;
+    fn expires_at(&self) -> Option<lock_wire::Timestamp>;
+}
+
+impl Granting for AcquireAnswer {
+    fn granted(&self) -> bool {
+        self.locked
+    }
+    fn expires_at(&self) -> Option<lock_wire::Timestamp> {
+        self.expires_at
+    }
+}
 
 /// Longest wait the service grants one acquire; longer waits ask again.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(20);
@@ -62,6 +80,34 @@ impl Client {
     /// `Idempotency-Key`, so an answer lost on the way gives the same lease
     /// on the retry. Not granted in time: [`Error::Held`].
     pub async fn acquire(&self, name: &str, options: &AcquireOptions) -> Result<Lease, Error> {
+        let lock_name = LockName::parse(name)?;
+        let requester = Requester::parse(&options.requester)?;
+        let ttl_seconds = options.ttl.map(ttl).transpose()?;
+        let body = |wait_seconds| AcquireRequest {
+            lock_name: lock_name.clone(),
+            requester: requester.clone(),
+            ttl_seconds,
+            wait_seconds,
+        };
+        let (answer, asked_at): (AcquireAnswer, _) = self
+            .ask_until_granted(Route::Acquire, options, body)
+            .await?;
+        Lease::granted(self.clone(), name, answer, options.ttl, asked_at)
+    }
+
+    /// Sends `route` with `body(waitSeconds)` until an answer grants, or
+    /// `options.wait` is over ([`Error::Held`]): every attempt with one
+    /// `Idempotency-Key`. The grant, and when it was asked for.
+    pub(super) async fn ask_until_granted<A, B>(
+        &self,
+        route: Route,
+        options: &AcquireOptions,
+        body: impl Fn(Option<WaitTime>) -> B,
+    ) -> Result<(A, Instant), Error>
+    where
+        A: DeserializeOwned + Granting,
+        B: Serialize,
+    {
         let key = options
             .idempotency_key
             .clone()
@@ -72,17 +118,12 @@ impl Client {
             let wait = give_up
                 .saturating_duration_since(asked_at)
                 .min(MAX_SERVER_WAIT);
-            let body = AcquireRequest {
-                lock_name: LockName::parse(name)?,
-                requester: Requester::parse(&options.requester)?,
-                ttl_seconds: options.ttl.map(ttl).transpose()?,
-                wait_seconds: (wait.as_secs() > 0)
-                    .then(|| WaitTime::from_seconds(wait.as_secs()))
-                    .transpose()?,
-            };
-            let mut call = Call::new(Route::Acquire, self.timeout + wait).json(&body);
+            let wait_seconds = (wait.as_secs() > 0)
+                .then(|| WaitTime::from_seconds(wait.as_secs()))
+                .transpose()?;
+            let mut call = Call::new(route, self.timeout + wait).json(&body(wait_seconds));
             call.idempotency_key = Some(&key);
-            let answer: AcquireAnswer = match self.send(call).await {
+            let answer: A = match self.send(call).await {
                 // As many of this user's acquires wait as may: wait as told
                 // (past the retries) while this wait lasts.
                 Err(Error::Throttled {
@@ -94,12 +135,12 @@ impl Client {
                 }
                 answer => answer?,
             };
-            if answer.locked {
-                return Lease::granted(self.clone(), name, answer, options.ttl, asked_at);
+            if answer.granted() {
+                return Ok((answer, asked_at));
             }
             if Instant::now() >= give_up {
                 return Err(Error::Held {
-                    expires_at: answer.expires_at,
+                    expires_at: answer.expires_at(),
                 });
             }
             // The service answered before the wait was over (it bounds its
@@ -206,7 +247,7 @@ impl Client {
 
 /// A lease's time to live in whole seconds (rounded up, so it is never
 /// shortened), refused as the service would refuse it.
-fn ttl(ttl: Duration) -> Result<LeaseTtl, Error> {
+pub(super) fn ttl(ttl: Duration) -> Result<LeaseTtl, Error> {
     Ok(LeaseTtl::from_seconds(whole_seconds(ttl))?)
 }
 
@@ -344,6 +385,10 @@ mod tests {
             "fencingToken": 1
         });
         let key = json!({ "userId": "u", "apiKey": "k" });
+        let semaphore = json!({
+            "semaphoreName": "s", "permits": 2, "available": 2, "holders": [],
+            "createdAt": "2026-12-01T00:00:00.000Z", "updatedAt": "2026-12-01T00:00:00.000Z"
+        });
         for route in Route::ALL {
             let called = match route {
                 Route::SignUp => {
@@ -389,6 +434,39 @@ mod tests {
                 Route::ListLocks => {
                     fake.answers(json!({ "locks": [view] }));
                     client.list_page(10, None).await.map(drop)
+                }
+                Route::AcquirePermit => {
+                    let granted = json!({ "acquired": true, "leaseId": lease, "permit": 1, "fencingToken": 1, "permits": 2, "message": "permit acquired" });
+                    fake.answers(granted);
+                    let options = AcquireOptions::default();
+                    let permit = client.acquire_permit("s", 2, &options).await;
+                    permit.map(|lease| assert_eq!(lease.permit(), Some(1)))
+                }
+                Route::GetSemaphore => {
+                    fake.answers(semaphore.clone());
+                    client.get_semaphore("s").await.map(drop)
+                }
+                Route::ReleasePermit => {
+                    fake.answers(json!({ "released": true }));
+                    client
+                        .release_permit("s", lease, Some(1), None)
+                        .await
+                        .map(drop)
+                }
+                Route::RenewPermit => {
+                    fake.answers(json!({ "renewed": true }));
+                    client
+                        .renew_permit("s", lease, Some(1), None, None)
+                        .await
+                        .map(drop)
+                }
+                Route::DeleteSemaphore => {
+                    fake.answers(json!({ "deleted": true }));
+                    client.delete_semaphore("s").await
+                }
+                Route::ListSemaphores => {
+                    fake.answers(json!({ "semaphores": [semaphore] }));
+                    client.list_semaphores_page(10, None).await.map(drop)
                 }
             };
             called.unwrap_or_else(|err| panic!("{route:?}: {err}"));

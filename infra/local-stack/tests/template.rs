@@ -369,6 +369,7 @@ fn concurrency_and_throttles_are_parameters() {
     let resources = &doc["Resources"];
     for (function, reserved) in [
         ("AcquireFunction", "AcquireReservedConcurrency"),
+        ("AcquirePermitFunction", "AcquireReservedConcurrency"),
         ("AuthorizerFunction", "AuthorizerReservedConcurrency"),
     ] {
         let setting = &resources[function]["Properties"]["ReservedConcurrentExecutions"];

@@ -5,15 +5,21 @@
 
 use serde_json::Value;
 
-/// The locks an example may refer to, made for one user before the
-/// examples run: `held` ([`HELD`], no expiry), `renewed` ([`RENEWED`], a
-/// lease to renew) and [`FREED`] (acquired, then released).
+/// The locks and semaphores an example may refer to, made for one user
+/// before the examples run: `held` ([`HELD`], no expiry), `renewed`
+/// ([`RENEWED`], a lease to renew), [`FREED`] (acquired, then released),
+/// two leases on [`POOL`] (one to release, one to renew) and [`SPENT`]
+/// (acquired, then released).
 #[derive(Clone, Debug)]
 pub struct Scene {
     /// The lease holding [`HELD`].
     pub held: String,
     /// The lease holding [`RENEWED`].
     pub renewed: String,
+    /// A lease on a permit of [`POOL`], and the permit, to release.
+    pub pool_held: (String, u8),
+    /// A lease on a permit of [`POOL`], and the permit, to renew.
+    pub pool_renewed: (String, u8),
 }
 
 /// A lock of the scene that a lease holds, without expiry.
@@ -22,6 +28,12 @@ pub const HELD: &str = "held";
 pub const RENEWED: &str = "renewed";
 /// A lock of the scene that was acquired and released.
 pub const FREED: &str = "freed";
+/// A semaphore of the scene with [`POOL_PERMITS`] permits, two of them held.
+pub const POOL: &str = "pool";
+/// How many permits [`POOL`] has.
+pub const POOL_PERMITS: u8 = 2;
+/// A semaphore of the scene (one permit) that was acquired and released.
+pub const SPENT: &str = "spent";
 
 /// One valid request of an endpoint, and what its answer must show.
 #[derive(Clone, Debug, Default)]

@@ -5,29 +5,43 @@
 //! ([`Route`]) from one set of states, for tests.
 
 mod acquire;
+mod acquire_permit;
 mod delete_lock;
+mod delete_semaphore;
 mod example;
 mod get_lock;
+mod get_semaphore;
 mod list_locks;
+mod list_semaphores;
+mod release_permit;
 mod renew;
+mod renew_permit;
 mod revoke_key;
 mod revoke_other_keys;
 mod rotate_key;
 mod sign_up;
 mod unlock;
 mod view;
+mod waiting;
 
-pub use acquire::{Acquire, AcquireInput, Acquirer, MAX_WAIT_ATTEMPTS, PLACE_LAPSE_MARGIN};
+pub use acquire::{Acquire, AcquireInput, Acquirer};
+pub use acquire_permit::AcquirePermit;
 pub use delete_lock::DeleteLock;
-pub use example::{Example, Scene, FREED, HELD, RENEWED};
+pub use delete_semaphore::DeleteSemaphore;
+pub use example::{Example, Scene, FREED, HELD, POOL, POOL_PERMITS, RENEWED, SPENT};
 pub use get_lock::GetLock;
+pub use get_semaphore::GetSemaphore;
 pub use list_locks::ListLocks;
+pub use list_semaphores::ListSemaphores;
+pub use release_permit::{ReleaseBy, ReleaseInput, ReleasePermit};
 pub use renew::Renew;
+pub use renew_permit::RenewPermit;
 pub use revoke_key::RevokeKey;
 pub use revoke_other_keys::RevokeOtherKeys;
 pub use rotate_key::{RotateInput, RotateKey};
 pub use sign_up::SignUp;
 pub use unlock::{Unlock, UnlockBy};
+pub use waiting::{MAX_WAIT_ATTEMPTS, PLACE_LAPSE_MARGIN};
 
 use std::future::Future;
 
@@ -44,7 +58,7 @@ use crate::store::{KeyStore, LockStore};
 /// A DynamoDB table of the template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
-    /// `LocksTable`: locks, and each user's names and waiting items.
+    /// `LocksTable`: locks, semaphores, and each user's names and waiting items.
     Locks,
     /// `ApiKeysTable`: keys by hash, and each user's record of keys.
     ApiKeys,
@@ -181,6 +195,12 @@ pub const fn endpoint_of(route: Route) -> EndpointOf {
         Route::Renew => of!(Renew),
         Route::DeleteLock => of!(DeleteLock),
         Route::ListLocks => of!(ListLocks),
+        Route::AcquirePermit => of!(AcquirePermit),
+        Route::GetSemaphore => of!(GetSemaphore),
+        Route::ReleasePermit => of!(ReleasePermit),
+        Route::RenewPermit => of!(RenewPermit),
+        Route::DeleteSemaphore => of!(DeleteSemaphore),
+        Route::ListSemaphores => of!(ListSemaphores),
     }
 }
 
@@ -198,6 +218,12 @@ pub async fn dispatch(route: Route, states: &States, request: Request) -> Respon
         Route::Renew => respond::<Renew>(&states.locks, request).await,
         Route::DeleteLock => respond::<DeleteLock>(&states.locks, request).await,
         Route::ListLocks => respond::<ListLocks>(&states.locks, request).await,
+        Route::AcquirePermit => respond::<AcquirePermit>(&states.acquirer, request).await,
+        Route::GetSemaphore => respond::<GetSemaphore>(&states.locks, request).await,
+        Route::ReleasePermit => respond::<ReleasePermit>(&states.locks, request).await,
+        Route::RenewPermit => respond::<RenewPermit>(&states.locks, request).await,
+        Route::DeleteSemaphore => respond::<DeleteSemaphore>(&states.locks, request).await,
+        Route::ListSemaphores => respond::<ListSemaphores>(&states.locks, request).await,
     }
 }
 

@@ -1,7 +1,9 @@
-//! A lock as `GET /v0/lock` and `GET /v0/locks` show it.
+//! A lock as `GET /v0/lock` and `GET /v0/locks` show it, and a semaphore
+//! as `GET /v0/semaphore` and `GET /v0/semaphores` do.
 
-use lock_wire::LockView;
+use lock_wire::{LockView, PermitHolder, SemaphoreView};
 
+use crate::store::Semaphore;
 use crate::types::{Lock, Timestamp};
 
 /// `lock` as the API shows it at `now`.
@@ -15,5 +17,29 @@ pub(super) fn view(lock: Lock, now: Timestamp) -> LockView {
         updated_at: lock.updated_at,
         fencing_token: lock.fencing_token,
         expires_at: lock.expires_at,
+    }
+}
+
+/// `semaphore` as the API shows it (its holders: the live leases when read).
+pub(super) fn semaphore_view(semaphore: Semaphore) -> SemaphoreView {
+    let holders: Vec<PermitHolder> = semaphore
+        .holders
+        .into_iter()
+        .map(|permit| PermitHolder {
+            lease_id: permit.lease_id.into(),
+            leased_by: permit.leased_by.into(),
+            permit: permit.slot,
+            acquired_at: permit.acquired_at,
+            expires_at: Some(permit.expires_at),
+            fencing_token: permit.fencing_token,
+        })
+        .collect();
+    SemaphoreView {
+        semaphore_name: semaphore.name.into(),
+        permits: semaphore.permits,
+        available: semaphore.permits.saturating_sub(holders.len() as u8),
+        holders,
+        created_at: semaphore.created_at,
+        updated_at: semaphore.updated_at,
     }
 }

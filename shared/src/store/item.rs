@@ -47,12 +47,21 @@ pub(super) const OWNER: &str = "owner";
 /// The one placeholder that names no attribute: `#place` is bound by the
 /// caller to the attribute of one waiting place (`p0`, `p1`, …).
 pub(super) const PLACE: &str = "place";
+// Semaphore items (see `semaphores`).
+pub(super) const PERMITS: &str = "permits";
+pub(super) const ACQUIRED_AT: &str = "acquiredAt";
+pub(super) const DELETED_BY: &str = "deletedBy";
+pub(super) const GENERATION: &str = "generation";
+pub(super) const TO: &str = "to";
+/// A placeholder replaced by the name of one key's guard attribute
+/// (`moved` and 16 hex digits) before it is sent.
+pub(super) const MOVED: &str = "moved";
 
 /// Every attribute an expression may name (the tests check each expression
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 26] = [
+pub(super) const ATTRIBUTES: [&str; 32] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -79,6 +88,12 @@ pub(super) const ATTRIBUTES: [&str; 26] = [
     UNTIL,
     OWNER,
     PLACE,
+    PERMITS,
+    ACQUIRED_AT,
+    DELETED_BY,
+    GENERATION,
+    TO,
+    MOVED,
 ];
 
 /// The `ExpressionAttributeNames` of a request whose expressions are

@@ -26,7 +26,7 @@ use crate::types::{LeaseId, LeaseTtl, LockName, Timestamp, UserId};
 pub struct LockStore {
     pub(super) table: Table,
     pub(super) page_size: Option<i32>,
-    quota: Option<u32>,
+    pub(super) quota: Option<u32>,
 }
 
 impl LockStore {

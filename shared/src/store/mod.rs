@@ -10,6 +10,7 @@
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
 //! - `reads`: get and list;
 //! - `table`: the one place requests name their table;
+//! - [`semaphores`]: N leases of one name, a slot item each;
 //! - [`waiting`]: places for waiting acquires, a set number per tenant;
 //! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
 
@@ -20,11 +21,13 @@ pub mod locks;
 mod outcomes;
 pub mod quota;
 mod reads;
+pub mod semaphores;
 mod table;
 pub mod users;
 pub mod waiting;
 
 pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
 pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
+pub use semaphores::{Permit, PermitAcquired, Semaphore, SemaphorePage};
 pub use users::RevokedOthers;
 pub use waiting::Place;

@@ -14,6 +14,8 @@
 //!   created the name meanwhile, the element is taken out again.
 //! - A delete takes out the element of the lock it deleted.
 //!
+//! A semaphore is one name: its record carries its element, as a lock does.
+//!
 //! Every change adds or takes out one element of its own and none can undo
 //! another's (taking out an element twice is a no-op), so the set never holds
 //! fewer elements than there are locks: never more than the quota of names.
@@ -41,6 +43,7 @@ use super::item::{
     attribute_names, landed, number_attr, number_value, old_item_on_condition_failure, sort_key,
     string_attr, Item, CREATED_AT, HEALED_AT, SLOT, SLOTS,
 };
+use super::semaphores::{is_record, SEMAPHORES_START};
 use super::LockStore;
 use crate::error::StoreError;
 use crate::schema::LOCKS_SORT_KEY;
@@ -232,19 +235,23 @@ impl LockStore {
         Ok(true)
     }
 
-    /// The elements of `user`'s locks: strongly consistent `Query` pages of
-    /// the partition (1 MB each), projected to what an element needs.
+    /// The elements of `user`'s locks and semaphores: strongly consistent
+    /// `Query` pages of the partition from the first semaphore item on (1 MB
+    /// each), projected to what an element needs; a semaphore's slots bear none.
     async fn lock_slots(&self, user: &UserId) -> Result<HashSet<Slot>, StoreError> {
         let (mut slots, mut start_key) = (HashSet::new(), None);
         loop {
             let page = self
-                .locks_query(user, &[SLOTS_PROJECTION])
+                .partition_query(user, SEMAPHORES_START, &[SLOTS_PROJECTION])
                 .projection_expression(SLOTS_PROJECTION)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
             for item in page.items() {
-                slots.insert(Slot::of_lock(item)?);
+                let position = string_attr(item, LOCKS_SORT_KEY)?;
+                if position >= FIRST_LOCK_NAME || is_record(position) {
+                    slots.insert(Slot::of_lock(item)?);
+                }
             }
             start_key = page.last_evaluated_key;
             if start_key.is_none() {

@@ -16,6 +16,17 @@ impl LockStore {
     /// partition from the first possible lock name on, so never the quota's
     /// names item; `also` are the other expressions it will carry.
     pub(super) fn locks_query(&self, user: &UserId, also: &[&str]) -> QueryFluentBuilder {
+        self.partition_query(user, FIRST_LOCK_NAME, also)
+    }
+
+    /// A strongly consistent `Query` of `user`'s partition from sort key
+    /// `first` on; `also` are the other expressions it will carry.
+    pub(super) fn partition_query(
+        &self,
+        user: &UserId,
+        first: &str,
+        also: &[&str],
+    ) -> QueryFluentBuilder {
         let expressions: Vec<&str> = std::iter::once(PARTITION_LOCKS)
             .chain(also.iter().copied())
             .collect();
@@ -24,7 +35,7 @@ impl LockStore {
             .key_condition_expression(PARTITION_LOCKS)
             .set_expression_attribute_names(Some(attribute_names(&expressions)))
             .expression_attribute_values(":userId", string_value(user.as_str()))
-            .expression_attribute_values(":firstName", string_value(FIRST_LOCK_NAME))
+            .expression_attribute_values(":firstName", string_value(first))
             .consistent_read(true)
     }
 

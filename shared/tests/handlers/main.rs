@@ -150,6 +150,12 @@ impl Api {
             .await
     }
 
+    /// `POST /v0/semaphore` for one of `permits` permits of `semaphore`.
+    async fn acquire_permit(&self, user: &UserId, semaphore: &str, permits: u8) -> Answer {
+        let body = json!({ "semaphoreName": semaphore, "requester": "r", "permits": permits });
+        self.post(user, "/v0/semaphore", &body.to_string()).await
+    }
+
     async fn unlock(&self, user: &UserId, lock: &str, lease: &str) -> Answer {
         let body = json!({ "lockName": lock, "leaseId": lease }).to_string();
         self.call(event("POST", "/v0/unlock", Some(user), Some(&body), &[]))

@@ -3,7 +3,9 @@
 //! not compile.
 
 use lambda_http::http::StatusCode;
-use lock_service::endpoints::{endpoint_of, Scene, FREED, HELD, RENEWED};
+use lock_service::endpoints::{
+    endpoint_of, Scene, FREED, HELD, POOL, POOL_PERMITS, RENEWED, SPENT,
+};
 use lock_service::keys::ApiKey;
 use lock_service::lock_wire::{Access, Route};
 use lock_service::types::UserId;
@@ -20,14 +22,30 @@ async fn signed_up(api: &Api) -> (UserId, String) {
     (user, created.body["apiKey"].as_str().unwrap().to_owned())
 }
 
-/// The scene's locks, for `user`.
+/// The scene's locks and semaphores, for `user`.
 async fn scene(api: &Api, user: &UserId) -> Scene {
     let lease = |answer: super::Answer| answer.body["leaseId"].as_str().unwrap().to_owned();
     let held = lease(api.acquire(user, HELD, "r").await);
     let renewed = lease(api.acquire(user, RENEWED, "r").await);
     let freed = lease(api.acquire(user, FREED, "r").await);
     assert_eq!(api.unlock(user, FREED, &freed).await.body["unlocked"], true);
-    Scene { held, renewed }
+    let permit = |answer: super::Answer| {
+        assert_eq!(answer.body["acquired"], true, "{answer:?}");
+        let slot = answer.body["permit"].as_u64().unwrap() as u8;
+        (answer.body["leaseId"].as_str().unwrap().to_owned(), slot)
+    };
+    let pool_held = permit(api.acquire_permit(user, POOL, POOL_PERMITS).await);
+    let pool_renewed = permit(api.acquire_permit(user, POOL, POOL_PERMITS).await);
+    let (spent, _) = permit(api.acquire_permit(user, SPENT, 1).await);
+    let release = json!({ "semaphoreName": SPENT, "leaseId": spent }).to_string();
+    let released = api.post(user, "/v0/semaphore/release", &release).await;
+    assert_eq!(released.body["released"], true, "{released:?}");
+    Scene {
+        held,
+        renewed,
+        pool_held,
+        pool_renewed,
+    }
 }
 
 /// Each route's example answers `200` with what the example says; the key

@@ -6,6 +6,7 @@ mod grants;
 mod leases;
 mod listing;
 mod retries;
+mod semaphores;
 mod tenants;
 
 use testkit::at;

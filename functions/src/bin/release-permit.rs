@@ -1,0 +1,5 @@
+//! The Lambda function for `POST /v0/semaphore/release`.
+
+fn main() -> Result<(), lock_service::lambda::Error> {
+    lock_service::lambda::serve::<lock_service::endpoints::ReleasePermit>()
+}

@@ -1,0 +1,387 @@
+//! Semaphores: at most `permits` live leases of one name, each a lease of
+//! its own, without transactions, TTL or streams (docs/SEMANTICS.md,
+//! "Semaphores").
+//!
+//! A semaphore is items in its tenant's partition, under sort keys that no
+//! lock name can have (they start with `\u{2}`; lock names are at least a
+//! space): its record `\u{2}NAME\u{1}` (the count of permits, when it was
+//! created, its element of the quota) and one item per permit slot,
+//! `\u{2}NAME\u{1}00` to `\u{2}NAME\u{1}63`, each holding at most one lease
+//! with its own expiry and fencing token. One strongly consistent `Query`
+//! (`begins_with` the record's key) reads a semaphore whole.
+//!
+//! - [`acquire`]: the grant, one conditional write on a slot;
+//! - [`leases`]: release, force release, renew and delete.
+
+mod acquire;
+mod leases;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::expressions::{uses_value, PARTITION_SEMAPHORES, SEMAPHORE_ITEMS};
+use super::item::{
+    attribute_names, number_attr, optional_string, sort_key, string_attr, string_value, Item,
+    ACQUIRED_AT, CREATED_AT, DELETED_BY, EXPIRES_AT, FENCING_TOKEN, LEASED_BY, LEASE_ID, LOCKED,
+    PERMITS, UPDATED_AT,
+};
+use super::LockStore;
+use crate::error::StoreError;
+use crate::schema::LOCKS_SORT_KEY;
+use crate::types::{LeaseId, Requester, SemaphoreName, Timestamp, UserId};
+
+pub use acquire::PermitAcquired;
+
+/// Where semaphore items start in a partition's sort order (after the
+/// quota's and the waiting places' items, before every lock name).
+pub const SEMAPHORES_START: &str = "\u{2}";
+/// Where they end: no key starts with this.
+const SEMAPHORES_END: &str = "\u{3}";
+/// Ends a semaphore's name in its keys: below every character a name may
+/// have, so a semaphore's items are together, in name order.
+const NAME_END: char = '\u{1}';
+/// A permit's TTL when neither the request nor the template gives one.
+pub const DEFAULT_PERMIT_TTL_SECONDS: u64 = 300;
+
+/// The sort key of semaphore `name`'s record (and the prefix of its slots').
+pub(super) fn record_position(name: &str) -> String {
+    format!("{SEMAPHORES_START}{name}{NAME_END}")
+}
+
+/// The sort key of permit slot `slot` of semaphore `name`.
+fn slot_position(name: &SemaphoreName, slot: u8) -> String {
+    format!("{}{slot:02}", record_position(name.as_str()))
+}
+
+/// Whether sort key `position` is a semaphore's record (a quota element's
+/// bearer, like a lock) rather than one of its slots.
+pub(super) fn is_record(position: &str) -> bool {
+    position.starts_with(SEMAPHORES_START) && position.ends_with(NAME_END)
+}
+
+/// A live permit: the lease holding one slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permit {
+    /// The slot (0-based).
+    pub slot: u8,
+    /// The lease.
+    pub lease_id: LeaseId,
+    /// Its requester.
+    pub leased_by: Requester,
+    /// When it was granted.
+    pub acquired_at: Timestamp,
+    /// When it expires (every permit does).
+    pub expires_at: Timestamp,
+    /// Its fencing token: larger for every grant of this slot, ever.
+    pub fencing_token: u64,
+}
+
+/// A semaphore as stored now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Semaphore {
+    /// Its name.
+    pub name: SemaphoreName,
+    /// How many leases it grants at once.
+    pub permits: u8,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When a permit was last granted, renewed or released.
+    pub updated_at: Timestamp,
+    /// The live leases, by slot.
+    pub holders: Vec<Permit>,
+}
+
+/// One page of a user's semaphores, in name order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SemaphorePage {
+    /// The semaphores of the page.
+    pub semaphores: Vec<Semaphore>,
+    /// Whether more follow the last one.
+    pub more: bool,
+}
+
+/// A slot as one read found it.
+#[derive(Debug)]
+enum SlotState {
+    /// No item: a creation cut short (grantable, created by the grant).
+    Missing,
+    /// A delete's tombstone: not grantable.
+    Closed,
+    /// No live lease holds it.
+    Free,
+    /// A live lease holds it.
+    Live(Permit),
+}
+
+/// A semaphore's items as one `Query` read them.
+#[derive(Debug, Default)]
+struct Stored {
+    record: Option<Item>,
+    slots: BTreeMap<u8, Item>,
+}
+
+impl Stored {
+    /// The count of permits its record holds (0 without a record).
+    fn permits(&self) -> Result<u8, StoreError> {
+        match &self.record {
+            None => Ok(0),
+            Some(record) => Ok(number_attr(record, PERMITS)?.min(64) as u8),
+        }
+    }
+
+    fn state(&self, slot: u8, now: Timestamp) -> Result<SlotState, StoreError> {
+        Ok(match self.slots.get(&slot) {
+            None => SlotState::Missing,
+            Some(item) if item.contains_key(DELETED_BY) || !item.contains_key(PERMITS) => {
+                SlotState::Closed
+            }
+            Some(item) => match live_permit(item, slot, now)? {
+                Some(permit) => SlotState::Live(permit),
+                None => SlotState::Free,
+            },
+        })
+    }
+
+    /// The live leases at `now`, by slot.
+    fn holders(&self, now: Timestamp) -> Result<Vec<Permit>, StoreError> {
+        let mut holders = Vec::new();
+        for slot in 0..self.permits()? {
+            if let SlotState::Live(permit) = self.state(slot, now)? {
+                holders.push(permit);
+            }
+        }
+        Ok(holders)
+    }
+
+    /// The semaphore as it stood (`None`: it has no record).
+    fn semaphore(
+        &self,
+        name: &SemaphoreName,
+        now: Timestamp,
+    ) -> Result<Option<Semaphore>, StoreError> {
+        let Some(record) = &self.record else {
+            return Ok(None);
+        };
+        let created_at = Timestamp::from_millis(number_attr(record, CREATED_AT)?);
+        let permits = self.permits()?;
+        let updated_at = self
+            .slots
+            .range(..permits)
+            .filter_map(|(_, item)| number_attr(item, UPDATED_AT).ok())
+            .map(Timestamp::from_millis)
+            .fold(created_at, Timestamp::max);
+        Ok(Some(Semaphore {
+            name: name.clone(),
+            permits,
+            created_at,
+            updated_at,
+            holders: self.holders(now)?,
+        }))
+    }
+
+    /// When the first live lease ends, if any holds a slot.
+    fn earliest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
+        let holders = self.holders(now).ok()?;
+        holders.iter().map(|permit| permit.expires_at).min()
+    }
+}
+
+/// The lease of slot item `item` if one is live at `now`.
+fn live_permit(item: &Item, slot: u8, now: Timestamp) -> Result<Option<Permit>, StoreError> {
+    let locked = item.get(LOCKED).and_then(|v| v.as_bool().ok()) == Some(&true);
+    let expires_at = Timestamp::from_millis(number_attr(item, EXPIRES_AT).unwrap_or(0));
+    if !locked || expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(permit_of(item, slot)?))
+}
+
+/// The lease a slot item holds (live or not).
+fn permit_of(item: &Item, slot: u8) -> Result<Permit, StoreError> {
+    Ok(Permit {
+        slot,
+        lease_id: LeaseId::from_trusted(string_attr(item, LEASE_ID)?.to_owned()),
+        leased_by: Requester::from_trusted(string_attr(item, LEASED_BY)?.to_owned()),
+        acquired_at: Timestamp::from_millis(number_attr(item, ACQUIRED_AT)?),
+        expires_at: Timestamp::from_millis(number_attr(item, EXPIRES_AT)?),
+        fencing_token: number_attr(item, FENCING_TOKEN)?,
+    })
+}
+
+/// `request` with those of `values` that its expressions use (DynamoDB
+/// refuses unused ones).
+fn with_values(
+    mut request: UpdateItemFluentBuilder,
+    expressions: &[&str],
+    values: Vec<(&'static str, AttributeValue)>,
+) -> UpdateItemFluentBuilder {
+    for (placeholder, value) in values {
+        if uses_value(expressions, placeholder) {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+    }
+    request
+}
+
+impl LockStore {
+    /// A conditional update of slot `slot` of `name`, its names bound.
+    fn slot_update(
+        &self,
+        user: &UserId,
+        name: &SemaphoreName,
+        slot: u8,
+        condition: &str,
+        update: &str,
+    ) -> UpdateItemFluentBuilder {
+        self.table
+            .update(sort_key(user, &slot_position(name, slot)))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(attribute_names(&[condition, update])))
+    }
+
+    /// Semaphore `name` of `user` as stored now (a strongly consistent `Query`).
+    pub async fn semaphore(
+        &self,
+        user: &UserId,
+        name: &SemaphoreName,
+        now: Timestamp,
+    ) -> Result<Option<Semaphore>, StoreError> {
+        self.read_semaphore(user, name).await?.semaphore(name, now)
+    }
+
+    /// The record and slots of `name`: one strongly consistent `Query` (a
+    /// semaphore's items are well under DynamoDB's 1 MB page).
+    async fn read_semaphore(
+        &self,
+        user: &UserId,
+        name: &SemaphoreName,
+    ) -> Result<Stored, StoreError> {
+        let prefix = record_position(name.as_str());
+        let (mut stored, mut start_key) = (Stored::default(), None);
+        loop {
+            let page = self
+                .table
+                .query()
+                .key_condition_expression(SEMAPHORE_ITEMS)
+                .set_expression_attribute_names(Some(attribute_names(&[SEMAPHORE_ITEMS])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .expression_attribute_values(":prefix", string_value(&prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                stored.add(&prefix, item.clone())?;
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(stored);
+            }
+        }
+    }
+
+    /// The semaphores of `user` in name order after `after` (from the first
+    /// if `None`), at most `limit`, and whether more remain: strongly
+    /// consistent `Query` calls of the partition's semaphore items only,
+    /// reading the items of at most `limit` semaphores and the next record.
+    pub async fn semaphore_page(
+        &self,
+        user: &UserId,
+        after: Option<&str>,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<SemaphorePage, StoreError> {
+        let (mut groups, mut more): (Vec<(String, Stored)>, _) = (Vec::new(), false);
+        let mut start_key = after.map(|name| {
+            // After every item of that semaphore (its slots end in digits).
+            sort_key(user, &format!("{}\u{7f}", record_position(name)))
+        });
+        'pages: loop {
+            let page = self
+                .table
+                .query()
+                .key_condition_expression(PARTITION_SEMAPHORES)
+                .set_expression_attribute_names(Some(attribute_names(&[PARTITION_SEMAPHORES])))
+                .expression_attribute_values(":userId", string_value(user.as_str()))
+                .expression_attribute_values(":from", string_value(SEMAPHORES_START))
+                .expression_attribute_values(":to", string_value(SEMAPHORES_END))
+                .consistent_read(true)
+                .limit(((limit + 1 - groups.len()) * 65).min(1000) as i32)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await?;
+            for item in page.items() {
+                let position = string_attr(item, LOCKS_SORT_KEY)?.to_owned();
+                if is_record(&position) {
+                    if groups.len() == limit {
+                        more = true;
+                        break 'pages;
+                    }
+                    groups.push((position.clone(), Stored::default()));
+                }
+                // Slots follow their record; a tombstone without one is skipped.
+                if let Some((prefix, stored)) = groups.last_mut() {
+                    if position.starts_with(prefix.as_str()) {
+                        stored.add(prefix, item.clone())?;
+                    }
+                }
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        let mut semaphores = Vec::new();
+        for (prefix, stored) in &groups {
+            let name = &prefix[SEMAPHORES_START.len()..prefix.len() - NAME_END.len_utf8()];
+            let name = SemaphoreName::from_trusted(name.to_owned());
+            semaphores.extend(stored.semaphore(&name, now)?);
+        }
+        Ok(SemaphorePage { semaphores, more })
+    }
+}
+
+impl Stored {
+    /// Files `item` (of the semaphore whose record key is `prefix`) as its
+    /// record or one of its slots.
+    fn add(&mut self, prefix: &str, item: Item) -> Result<(), StoreError> {
+        let position = string_attr(&item, LOCKS_SORT_KEY)?;
+        match position.strip_prefix(prefix) {
+            Some("") => self.record = Some(item),
+            Some(slot) => {
+                if let Ok(slot) = slot.parse::<u8>() {
+                    self.slots.insert(slot, item);
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// The `Idempotency-Key` a slot item's lease was granted for, if any.
+fn key_of(item: &Item) -> Option<&str> {
+    optional_string(item, super::item::IDEMPOTENCY_KEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::quota::{FIRST_LOCK_NAME, NAMES_KEY};
+    use crate::store::waiting::WAITING_KEY;
+
+    #[test]
+    fn semaphore_items_sort_between_the_tenants_items_and_the_locks() {
+        let name = SemaphoreName::parse("pool").unwrap();
+        let record = record_position(name.as_str());
+        assert!(NAMES_KEY < SEMAPHORES_START && WAITING_KEY < SEMAPHORES_START);
+        assert!(record.as_str() < FIRST_LOCK_NAME && SEMAPHORES_END < FIRST_LOCK_NAME);
+        assert!(is_record(&record) && !is_record(&slot_position(&name, 7)));
+        // A name that extends another sorts after all of the other's items.
+        let longer = record_position("pool b");
+        assert!(slot_position(&name, 63) < longer && format!("{record}\u{7f}") < longer);
+    }
+}

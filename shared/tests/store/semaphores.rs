@@ -1,0 +1,470 @@
+//! Semaphores on both engines: the one-write grant, at most `permits`
+//! live leases, reclaim of an expired permit, the count fixed at creation,
+//! idempotent retries, release and renew, delete.
+
+use lock_service::lock_wire::{PermitSlot, Permits};
+use lock_service::store::{Deleted, Permit};
+use lock_service::store::{Grant, PermitAcquired, Released, Renewed};
+use lock_service::types::{IdempotencyKey, LeaseId, SemaphoreName, UserId};
+use rstest::rstest;
+use rstest_reuse::apply;
+use testkit::{engines, requester, ttl, user, Stores};
+
+use super::at;
+
+fn name(text: &str) -> SemaphoreName {
+    SemaphoreName::parse(text).unwrap()
+}
+
+fn slot(number: u8) -> PermitSlot {
+    PermitSlot::new(u64::from(number)).unwrap()
+}
+
+fn permits(count: u8) -> Permits {
+    Permits::new(u64::from(count)).unwrap()
+}
+
+/// Acquires one of `count` permits of `semaphore` for `lease` (TTL 10 s),
+/// with `key` if given: the outcome and the calls it made.
+async fn take(
+    f: &Stores,
+    user: &UserId,
+    semaphore: &str,
+    count: u8,
+    lease: &LeaseId,
+    key: Option<&str>,
+    now_offset: u64,
+) -> (PermitAcquired, usize) {
+    let key = key.map(|key| IdempotencyKey::parse(key).unwrap());
+    let asker = requester("worker");
+    let grant = Grant {
+        requester: &asker,
+        lease,
+        ttl: ttl(10),
+        idempotency_key: key.as_ref(),
+    };
+    let (outcome, calls) = f
+        .calls
+        .during(f.locks.acquire_permit(
+            user,
+            &name(semaphore),
+            permits(count),
+            &grant,
+            at(now_offset),
+        ))
+        .await;
+    (outcome.unwrap(), calls)
+}
+
+fn granted(outcome: PermitAcquired) -> Permit {
+    match outcome {
+        PermitAcquired::Granted { permit, .. } => permit,
+        other => panic!("not granted: {other:?}"),
+    }
+}
+
+#[apply(engines)]
+async fn a_new_semaphore_grants_then_each_free_permit_in_one_write(f: Stores, user: UserId) {
+    let (first, _) = take(&f, &user, "pool", 3, &LeaseId::generate(), None, 0).await;
+    let first = granted(first);
+    let mut slots = vec![first.slot];
+    for _ in 0..2 {
+        let (outcome, _) = take(&f, &user, "pool", 3, &LeaseId::generate(), None, 10).await;
+        slots.push(granted(outcome).slot);
+    }
+    slots.sort();
+    assert_eq!(slots, [0, 1, 2], "three leases, three permits");
+    let (refused, _) = take(&f, &user, "pool", 3, &LeaseId::generate(), None, 20).await;
+    assert_eq!(
+        refused,
+        PermitAcquired::Held {
+            permits: 3,
+            expires_at: Some(at(10_000)),
+        }
+    );
+    let semaphore = f
+        .locks
+        .semaphore(&user, &name("pool"), at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((semaphore.permits, semaphore.holders.len()), (3, 3));
+    assert_eq!(semaphore.created_at, at(0));
+}
+
+#[apply(engines)]
+async fn a_semaphore_is_one_name_of_the_quota(mut f: Stores, user: UserId) {
+    f.locks = f.locks.clone().with_quota(Some(2));
+    let (first, _) = take(&f, &user, "pool", 5, &LeaseId::generate(), None, 0).await;
+    granted(first);
+    let (second, _) = take(&f, &user, "pool", 5, &LeaseId::generate(), None, 0).await;
+    granted(second);
+    testkit::granted(
+        testkit::try_take(&f.locks, &user, "pool", "r", &LeaseId::generate(), at(0))
+            .await
+            .unwrap(),
+    );
+    let (over, _) = take(&f, &user, "other", 5, &LeaseId::generate(), None, 0).await;
+    assert_eq!(over, PermitAcquired::QuotaExceeded);
+}
+
+#[apply(engines)]
+async fn a_free_permit_of_a_standing_semaphore_is_one_write_keyed_or_not(f: Stores, user: UserId) {
+    granted(
+        take(&f, &user, "pool", 64, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    // Every other slot is free: whichever the first write tries, it lands.
+    let (outcome, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), None, 1).await;
+    granted(outcome);
+    assert_eq!(calls, 1, "an uncontended grant is one call");
+    let (outcome, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), Some("k-1"), 2).await;
+    let keyed = granted(outcome);
+    // The key's home slot could have been one of the two taken: then one
+    // read and one write more.
+    assert!(calls == 1 || calls == 3, "{calls} calls");
+    // Its retry lands on its own grant first.
+    let (retry, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), Some("k-1"), 3).await;
+    assert_eq!(granted(retry), keyed);
+    assert!(calls <= f.calls_for_lost_race() + 1, "{calls} calls");
+}
+
+#[apply(engines)]
+async fn an_expired_permit_is_reclaimed_at_once_and_its_token_rises(f: Stores, user: UserId) {
+    let old = granted(
+        take(&f, &user, "one", 1, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let (refused, _) = take(&f, &user, "one", 1, &LeaseId::generate(), None, 9_999).await;
+    assert!(
+        matches!(refused, PermitAcquired::Held { .. }),
+        "{refused:?}"
+    );
+    let lease = LeaseId::generate();
+    let (outcome, calls) = take(&f, &user, "one", 1, &lease, None, 10_000).await;
+    let new = granted(outcome);
+    assert_eq!(calls, 1, "reclaiming is the grant's one write");
+    assert_eq!((new.slot, new.lease_id.clone()), (0, lease));
+    assert!(new.fencing_token > old.fencing_token);
+    // The old lease can neither release nor renew.
+    let released = f
+        .locks
+        .release_permit(
+            &user,
+            &name("one"),
+            &old.lease_id,
+            Some(slot(0)),
+            at(10_001),
+        )
+        .await;
+    assert_eq!(released.unwrap(), Released::NotHolder);
+    let renewed = f
+        .locks
+        .renew_permit(&user, &name("one"), &old.lease_id, None, None, at(10_001))
+        .await;
+    assert_eq!(renewed.unwrap(), Renewed::NotLive);
+}
+
+#[apply(engines)]
+async fn the_count_is_fixed_and_a_reused_key_is_told_before_it(f: Stores, user: UserId) {
+    let first = granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), Some("k"), 0)
+            .await
+            .0,
+    );
+    let (other, _) = take(&f, &user, "pool", 3, &LeaseId::generate(), None, 1).await;
+    assert_eq!(other, PermitAcquired::PermitsMismatch { permits: 2 });
+    // The same key with another count: a reused key, not a mismatch.
+    let (reused, _) = take(&f, &user, "pool", 3, &LeaseId::generate(), Some("k"), 1).await;
+    assert_eq!(reused, PermitAcquired::KeyReused);
+    let semaphore = f
+        .locks
+        .semaphore(&user, &name("pool"), at(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(semaphore.holders, vec![first]);
+}
+
+#[apply(engines)]
+async fn a_keyed_retry_after_its_grant_moved_never_holds_two_permits(f: Stores, user: UserId) {
+    // One permit of two held: a keyed acquire lands on the other, whichever
+    // its home. Then the first is freed, so that a retry whose first write
+    // tries there could take it: it must find its own grant instead.
+    let mut other = granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    for key in ["k-0", "k-1", "k-2", "k-3", "k-4", "k-5", "k-6", "k-7"] {
+        let mine = granted(
+            take(&f, &user, "pool", 2, &LeaseId::generate(), Some(key), 1)
+                .await
+                .0,
+        );
+        assert_ne!(mine.slot, other.slot, "{key}");
+        let freed = f
+            .locks
+            .release_permit(
+                &user,
+                &name("pool"),
+                &other.lease_id,
+                Some(slot(other.slot)),
+                at(2),
+            )
+            .await;
+        assert_eq!(freed.unwrap(), Released::Freed);
+        let retry = granted(
+            take(&f, &user, "pool", 2, &LeaseId::generate(), Some(key), 3)
+                .await
+                .0,
+        );
+        assert_eq!(retry, mine, "{key}");
+        let semaphore = f
+            .locks
+            .semaphore(&user, &name("pool"), at(4))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(semaphore.holders, vec![mine.clone()], "{key}");
+        other = mine;
+    }
+}
+
+#[apply(engines)]
+async fn release_is_one_write_and_a_retry_of_it_is_true(f: Stores, user: UserId) {
+    let permit = granted(
+        take(&f, &user, "pool", 4, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let (released, calls) = f
+        .calls
+        .during(f.locks.release_permit(
+            &user,
+            &name("pool"),
+            &permit.lease_id,
+            Some(slot(permit.slot)),
+            at(1),
+        ))
+        .await;
+    assert_eq!((released.unwrap(), calls), (Released::Freed, 1));
+    let again = f
+        .locks
+        .release_permit(&user, &name("pool"), &permit.lease_id, None, at(2))
+        .await;
+    assert_eq!(again.unwrap(), Released::Freed, "a retried release");
+    let missing = f
+        .locks
+        .release_permit(&user, &name("none"), &permit.lease_id, None, at(2))
+        .await;
+    assert_eq!(missing.unwrap(), Released::NotFound);
+}
+
+#[apply(engines)]
+async fn a_permit_released_after_it_expired_is_not_released(f: Stores, user: UserId) {
+    let permit = granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let late = f
+        .locks
+        .release_permit(
+            &user,
+            &name("pool"),
+            &permit.lease_id,
+            Some(slot(permit.slot)),
+            at(10_000),
+        )
+        .await;
+    assert_eq!(late.unwrap(), Released::Expired);
+    let renewed = f
+        .locks
+        .renew_permit(
+            &user,
+            &name("pool"),
+            &permit.lease_id,
+            Some(slot(permit.slot)),
+            None,
+            at(10_000),
+        )
+        .await;
+    assert_eq!(renewed.unwrap(), Renewed::NotLive);
+}
+
+#[apply(engines)]
+async fn renew_extends_one_permit_in_one_write(f: Stores, user: UserId) {
+    let permit = granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let (renewed, calls) = f
+        .calls
+        .during(f.locks.renew_permit(
+            &user,
+            &name("pool"),
+            &permit.lease_id,
+            Some(slot(permit.slot)),
+            ttl(60),
+            at(5_000),
+        ))
+        .await;
+    assert_eq!(
+        renewed.unwrap(),
+        Renewed::Extended {
+            expires_at: Some(at(65_000))
+        }
+    );
+    assert_eq!(calls, 1);
+    // Its own TTL again (60 s now), found without the slot.
+    let own = f
+        .locks
+        .renew_permit(
+            &user,
+            &name("pool"),
+            &permit.lease_id,
+            None,
+            None,
+            at(6_000),
+        )
+        .await;
+    assert_eq!(
+        own.unwrap(),
+        Renewed::Extended {
+            expires_at: Some(at(66_000))
+        }
+    );
+}
+
+#[apply(engines)]
+async fn force_ends_one_permit_or_every_live_one(f: Stores, user: UserId) {
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(granted(
+            take(&f, &user, "pool", 3, &LeaseId::generate(), None, 0)
+                .await
+                .0,
+        ));
+    }
+    let (one, calls) = f
+        .calls
+        .during(f.locks.force_release_permits(
+            &user,
+            &name("pool"),
+            Some(slot(held[0].slot)),
+            at(1),
+        ))
+        .await;
+    assert_eq!((one.unwrap(), calls), (Released::Freed, 1));
+    let stale = f
+        .locks
+        .release_permit(&user, &name("pool"), &held[0].lease_id, None, at(2))
+        .await;
+    assert_eq!(
+        stale.unwrap(),
+        Released::NotHolder,
+        "a forced lease is dead"
+    );
+    let all = f
+        .locks
+        .force_release_permits(&user, &name("pool"), None, at(2))
+        .await;
+    assert_eq!(all.unwrap(), Released::Freed);
+    let semaphore = f
+        .locks
+        .semaphore(&user, &name("pool"), at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(semaphore.holders.is_empty());
+    let none = f
+        .locks
+        .force_release_permits(&user, &name("none"), None, at(3))
+        .await;
+    assert_eq!(none.unwrap(), Released::NotFound);
+}
+
+#[apply(engines)]
+async fn delete_refuses_a_held_semaphore_and_frees_the_name(mut f: Stores, user: UserId) {
+    f.locks = f.locks.clone().with_quota(Some(1));
+    let permit = granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let held = f.locks.delete_semaphore(&user, &name("pool"), at(1)).await;
+    assert_eq!(held.unwrap(), Deleted::Held);
+    // Refused: every permit still grants.
+    granted(
+        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 2)
+            .await
+            .0,
+    );
+    let deleted = f
+        .locks
+        .delete_semaphore(&user, &name("pool"), at(10_003))
+        .await;
+    assert_eq!(deleted.unwrap(), Deleted::Done);
+    assert_eq!(
+        f.locks
+            .semaphore(&user, &name("pool"), at(10_001))
+            .await
+            .unwrap(),
+        None
+    );
+    let again = f
+        .locks
+        .delete_semaphore(&user, &name("pool"), at(10_004))
+        .await;
+    assert_eq!(again.unwrap(), Deleted::NotFound);
+    // The name is free again (quota 1) and may come back with another count;
+    // its slots' tokens go on rising.
+    let new = granted(
+        take(&f, &user, "pool", 3, &LeaseId::generate(), None, 20_000)
+            .await
+            .0,
+    );
+    let semaphore = f
+        .locks
+        .semaphore(&user, &name("pool"), at(20_001))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(semaphore.permits, 3);
+    if new.slot == permit.slot {
+        assert!(new.fencing_token > permit.fencing_token);
+    }
+}
+
+#[apply(engines)]
+async fn the_quotas_heal_counts_a_semaphore_as_the_name_it_is(mut f: Stores, user: UserId) {
+    f.locks = f.locks.clone().with_quota(Some(2));
+    granted(
+        take(&f, &user, "pool", 3, &LeaseId::generate(), None, 0)
+            .await
+            .0,
+    );
+    let lock = testkit::try_take(&f.locks, &user, "lock", "r", &LeaseId::generate(), at(0)).await;
+    testkit::granted(lock.unwrap());
+    // Long after, a new name finds the quota full and heals: the
+    // semaphore's element is no orphan, so the name is still refused.
+    let later = lock_service::store::quota::HEAL_INTERVAL_MILLIS + 120_000;
+    let lock =
+        testkit::try_take(&f.locks, &user, "new", "r", &LeaseId::generate(), at(later)).await;
+    assert_eq!(lock.unwrap(), lock_service::store::Acquired::QuotaExceeded);
+    let (semaphore, _) = take(
+        &f,
+        &user,
+        "new-pool",
+        2,
+        &LeaseId::generate(),
+        None,
+        later + 1,
+    )
+    .await;
+    assert_eq!(semaphore, PermitAcquired::QuotaExceeded);
+}
