@@ -62,9 +62,11 @@ macro_rules! small_number {
                     Text(String),
                     Other(serde::de::IgnoredAny),
                 }
-                let value = match Given::deserialize(d) {
-                    Ok(Given::Number(n)) => Some(n),
-                    Ok(Given::Text(text)) if $accept_text => text.parse().ok(),
+                // Every JSON value is one of these; an error is serde's own
+                // (a missing field), kept so that it names the field.
+                let value = match Given::deserialize(d)? {
+                    Given::Number(n) => Some(n),
+                    Given::Text(text) if $accept_text => text.parse().ok(),
                     _ => None,
                 };
                 value
