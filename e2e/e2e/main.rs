@@ -11,6 +11,7 @@ mod contract;
 mod keys;
 mod pagination;
 mod refusals;
+mod semaphores;
 mod tenants;
 mod waiting;
 
@@ -80,6 +81,9 @@ fn main() -> std::process::ExitCode {
         keys::keys_rotate_and_revoke,
         keys::a_leaked_key_cannot_follow_or_lock_out_its_rotation,
         pagination::pagination_lists_every_lock_once_in_order,
+        semaphores::semaphore_flow,
+        semaphores::twelve_acquirers_three_permits,
+        semaphores::semaphore_bad_input,
     ];
     harness.run(trials)
 }

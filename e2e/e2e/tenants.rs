@@ -11,9 +11,10 @@ use testkit::api::{lease_of, Api};
 /// locks are exactly as they were after every request.
 pub async fn tenant_isolation(api: Api) {
     let tenants = Tenants::set_up(api).await;
-    let alice_before = tenants.api.locks(&tenants.alice).await.body;
+    let alice_before = tenants.alice_state().await;
     for cases in [
         tenants.her_locks_and_leases(),
+        tenants.her_semaphores(),
         tenants.her_names_in_his_namespace(),
         tenants.her_identity_and_his_keys(),
     ] {
@@ -28,7 +29,8 @@ pub async fn tenant_isolation(api: Api) {
 }
 
 /// Alice, her locks (one held with her idempotency key, one held, one
-/// freed), and Bob, who forges her identifiers into his requests.
+/// freed) and a semaphore, and Bob, who forges her identifiers into his
+/// requests.
 struct Tenants {
     api: Api,
     alice_id: String,
@@ -38,6 +40,7 @@ struct Tenants {
     shared_lease: String,
     private_lease: String,
     freed_lease: String,
+    pool_lease: String,
 }
 
 /// A request Bob sends, the status it must get, and fields its answer must
@@ -60,6 +63,7 @@ impl Tenants {
             shared_lease: String::new(),
             private_lease: String::new(),
             freed_lease: String::new(),
+            pool_lease: String::new(),
         };
         let api = &tenants.api;
         tenants.shared_lease = lease_of(&api.send(tenants.alice_payroll_acquire()).await);
@@ -68,7 +72,63 @@ impl Tenants {
         tenants.freed_lease = lease_of(&api.acquire(alice, "alice-freed", "alice").await);
         let freed = api.unlock(alice, "alice-freed", &tenants.freed_lease).await;
         assert_eq!(freed.body["unlocked"], true);
+        let pool = json!({ "semaphoreName": "alice-pool", "requester": "alice", "permits": 1, "ttlSeconds": 3600 });
+        let pool = api.post_json("/v0/semaphore", alice, pool).await;
+        assert_eq!(
+            (pool.body["acquired"].clone(), pool.body["permit"].clone()),
+            (json!(true), json!(0))
+        );
+        tenants.pool_lease = pool.body["leaseId"].as_str().unwrap().to_owned();
         tenants
+    }
+
+    /// Her locks and semaphores as she sees them.
+    async fn alice_state(&self) -> Value {
+        let semaphores = self
+            .api
+            .send(self.api.get("/v0/semaphores", Some(&self.alice)));
+        json!({
+            "locks": self.api.locks(&self.alice).await.body,
+            "semaphores": semaphores.await.body,
+        })
+    }
+
+    /// Every semaphore route naming her semaphore and lease: unknown to
+    /// him; the same name in his namespace is his own semaphore.
+    fn her_semaphores(&self) -> Vec<Case> {
+        let (ok, not_found) = (StatusCode::OK, StatusCode::NOT_FOUND);
+        let lease =
+            json!({ "semaphoreName": "alice-pool", "leaseId": self.pool_lease, "permit": 0 });
+        let named = json!({ "semaphoreName": "alice-pool" });
+        let force = json!({ "semaphoreName": "alice-pool", "force": true });
+        let get = self.api.get("/v0/semaphore", Some(&self.bob));
+        let get = get.query(&[("semaphoreName", "alice-pool")]);
+        let list = self.api.get("/v0/semaphores", Some(&self.bob));
+        let hidden = |what, request| (what, request, not_found, json!(null));
+        let take = json!({ "semaphoreName": "alice-pool", "requester": "bob", "permits": 5 });
+        vec![
+            hidden("get her semaphore", get),
+            ("list semaphores", list, ok, json!({ "semaphores": [] })),
+            hidden(
+                "release her permit",
+                self.post("/v0/semaphore/release", lease.clone()),
+            ),
+            hidden("renew her permit", self.post("/v0/semaphore/renew", lease)),
+            hidden(
+                "force her permits",
+                self.post("/v0/semaphore/release", force),
+            ),
+            hidden(
+                "delete her semaphore",
+                self.post("/v0/semaphore/delete", named),
+            ),
+            (
+                "acquire her semaphore's name",
+                self.post("/v0/semaphore", take),
+                ok,
+                json!({ "acquired": true, "permits": 5 }),
+            ),
+        ]
     }
 
     fn alice_payroll_acquire(&self) -> RequestBuilder {
@@ -247,6 +307,7 @@ impl Tenants {
             &self.shared_lease,
             &self.private_lease,
             &self.freed_lease,
+            &self.pool_lease,
         ];
         for (case, request, status, expected) in cases {
             let answer = self.api.send(self.forge(request)).await;
@@ -272,8 +333,11 @@ impl Tenants {
                 let names: Vec<_> = locks.iter().map(|l| l["lockName"].clone()).collect();
                 assert!(names.iter().all(|n| n == "payroll"), "{case}: {names:?}");
             }
-            let after = self.api.locks(&self.alice).await.body;
-            assert_eq!(&after, alice_before, "{case} changed her locks");
+            let after = self.alice_state().await;
+            assert_eq!(
+                &after, alice_before,
+                "{case} changed her locks or semaphores"
+            );
         }
     }
 }

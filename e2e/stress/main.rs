@@ -15,6 +15,9 @@
 //! - afterwards the lock is free and shows the last grant's fencing token, so
 //!   no acknowledged grant or release was lost.
 //!
+//! A semaphore's run (`permits.rs`) checks its own properties under
+//! dropped answers: at most N live leases, per-slot token order.
+//!
 //! Faults (`--faults`), each injected while the clients run: the fault proxy
 //! between the functions and dynalite drops answers after dynalite applied
 //! the write (`drop`), delays traffic (`delay`) or resets connections before
@@ -29,6 +32,7 @@
 
 mod client;
 mod faults;
+mod permits;
 mod run;
 
 use std::sync::Arc;
@@ -111,6 +115,12 @@ struct Cli {
     /// Grants each client makes in a run under a fault.
     #[arg(long, default_value_t = 5)]
     fault_cycles: usize,
+    /// Tasks of the semaphore's run (dropped answers, 3 permits).
+    #[arg(long, default_value_t = 12)]
+    permit_clients: usize,
+    /// Acquires each task of the semaphore's run makes.
+    #[arg(long, default_value_t = 6)]
+    permit_cycles: usize,
     #[command(flatten)]
     test: Arguments,
 }
@@ -179,7 +189,25 @@ fn main() -> std::process::ExitCode {
             Shared { backend, stack }
         })
     });
-    let trials = matrix
+    let (permit_clients, permit_cycles) = (cli.permit_clients, cli.permit_cycles);
+    let permits_trial = harness.trial(
+        &format!("permits_drop_{permit_clients}"),
+        Duration::from_secs(1800),
+        move |shared: Arc<Shared>| async move {
+            let run = permits::run_permits(
+                &shared.stack,
+                &shared.backend,
+                permit_clients,
+                permit_cycles,
+                3,
+            );
+            match run.await {
+                Ok(summary) => println!("{summary}"),
+                Err(violations) => panic!("\n    {}", violations.join("\n    ")),
+            }
+        },
+    );
+    let mut trials: Vec<_> = matrix
         .into_iter()
         .map(|(fault, clients, cycles)| {
             let name = format!("{}_{clients}", fault.name());
@@ -195,5 +223,6 @@ fn main() -> std::process::ExitCode {
             )
         })
         .collect();
+    trials.push(permits_trial);
     harness.run_with(cli.test, trials)
 }

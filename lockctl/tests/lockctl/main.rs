@@ -181,6 +181,7 @@ fn main() -> std::process::ExitCode {
         run::lost_lease_stops_the_command_and_leaves_the_new_holder,
         run::ctrl_c_reaches_the_command_and_releases_the_lock,
         run::run_waits_past_the_service_maximum_until_released,
+        run::run_permits_two_lets_two_of_three_in,
         retries::lost_acquire_answer_gives_the_same_lease_on_retry,
         retries::bad_gateway_is_retried_and_unlock_keeps_its_lease,
         retries::kept_lease_renews_and_reports_loss,

@@ -200,3 +200,50 @@ async fn finish_child(child: tokio::process::Child) -> std::process::Output {
         .expect("lockctl ended")
         .unwrap()
 }
+
+/// Three `lockctl run --permits 2` at once: two run together, the third
+/// after one of them ends, each with its permit in `LOCK_PERMIT`; then the
+/// semaphore subcommands see it free, delete it, and find it gone.
+pub async fn run_permits_two_lets_two_of_three_in(ctx: Ctx) {
+    let script = r#"echo "$LOCK_PERMIT $LOCK_FENCING_TOKEN $(date +%s%N)"; sleep 2; date +%s%N"#;
+    let options = ["--permits", "2", "--ttl", "10s", "--wait", "30s"];
+    let contenders: Vec<_> = (0..3)
+        .map(|_| {
+            let command = ctx.lockctl(&run_sh("pool", &options, script));
+            tokio::spawn(crate::finish(command))
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for contender in contenders {
+        let out = contender.await.unwrap();
+        assert_eq!(out.code, 0, "{out:?}");
+        let words: Vec<&str> = out.stdout.split_whitespace().collect();
+        let [permit, _token, start, end] = words[..] else {
+            panic!("{out:?}")
+        };
+        let (start, end): (u128, u128) = (start.parse().unwrap(), end.parse().unwrap());
+        assert!(permit == "0" || permit == "1", "{out:?}");
+        runs.push((start, end, permit.to_owned()));
+    }
+    runs.sort();
+    let overlaps = |a: &(u128, u128, String), b: &(u128, u128, String)| a.0 < b.1 && b.0 < a.1;
+    assert!(overlaps(&runs[0], &runs[1]), "two ran at once: {runs:?}");
+    assert!(
+        !(overlaps(&runs[0], &runs[2]) && overlaps(&runs[1], &runs[2])),
+        "three at once: {runs:?}"
+    );
+    assert_ne!(runs[0].2, runs[1].2, "two holders of one permit: {runs:?}");
+    let seen = ctx.run(&["get", "--semaphore", "pool", "-o", "json"]).await;
+    assert_eq!(
+        (seen.code, seen.json()["available"].clone()),
+        (0, 2.into()),
+        "{seen:?}"
+    );
+    let listed = ctx.run(&["list", "--semaphores"]).await;
+    assert!(listed.stdout.contains("pool"), "{listed:?}");
+    let mismatch = ctx.run(&run_sh("pool", &["--permits", "3"], "true")).await;
+    assert_eq!(mismatch.code, 65, "{mismatch:?}");
+    assert_eq!(ctx.run(&["delete", "--semaphore", "pool"]).await.code, 0);
+    let gone = ctx.run(&["get", "--semaphore", "pool"]).await;
+    assert_eq!(gone.code, 66, "{gone:?}");
+}
