@@ -62,8 +62,8 @@ template-lint: $(DEPLOY)/.stamp ## cfn-lint, sam validate --lint and the SAM tra
 test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast
 
-stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill); history checkers
-	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10
+stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill), then 64 tasks on a semaphore of 3 permits with dropped answers; history checkers
+	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10 --permit-clients 64 --permit-cycles 10
 
 # The functions' package, built on its own (as sam build does: the bench's
 # dependencies must not change the functions' features).

@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client;
 use lock_service::config::DEFAULT_MAX_LOCKS;
 use lock_service::keys::ApiKey;
-use lock_service::store::{Acquired, Grant, KeyStore, LockStore, Released};
-use lock_service::types::{LeaseId, LockName, Requester, Timestamp, UserId};
+use lock_service::lock_wire::{PermitSlot, Permits};
+use lock_service::store::{Acquired, Grant, KeyStore, LockStore, Permit, PermitAcquired, Released};
+use lock_service::types::{
+    LeaseId, LeaseTtl, LockName, Requester, SemaphoreName, Timestamp, UserId,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -38,7 +41,7 @@ pub const FLOOR: (&str, &str) = ("floor: answered at once, no DynamoDB call", "f
 pub type Samples = BTreeMap<&'static str, Vec<Duration>>;
 
 /// The operations timed, and their functions.
-const OPERATIONS: [(&str, &str); 7] = [
+const OPERATIONS: [(&str, &str); 9] = [
     ("acquire (granted, existing name)", "acquire"),
     ("acquire (refused)", "acquire"),
     ("get", "get-lock"),
@@ -46,6 +49,8 @@ const OPERATIONS: [(&str, &str); 7] = [
     ("list (page of 100)", "list-locks"),
     ("authorize", "authorizer"),
     ("sign up", "create-user"),
+    ("acquire a permit (granted, 1 of 1 free)", "acquire-permit"),
+    ("release a permit (given its slot)", "release-permit"),
 ];
 
 /// `iterations` of each operation through the functions, then raw.
@@ -95,7 +100,8 @@ pub async fn through_samples(
     let names: Vec<LockName> = (0..iterations)
         .map(|i| LockName::parse(&format!("warm-{i:05}")).expect("valid"))
         .collect();
-    // Every name exists and is free: acquires below take the one-write path.
+    // Every name exists and is free: acquires below take the one-write
+    // path; so does each semaphore of the same name (another name space).
     for name in &names {
         let lease = LeaseId::generate();
         acquire_raw(&locks, &user_id, name, &lease).await;
@@ -103,6 +109,9 @@ pub async fn through_samples(
             .release(&user_id, name, &lease, Timestamp::now())
             .await
             .expect("released");
+        let semaphore = semaphore_of(name);
+        let permit = permit_raw(&locks, &user_id, &semaphore, &lease).await;
+        release_permit_raw(&locks, &user_id, &semaphore, &permit).await;
     }
     let through = through_functions(functions, &user_id, &names, &key).await;
     (through, user_id, names, key)
@@ -148,6 +157,17 @@ async fn through_functions(
         let signup = functions.event(Route::SignUp, "", None, &[], None);
         let (_, took) = timed(functions, "create-user", &signup).await;
         time(OPERATIONS[6].0, took);
+        let body = json!({ "semaphoreName": name.as_str(), "requester": "bench", "permits": 1 });
+        let acquire = functions.event(Route::AcquirePermit, "", Some(body), &[], me);
+        let (answer, took) = timed(functions, "acquire-permit", &acquire).await;
+        assert_eq!(answer["acquired"], true, "warm permit: {answer}");
+        time(OPERATIONS[7].0, took);
+        let release =
+            json!({ "semaphoreName": name.as_str(), "leaseId": answer["leaseId"], "permit": 0 });
+        let release = functions.event(Route::ReleasePermit, "", Some(release), &[], me);
+        let (answer, took) = timed(functions, "release-permit", &release).await;
+        assert_eq!(answer["released"], true, "warm permit release: {answer}");
+        time(OPERATIONS[8].0, took);
     }
     samples
 }
@@ -210,8 +230,60 @@ async fn raw(
             .await
             .expect("registered");
         push(&mut samples, OPERATIONS[6].0, started);
+        let semaphore = semaphore_of(name);
+        let started = Instant::now();
+        let permit = permit_raw(locks, user, &semaphore, &lease).await;
+        push(&mut samples, OPERATIONS[7].0, started);
+        let started = Instant::now();
+        release_permit_raw(locks, user, &semaphore, &permit).await;
+        push(&mut samples, OPERATIONS[8].0, started);
     }
     samples
+}
+
+/// The semaphore named as lock `name` is (a name space of its own).
+fn semaphore_of(name: &LockName) -> SemaphoreName {
+    SemaphoreName::parse(name.as_str()).expect("valid")
+}
+
+/// The one permit of semaphore `name` for `lease`, as the function grants it.
+async fn permit_raw(
+    locks: &LockStore,
+    user: &UserId,
+    name: &SemaphoreName,
+    lease: &LeaseId,
+) -> Permit {
+    let requester = Requester::parse("bench").expect("valid");
+    let grant = Grant {
+        requester: &requester,
+        lease,
+        ttl: LeaseTtl::from_seconds(300).ok(),
+        idempotency_key: None,
+    };
+    let one = Permits::new(1).expect("valid");
+    match locks
+        .acquire_permit(user, name, one, &grant, Timestamp::now())
+        .await
+    {
+        Ok(PermitAcquired::Granted { permit, .. }) => permit,
+        other => panic!("raw permit: {other:?}"),
+    }
+}
+
+async fn release_permit_raw(
+    locks: &LockStore,
+    user: &UserId,
+    name: &SemaphoreName,
+    permit: &Permit,
+) {
+    let slot = PermitSlot::new(u64::from(permit.slot)).ok();
+    let released = locks
+        .release_permit(user, name, &permit.lease_id, slot, Timestamp::now())
+        .await;
+    assert!(
+        matches!(released, Ok(Released::Freed)),
+        "raw permit release: {released:?}"
+    );
 }
 
 fn push(samples: &mut Samples, operation: &'static str, started: Instant) {

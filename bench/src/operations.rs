@@ -4,6 +4,7 @@
 //! operation did what its label says, so a count is never of the wrong path.
 
 mod examples;
+mod semaphores;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -155,6 +156,7 @@ pub async fn count_all(functions: &Functions, proxy: &Proxy) -> Vec<Counted> {
     let lease_a = acquires(&mut c, &store, &user).await;
     let lease_c = retries_and_expiry(&mut c).await;
     reads_and_other_writes(&mut c, &lease_a, &lease_c).await;
+    semaphores::semaphores(&mut c).await;
     at_the_quota(&mut c, &store, &user).await;
     keys(&mut c, &key).await;
     examples::examples(&mut c).await;
