@@ -176,11 +176,13 @@ pub(super) const FREE_SLOT_UPDATE: &str =
      #fencingToken = if_not_exists(#fencingToken, :tokenBase) \
      REMOVE #deletedBy, #gcAt, #leaseId, #leasedBy, #acquiredAt, #expiresAt, #leaseTtl, \
      #idempotencyKey, #idempotencyTtl, #forcedRelease";
-/// A key's guard may be set at its home slot where none of that key is
-/// live, or the live one points where this one does (`:slotNumber`) or
-/// where it pointed when read (`:seenTo`).
-pub(super) const GUARD_CONDITION: &str =
-    "#permits = :permits AND (attribute_not_exists(#moved) OR #moved.#until <= :now \
+/// A key's guard may be set at its home slot while that key holds no live
+/// lease there, where no guard of that key is live, or the live one points
+/// where this one does (`:slotNumber`) or where it pointed when read
+/// (`:seenTo`).
+pub(super) const GUARD_CONDITION: &str = "#permits = :permits \
+     AND NOT (#idempotencyKey = :idempotencyKey AND #locked = :true AND #expiresAt > :now) \
+     AND (attribute_not_exists(#moved) OR #moved.#until <= :now \
      OR #moved.#to = :slotNumber OR #moved.#to = :seenTo)";
 /// Set the guard `{to, until}` (lapsed guards seen are removed after it).
 pub(super) const GUARD_UPDATE: &str = "SET #moved = :guard";

@@ -10,10 +10,16 @@
 //! with its own expiry and fencing token. One strongly consistent `Query`
 //! (`begins_with` the record's key) reads a semaphore whole.
 //!
-//! - [`acquire`]: the grant, one conditional write on a slot;
-//! - [`leases`]: release, force release, renew and delete.
+//! - `acquire`: the grant, one conditional write on a slot;
+//! - `ask`: one acquire's home slot, guard, conditions and own grants;
+//! - `guard`: a keyed acquire's guard on its home slot;
+//! - `create`: a new semaphore's record and slots;
+//! - `leases`: release, force release, renew and delete.
 
 mod acquire;
+mod ask;
+mod create;
+mod guard;
 mod leases;
 
 use std::collections::BTreeMap;

@@ -1,9 +1,12 @@
 //! Semaphores on both engines: the one-write grant, at most `permits`
 //! live leases, reclaim of an expired permit, the count fixed at creation,
-//! idempotent retries, release and renew, delete.
+//! idempotent retries, the quota; release, renew, force and delete in
+//! `leases`.
+
+mod leases;
 
 use lock_service::lock_wire::{PermitSlot, Permits};
-use lock_service::store::{Deleted, Permit};
+use lock_service::store::Permit;
 use lock_service::store::{Grant, PermitAcquired, Released, Renewed};
 use lock_service::types::{IdempotencyKey, LeaseId, SemaphoreName, UserId};
 use rstest::rstest;
@@ -12,21 +15,21 @@ use testkit::{engines, requester, ttl, user, Stores};
 
 use super::at;
 
-fn name(text: &str) -> SemaphoreName {
+pub(super) fn name(text: &str) -> SemaphoreName {
     SemaphoreName::parse(text).unwrap()
 }
 
-fn slot(number: u8) -> PermitSlot {
+pub(super) fn slot(number: u8) -> PermitSlot {
     PermitSlot::new(u64::from(number)).unwrap()
 }
 
-fn permits(count: u8) -> Permits {
+pub(super) fn permits(count: u8) -> Permits {
     Permits::new(u64::from(count)).unwrap()
 }
 
 /// Acquires one of `count` permits of `semaphore` for `lease` (TTL 10 s),
 /// with `key` if given: the outcome and the calls it made.
-async fn take(
+pub(super) async fn take(
     f: &Stores,
     user: &UserId,
     semaphore: &str,
@@ -56,7 +59,7 @@ async fn take(
     (outcome.unwrap(), calls)
 }
 
-fn granted(outcome: PermitAcquired) -> Permit {
+pub(super) fn granted(outcome: PermitAcquired) -> Permit {
     match outcome {
         PermitAcquired::Granted { permit, .. } => permit,
         other => panic!("not granted: {other:?}"),
@@ -234,213 +237,6 @@ async fn a_keyed_retry_after_its_grant_moved_never_holds_two_permits(f: Stores, 
 }
 
 #[apply(engines)]
-async fn release_is_one_write_and_a_retry_of_it_is_true(f: Stores, user: UserId) {
-    let permit = granted(
-        take(&f, &user, "pool", 4, &LeaseId::generate(), None, 0)
-            .await
-            .0,
-    );
-    let (released, calls) = f
-        .calls
-        .during(f.locks.release_permit(
-            &user,
-            &name("pool"),
-            &permit.lease_id,
-            Some(slot(permit.slot)),
-            at(1),
-        ))
-        .await;
-    assert_eq!((released.unwrap(), calls), (Released::Freed, 1));
-    let again = f
-        .locks
-        .release_permit(&user, &name("pool"), &permit.lease_id, None, at(2))
-        .await;
-    assert_eq!(again.unwrap(), Released::Freed, "a retried release");
-    let missing = f
-        .locks
-        .release_permit(&user, &name("none"), &permit.lease_id, None, at(2))
-        .await;
-    assert_eq!(missing.unwrap(), Released::NotFound);
-}
-
-#[apply(engines)]
-async fn a_permit_released_after_it_expired_is_not_released(f: Stores, user: UserId) {
-    let permit = granted(
-        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
-            .await
-            .0,
-    );
-    let late = f
-        .locks
-        .release_permit(
-            &user,
-            &name("pool"),
-            &permit.lease_id,
-            Some(slot(permit.slot)),
-            at(10_000),
-        )
-        .await;
-    assert_eq!(late.unwrap(), Released::Expired);
-    let renewed = f
-        .locks
-        .renew_permit(
-            &user,
-            &name("pool"),
-            &permit.lease_id,
-            Some(slot(permit.slot)),
-            None,
-            at(10_000),
-        )
-        .await;
-    assert_eq!(renewed.unwrap(), Renewed::NotLive);
-}
-
-#[apply(engines)]
-async fn renew_extends_one_permit_in_one_write(f: Stores, user: UserId) {
-    let permit = granted(
-        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
-            .await
-            .0,
-    );
-    let (renewed, calls) = f
-        .calls
-        .during(f.locks.renew_permit(
-            &user,
-            &name("pool"),
-            &permit.lease_id,
-            Some(slot(permit.slot)),
-            ttl(60),
-            at(5_000),
-        ))
-        .await;
-    assert_eq!(
-        renewed.unwrap(),
-        Renewed::Extended {
-            expires_at: Some(at(65_000))
-        }
-    );
-    assert_eq!(calls, 1);
-    // Its own TTL again (60 s now), found without the slot.
-    let own = f
-        .locks
-        .renew_permit(
-            &user,
-            &name("pool"),
-            &permit.lease_id,
-            None,
-            None,
-            at(6_000),
-        )
-        .await;
-    assert_eq!(
-        own.unwrap(),
-        Renewed::Extended {
-            expires_at: Some(at(66_000))
-        }
-    );
-}
-
-#[apply(engines)]
-async fn force_ends_one_permit_or_every_live_one(f: Stores, user: UserId) {
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(granted(
-            take(&f, &user, "pool", 3, &LeaseId::generate(), None, 0)
-                .await
-                .0,
-        ));
-    }
-    let (one, calls) = f
-        .calls
-        .during(f.locks.force_release_permits(
-            &user,
-            &name("pool"),
-            Some(slot(held[0].slot)),
-            at(1),
-        ))
-        .await;
-    assert_eq!((one.unwrap(), calls), (Released::Freed, 1));
-    let stale = f
-        .locks
-        .release_permit(&user, &name("pool"), &held[0].lease_id, None, at(2))
-        .await;
-    assert_eq!(
-        stale.unwrap(),
-        Released::NotHolder,
-        "a forced lease is dead"
-    );
-    let all = f
-        .locks
-        .force_release_permits(&user, &name("pool"), None, at(2))
-        .await;
-    assert_eq!(all.unwrap(), Released::Freed);
-    let semaphore = f
-        .locks
-        .semaphore(&user, &name("pool"), at(3))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(semaphore.holders.is_empty());
-    let none = f
-        .locks
-        .force_release_permits(&user, &name("none"), None, at(3))
-        .await;
-    assert_eq!(none.unwrap(), Released::NotFound);
-}
-
-#[apply(engines)]
-async fn delete_refuses_a_held_semaphore_and_frees_the_name(mut f: Stores, user: UserId) {
-    f.locks = f.locks.clone().with_quota(Some(1));
-    let permit = granted(
-        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 0)
-            .await
-            .0,
-    );
-    let held = f.locks.delete_semaphore(&user, &name("pool"), at(1)).await;
-    assert_eq!(held.unwrap(), Deleted::Held);
-    // Refused: every permit still grants.
-    granted(
-        take(&f, &user, "pool", 2, &LeaseId::generate(), None, 2)
-            .await
-            .0,
-    );
-    let deleted = f
-        .locks
-        .delete_semaphore(&user, &name("pool"), at(10_003))
-        .await;
-    assert_eq!(deleted.unwrap(), Deleted::Done);
-    assert_eq!(
-        f.locks
-            .semaphore(&user, &name("pool"), at(10_001))
-            .await
-            .unwrap(),
-        None
-    );
-    let again = f
-        .locks
-        .delete_semaphore(&user, &name("pool"), at(10_004))
-        .await;
-    assert_eq!(again.unwrap(), Deleted::NotFound);
-    // The name is free again (quota 1) and may come back with another count;
-    // its slots' tokens go on rising.
-    let new = granted(
-        take(&f, &user, "pool", 3, &LeaseId::generate(), None, 20_000)
-            .await
-            .0,
-    );
-    let semaphore = f
-        .locks
-        .semaphore(&user, &name("pool"), at(20_001))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(semaphore.permits, 3);
-    if new.slot == permit.slot {
-        assert!(new.fencing_token > permit.fencing_token);
-    }
-}
-
-#[apply(engines)]
 async fn the_quotas_heal_counts_a_semaphore_as_the_name_it_is(mut f: Stores, user: UserId) {
     f.locks = f.locks.clone().with_quota(Some(2));
     granted(
@@ -467,4 +263,51 @@ async fn the_quotas_heal_counts_a_semaphore_as_the_name_it_is(mut f: Stores, use
     )
     .await;
     assert_eq!(semaphore, PermitAcquired::QuotaExceeded);
+}
+
+#[apply(engines)]
+async fn concurrent_attempts_of_one_key_agree_on_one_permit(f: Stores, user: UserId) {
+    // Three of four permits held; attempts of one key race each other and a
+    // release, so their first writes and reads see different states.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(granted(
+            take(&f, &user, "pool", 4, &LeaseId::generate(), None, 0)
+                .await
+                .0,
+        ));
+    }
+    for (round, freed) in held.iter().enumerate() {
+        let key = format!("racing-{round}");
+        let leases: Vec<_> = (0..6).map(|_| LeaseId::generate()).collect();
+        let attempts = leases
+            .iter()
+            .map(|lease| take(&f, &user, "pool", 4, lease, Some(&key), 1));
+        let pool = name("pool");
+        let release =
+            f.locks
+                .release_permit(&user, &pool, &freed.lease_id, Some(slot(freed.slot)), at(1));
+        let (outcomes, released) = tokio::join!(futures_util::future::join_all(attempts), release);
+        assert_eq!(released.unwrap(), Released::Freed);
+        let leases: std::collections::HashSet<_> = outcomes
+            .into_iter()
+            .filter_map(|(outcome, _)| match outcome {
+                PermitAcquired::Granted { permit, .. } => Some(permit.lease_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(leases.len(), 1, "{key}: one lease for one key, {leases:?}");
+        let semaphore = f
+            .locks
+            .semaphore(&user, &name("pool"), at(2))
+            .await
+            .unwrap()
+            .unwrap();
+        let mine = semaphore
+            .holders
+            .iter()
+            .filter(|h| leases.contains(&h.lease_id))
+            .count();
+        assert_eq!(mine, 1, "{key}: {semaphore:?}");
+    }
 }
