@@ -230,15 +230,20 @@ async fn raw(
             .await
             .expect("registered");
         push(&mut samples, OPERATIONS[6].0, started);
-        let semaphore = semaphore_of(name);
-        let started = Instant::now();
-        let permit = permit_raw(locks, user, &semaphore, &lease).await;
-        push(&mut samples, OPERATIONS[7].0, started);
-        let started = Instant::now();
-        release_permit_raw(locks, user, &semaphore, &permit).await;
-        push(&mut samples, OPERATIONS[8].0, started);
+        raw_permit(&mut samples, locks, user, name).await;
     }
     samples
+}
+
+/// One permit of the semaphore named as `name`, acquired and released raw.
+async fn raw_permit(samples: &mut Samples, locks: &LockStore, user: &UserId, name: &LockName) {
+    let semaphore = semaphore_of(name);
+    let started = Instant::now();
+    let permit = permit_raw(locks, user, &semaphore, &LeaseId::generate()).await;
+    push(samples, OPERATIONS[7].0, started);
+    let started = Instant::now();
+    release_permit_raw(locks, user, &semaphore, &permit).await;
+    push(samples, OPERATIONS[8].0, started);
 }
 
 /// The semaphore named as lock `name` is (a name space of its own).

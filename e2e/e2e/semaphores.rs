@@ -67,58 +67,49 @@ pub async fn semaphore_flow(api: Api) {
         assert!(!holders[0][field].is_null(), "{field}: {seen:?}");
     }
 
+    release_and_renew(&api, &key, &first).await;
+    delete_and_recreate(&api, &key).await;
+}
+
+/// The first grant's lease renewed, released (and again), then dead.
+async fn release_and_renew(api: &Api, key: &str, first: &Answer) {
     let (lease, permit) = (&first.body["leaseId"], &first.body["permit"]);
     let renew =
         json!({ "semaphoreName": "pool", "leaseId": lease, "permit": permit, "ttlSeconds": 120 });
-    let renewed = api.post_json("/v0/semaphore/renew", &key, renew).await;
+    let renewed = api.post_json("/v0/semaphore/renew", key, renew).await;
     assert_eq!(renewed.body["renewed"], true, "{renewed:?}");
     let release = json!({ "semaphoreName": "pool", "leaseId": lease, "permit": permit });
-    let released = api
-        .post_json("/v0/semaphore/release", &key, release.clone())
-        .await;
-    assert_eq!(released.body, json!({ "released": true }));
-    let again = api.post_json("/v0/semaphore/release", &key, release).await;
+    let released = api.post_json("/v0/semaphore/release", key, release.clone());
+    assert_eq!(released.await.body, json!({ "released": true }));
+    let again = api.post_json("/v0/semaphore/release", key, release).await;
     assert_eq!(again.body, json!({ "released": true }), "a retried release");
     let renew = json!({ "semaphoreName": "pool", "leaseId": lease });
-    let dead = api.post_json("/v0/semaphore/renew", &key, renew).await;
+    let dead = api.post_json("/v0/semaphore/renew", key, renew).await;
     assert_eq!(dead.body["renewed"], false);
+}
 
+/// Delete refused while a permit is live, done once forced free; the name
+/// comes back with another count.
+async fn delete_and_recreate(api: &Api, key: &str) {
+    let pool = json!({ "semaphoreName": "pool" });
     let held = api
-        .post_json(
-            "/v0/semaphore/delete",
-            &key,
-            json!({ "semaphoreName": "pool" }),
-        )
+        .post_json("/v0/semaphore/delete", key, pool.clone())
         .await;
     assert_eq!(
         (held.status, held.body["code"].clone()),
         (StatusCode::CONFLICT, json!("SEMAPHORE_HELD"))
     );
-    let listed = api.send(api.get("/v0/semaphores", Some(&key))).await;
+    let listed = api.send(api.get("/v0/semaphores", Some(key))).await;
     assert_eq!(listed.body["semaphores"][0]["available"], 1, "{listed:?}");
     assert!(listed.body.get("nextCursor").is_none());
-    let forced = api
-        .post_json(
-            "/v0/semaphore/release",
-            &key,
-            json!({ "semaphoreName": "pool", "force": true }),
-        )
-        .await;
+    let force = json!({ "semaphoreName": "pool", "force": true });
+    let forced = api.post_json("/v0/semaphore/release", key, force).await;
     assert_eq!(forced.body["released"], true);
-    let deleted = api
-        .post_json(
-            "/v0/semaphore/delete",
-            &key,
-            json!({ "semaphoreName": "pool" }),
-        )
-        .await;
+    let deleted = api.post_json("/v0/semaphore/delete", key, pool).await;
     assert_eq!(deleted.body, json!({ "deleted": true }));
-    assert_eq!(
-        view(&api, &key, "pool").await.body["code"],
-        "SEMAPHORE_NOT_FOUND"
-    );
-    // Deleted, it may come back with another count.
-    let again = take(&api, &key, "pool", json!(3), json!({})).await;
+    let gone = view(api, key, "pool").await;
+    assert_eq!(gone.body["code"], "SEMAPHORE_NOT_FOUND");
+    let again = take(api, key, "pool", json!(3), json!({})).await;
     assert_eq!(again.body["permits"], 3, "{again:?}");
 }
 
@@ -145,76 +136,7 @@ pub async fn twelve_acquirers_three_permits(api: Api) {
 /// Bad input on every semaphore route: a 400 naming the field, nothing written.
 pub async fn semaphore_bad_input(api: Api) {
     let (_, key) = api.new_user().await;
-    let long = "x".repeat(256);
-    let lease = uuid::Uuid::new_v4().to_string();
-    let cases = [
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": "s", "requester": "r", "permits": 0 }),
-            "permits",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": "s", "requester": "r", "permits": 65 }),
-            "permits",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": "s", "requester": "r", "permits": "3" }),
-            "permits",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": "s", "requester": "r" }),
-            "permits",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": " ", "requester": "r", "permits": 2 }),
-            "semaphoreName",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": long, "requester": "r", "permits": 2 }),
-            "semaphoreName",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "semaphoreName": "s", "requester": "r", "permits": 2, "ttlSeconds": 0 }),
-            "ttlSeconds",
-        ),
-        (
-            "/v0/semaphore",
-            json!({ "requester": "r", "permits": 2 }),
-            "semaphoreName",
-        ),
-        (
-            "/v0/semaphore/release",
-            json!({ "semaphoreName": "s", "leaseId": "nope" }),
-            "leaseId",
-        ),
-        (
-            "/v0/semaphore/release",
-            json!({ "semaphoreName": "s", "leaseId": lease, "permit": 64 }),
-            "permit",
-        ),
-        (
-            "/v0/semaphore/release",
-            json!({ "semaphoreName": "s" }),
-            "leaseId",
-        ),
-        (
-            "/v0/semaphore/renew",
-            json!({ "semaphoreName": "s", "leaseId": lease, "permit": -1 }),
-            "permit",
-        ),
-        (
-            "/v0/semaphore/delete",
-            json!({ "semaphoreName": "s\u{7}" }),
-            "semaphoreName",
-        ),
-    ];
-    for (path, body, field) in cases {
+    for (path, body, field) in bad_bodies() {
         let answer = api.post_json(path, &key, body.clone()).await;
         assert_eq!(
             answer.status,
@@ -250,4 +172,64 @@ pub async fn semaphore_bad_input(api: Api) {
         "nothing was written"
     );
     assert_eq!(view(&api, &key, "s").await.status, StatusCode::NOT_FOUND);
+}
+
+/// Bodies each route refuses, and the field each refusal names.
+fn bad_bodies() -> Vec<(&'static str, Value, &'static str)> {
+    let (acquire, release) = ("/v0/semaphore", "/v0/semaphore/release");
+    let lease = uuid::Uuid::new_v4().to_string();
+    let with = |fields: Value| {
+        let mut body = json!({ "semaphoreName": "s", "requester": "r", "permits": 2 });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        body
+    };
+    vec![
+        (acquire, with(json!({ "permits": 0 })), "permits"),
+        (acquire, with(json!({ "permits": 65 })), "permits"),
+        (acquire, with(json!({ "permits": "3" })), "permits"),
+        (
+            acquire,
+            json!({ "semaphoreName": "s", "requester": "r" }),
+            "permits",
+        ),
+        (
+            acquire,
+            with(json!({ "semaphoreName": " " })),
+            "semaphoreName",
+        ),
+        (
+            acquire,
+            with(json!({ "semaphoreName": "x".repeat(256) })),
+            "semaphoreName",
+        ),
+        (acquire, with(json!({ "ttlSeconds": 0 })), "ttlSeconds"),
+        (
+            acquire,
+            json!({ "requester": "r", "permits": 2 }),
+            "semaphoreName",
+        ),
+        (
+            release,
+            json!({ "semaphoreName": "s", "leaseId": "nope" }),
+            "leaseId",
+        ),
+        (
+            release,
+            json!({ "semaphoreName": "s", "leaseId": lease, "permit": 64 }),
+            "permit",
+        ),
+        (release, json!({ "semaphoreName": "s" }), "leaseId"),
+        (
+            "/v0/semaphore/renew",
+            json!({ "semaphoreName": "s", "leaseId": lease, "permit": -1 }),
+            "permit",
+        ),
+        (
+            "/v0/semaphore/delete",
+            json!({ "semaphoreName": "s\u{7}" }),
+            "semaphoreName",
+        ),
+    ]
 }

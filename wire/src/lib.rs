@@ -9,8 +9,10 @@
 //! the JSON when absent.
 
 mod backoff;
+mod keys;
 mod list;
 mod routes;
+mod seconds;
 mod semaphores;
 mod time;
 mod values;
@@ -18,12 +20,14 @@ mod values;
 pub use backoff::{jittered, Backoff};
 pub use list::{Cursor, PageLimit, MAX_PAGE_LIMIT};
 // Every route's row and its JSON types: a new route is one file's edit.
+pub use keys::*;
 pub use routes::*;
+pub use seconds::{KeyGrace, LeaseTtl, WaitTime};
 pub use semaphores::*;
 pub use time::Timestamp;
 pub use values::{
-    hyphenated_uuid, IdempotencyKey, KeyGrace, LeaseId, LeaseTtl, LockName, Requester,
-    SemaphoreName, ValidationError, WaitTime, MAX_LABEL_BYTES,
+    hyphenated_uuid, IdempotencyKey, LeaseId, LockName, Requester, SemaphoreName, ValidationError,
+    MAX_LABEL_BYTES,
 };
 
 use serde::{Deserialize, Serialize};

@@ -1,14 +1,13 @@
 //! Every route of the API: the registry (its method and path, the Lambda
 //! function that serves it and who may call it, in one table) and the JSON
-//! of each route's request and answer. `template.yaml`, `openapi.yaml`, the
+//! of the lock routes' requests and answers (the key routes' are in `keys`,
+//! the semaphore routes' in `semaphores`). `template.yaml`, `openapi.yaml`, the
 //! local gateway, the handler tests, the bench and the client are checked
 //! against the registry, and the client reads its paths from it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Cursor, KeyGrace, LeaseId, LeaseTtl, LockName, PageLimit, Requester, Timestamp, WaitTime,
-};
+use crate::{Cursor, LeaseId, LeaseTtl, LockName, PageLimit, Requester, Timestamp, WaitTime};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,15 +201,6 @@ pub struct DeleteRequest {
     pub lock_name: LockName,
 }
 
-/// Body of `POST /v0/keys/rotate` (optional).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RotateRequest {
-    /// How long the calling key keeps working (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_key_valid_for_seconds: Option<KeyGrace>,
-}
-
 /// Query of `GET /v0/lock`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -315,45 +305,6 @@ pub struct LockList {
     pub next_cursor: Option<Cursor>,
 }
 
-/// Answer of `POST /v0/users/anonymous` and `POST /v0/keys/rotate`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyAnswer {
-    /// The user the key belongs to.
-    pub user_id: String,
-    /// The secret key: shown only in this answer.
-    pub api_key: String,
-    /// Rotation with a grace period: when the old key stops working.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_key_expires_at: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for KeyAnswer {
-    /// Never prints the key.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyAnswer")
-            .field("user_id", &self.user_id)
-            .field("api_key", &"<redacted>")
-            .field("old_key_expires_at", &self.old_key_expires_at)
-            .finish()
-    }
-}
-
-/// Answer of `POST /v0/keys/revoke`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevokeAnswer {
-    /// Always true (an unknown key is a `401`).
-    pub revoked: bool,
-}
-
-/// Answer of `POST /v0/keys/revoke-others`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RevokeOthersAnswer {
-    /// How many keys of the caller this call revoked.
-    pub revoked_keys: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,11 +344,5 @@ mod tests {
             answer.expires_at.unwrap().to_string(),
             "2026-11-26T07:40:00.123Z"
         );
-        let key = KeyAnswer {
-            user_id: "u".into(),
-            api_key: "secret".into(),
-            old_key_expires_at: None,
-        };
-        assert!(!format!("{key:?}").contains("secret"));
     }
 }

@@ -11,51 +11,87 @@ fn permit(name: &str, permits: u8) -> Value {
     json!({ "semaphoreName": name, "requester": "bench", "permits": permits })
 }
 
-/// New, free, keyed and retried, refused; release, renew, force, get, list, delete.
+/// New, free, keyed and retried, refused; renew, get, list, force, delete.
 pub async fn semaphores(c: &mut Counter<'_>) {
-    let acquire = Route::AcquirePermit;
-    let mut leases = Vec::new();
-    for (operation, name, count) in [
-        ("semaphore acquire, new (3 permits)", "s", 3),
-        ("semaphore acquire, new (1 permit)", "one", 1),
-    ] {
-        let (_, answer) = c
-            .route(operation, acquire, "", Some(permit(name, count)), &[])
-            .await;
-        assert_eq!(answer["acquired"], true, "{operation}: {answer}");
-        leases.push((answer["leaseId"].clone(), answer["permit"].clone()));
+    let (lease, slot) = grants(c).await;
+    let renew = json!({ "semaphoreName": "s", "leaseId": lease, "permit": slot, "ttlSeconds": 60 });
+    let answer = count(
+        c,
+        "semaphore renew, given its permit",
+        Route::RenewPermit,
+        renew,
+    )
+    .await;
+    assert_eq!(answer["renewed"], true, "renew: {answer}");
+    let get = "?semaphoreName=s";
+    let operation = "semaphore get (3 permits)";
+    let (_, shown) = c
+        .route(operation, Route::GetSemaphore, get, None, &[])
+        .await;
+    assert_eq!(shown["available"], 0, "get: {shown}");
+    let operation = "semaphore list (3 semaphores)";
+    let (_, listed) = c
+        .route(operation, Route::ListSemaphores, "?limit=10", None, &[])
+        .await;
+    let count_listed = listed["semaphores"].as_array().map(Vec::len);
+    assert_eq!(count_listed, Some(3), "list: {listed}");
+    let force = json!({ "semaphoreName": "s", "force": true, "permit": slot });
+    let operation = "semaphore force release, one permit";
+    assert_eq!(
+        count(c, operation, Route::ReleasePermit, force).await["released"],
+        true
+    );
+    let force = json!({ "semaphoreName": "s", "force": true });
+    let operation = "semaphore force release, every permit (2 live)";
+    assert_eq!(
+        count(c, operation, Route::ReleasePermit, force).await["released"],
+        true
+    );
+    let delete = json!({ "semaphoreName": "s" });
+    let operation = "semaphore delete (3 permits)";
+    assert_eq!(
+        count(c, operation, Route::DeleteSemaphore, delete).await["deleted"],
+        true
+    );
+    // Not counted: the other two go, so that the quota's rows start from
+    // the user's locks alone.
+    let keyed = json!({ "semaphoreName": "keyed", "force": true });
+    uncounted(c, Route::ReleasePermit, keyed).await;
+    for name in ["one", "keyed"] {
+        let delete = json!({ "semaphoreName": name });
+        assert_eq!(
+            uncounted(c, Route::DeleteSemaphore, delete).await["deleted"],
+            true
+        );
     }
-    let (lease, slot) = leases[1].clone();
-    let release = json!({ "semaphoreName": "one", "leaseId": lease, "permit": slot });
-    let (_, answer) = c
-        .route(
-            "semaphore release, given its permit",
-            Route::ReleasePermit,
-            "",
-            Some(release),
-            &[],
-        )
-        .await;
-    assert_eq!(answer["released"], true, "release: {answer}");
+}
+
+/// New semaphores, a free permit, releases, an idempotent retry, a refusal;
+/// a live lease of `s` and its permit.
+async fn grants(c: &mut Counter<'_>) -> (Value, Value) {
+    let acquire = Route::AcquirePermit;
+    let operation = "semaphore acquire, new (3 permits)";
+    let first = count(c, operation, acquire, permit("s", 3)).await;
+    let operation = "semaphore acquire, new (1 permit)";
+    let one = count(c, operation, acquire, permit("one", 1)).await;
+    let release =
+        json!({ "semaphoreName": "one", "leaseId": one["leaseId"], "permit": one["permit"] });
+    let operation = "semaphore release, given its permit";
+    assert_eq!(
+        count(c, operation, Route::ReleasePermit, release).await["released"],
+        true
+    );
     let operation = "semaphore acquire, its one permit free";
-    let (_, answer) = c
-        .route(operation, acquire, "", Some(permit("one", 1)), &[])
-        .await;
-    assert_eq!(answer["acquired"], true, "{operation}: {answer}");
-    let release = json!({ "semaphoreName": "one", "leaseId": answer["leaseId"] });
-    let (_, answer) = c
-        .route(
-            "semaphore release, without its permit",
-            Route::ReleasePermit,
-            "",
-            Some(release),
-            &[],
-        )
-        .await;
-    assert_eq!(answer["released"], true, "release: {answer}");
+    let again = count(c, operation, acquire, permit("one", 1)).await;
+    let release = json!({ "semaphoreName": "one", "leaseId": again["leaseId"] });
+    let operation = "semaphore release, without its permit";
+    assert_eq!(
+        count(c, operation, Route::ReleasePermit, release).await["released"],
+        true
+    );
     let keyed = [("Idempotency-Key", "bench-permit")];
     let operation = "semaphore acquire with Idempotency-Key, new (1 permit)";
-    let (_, first) = c
+    let (_, keyed_first) = c
         .route(operation, acquire, "", Some(permit("keyed", 1)), &keyed)
         .await;
     let operation = "semaphore acquire, idempotent retry";
@@ -63,88 +99,35 @@ pub async fn semaphores(c: &mut Counter<'_>) {
         .route(operation, acquire, "", Some(permit("keyed", 1)), &keyed)
         .await;
     assert_eq!(
-        first["leaseId"], retry["leaseId"],
+        keyed_first["leaseId"], retry["leaseId"],
         "the retry got another lease"
     );
     for _ in 0..2 {
-        let fill = c
-            .functions
-            .event(acquire, "", Some(permit("s", 3)), &[], c.user.as_deref());
-        let (_, answer) = c.functions.call(acquire.function(), &fill).await;
+        let answer = uncounted(c, acquire, permit("s", 3)).await;
         assert_eq!(answer["acquired"], true, "fill: {answer}");
     }
     let operation = "semaphore acquire, refused (every permit held)";
-    let (_, answer) = c
+    let (_, refused) = c
         .route(operation, acquire, "", Some(permit("s", 3)), &[])
         .await;
-    assert_eq!(answer["acquired"], false, "{operation}: {answer}");
-    let (lease, slot) = leases[0].clone();
-    let renew = json!({ "semaphoreName": "s", "leaseId": lease, "permit": slot, "ttlSeconds": 60 });
-    let (_, answer) = c
-        .route(
-            "semaphore renew, given its permit",
-            Route::RenewPermit,
-            "",
-            Some(renew),
-            &[],
-        )
-        .await;
-    assert_eq!(answer["renewed"], true, "renew: {answer}");
-    let (_, shown) = c
-        .route(
-            "semaphore get (3 permits)",
-            Route::GetSemaphore,
-            "?semaphoreName=s",
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(shown["available"], 0, "get: {shown}");
-    let (_, listed) = c
-        .route(
-            "semaphore list (3 semaphores)",
-            Route::ListSemaphores,
-            "?limit=10",
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(
-        listed["semaphores"].as_array().map(Vec::len),
-        Some(3),
-        "list: {listed}"
-    );
-    let force = json!({ "semaphoreName": "s", "force": true, "permit": slot });
-    let (_, answer) = c
-        .route(
-            "semaphore force release, one permit",
-            Route::ReleasePermit,
-            "",
-            Some(force),
-            &[],
-        )
-        .await;
-    assert_eq!(answer["released"], true, "force: {answer}");
-    let force = json!({ "semaphoreName": "s", "force": true });
-    let (_, answer) = c
-        .route(
-            "semaphore force release, every permit (2 live)",
-            Route::ReleasePermit,
-            "",
-            Some(force),
-            &[],
-        )
-        .await;
-    assert_eq!(answer["released"], true, "force: {answer}");
-    let delete = json!({ "semaphoreName": "s" });
-    let (status, answer) = c
-        .route(
-            "semaphore delete (3 permits)",
-            Route::DeleteSemaphore,
-            "",
-            Some(delete),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200, "delete: {answer}");
+    assert_eq!(refused["acquired"], false, "{operation}: {refused}");
+    (first["leaseId"].clone(), first["permit"].clone())
+}
+
+/// `route` with `body`, counted as `operation`, which must succeed: its answer.
+async fn count(c: &mut Counter<'_>, operation: &str, route: Route, body: Value) -> Value {
+    let (status, answer) = c.route(operation, route, "", Some(body), &[]).await;
+    assert_eq!(status, 200, "{operation}: {answer}");
+    if route == Route::AcquirePermit {
+        assert_eq!(answer["acquired"], true, "{operation}: {answer}");
+    }
+    answer
+}
+
+/// `route` with `body` as the user, not counted: its answer.
+async fn uncounted(c: &Counter<'_>, route: Route, body: Value) -> Value {
+    let event = c
+        .functions
+        .event(route, "", Some(body), &[], c.user.as_deref());
+    c.functions.call(route.function(), &event).await.1
 }
