@@ -57,19 +57,7 @@ pub async fn execute(
             lease,
             ttl,
             semaphore,
-        } => {
-            let client = client(url)?;
-            let answer = match semaphore.semaphore {
-                true => {
-                    let permit = semaphore.permit;
-                    client
-                        .renew_permit(&name, &lease, permit, ttl, None)
-                        .await?
-                }
-                false => client.renew(&name, &lease, ttl, None).await?,
-            };
-            printer.renewed(&name, &answer)?
-        }
+        } => renew(client(url)?, &name, &lease, ttl, semaphore, printer).await?,
         Command::Unlock {
             name,
             lease,
@@ -114,6 +102,25 @@ async fn keys(
             printer.revoked_others(revoked)?
         }
     })
+}
+
+/// `lockctl renew`: a lock's lease, or a permit's.
+async fn renew(
+    client: Client,
+    name: &str,
+    lease: &str,
+    ttl: Option<std::time::Duration>,
+    semaphore: Semaphore,
+    printer: &Printer,
+) -> Result<Exit, Failure> {
+    let answer = match semaphore.semaphore {
+        true => {
+            let permit = semaphore.permit;
+            client.renew_permit(name, lease, permit, ttl, None).await?
+        }
+        false => client.renew(name, lease, ttl, None).await?,
+    };
+    Ok(printer.renewed(name, &answer)?)
 }
 
 /// `lockctl acquire`: a lease on the lock, or on one of `permits` permits.

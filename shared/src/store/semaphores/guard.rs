@@ -45,7 +45,7 @@ impl LockStore {
         slot: u8,
         now: Timestamp,
     ) -> Result<Guarded, StoreError> {
-        let Some((home, guard)) = &ask.home else {
+        let Some((home, _)) = &ask.home else {
             return Ok(Guarded::At(slot));
         };
         let Some(item) = stored.slots.get(home) else {
@@ -58,44 +58,11 @@ impl LockStore {
         if seen == Some(slot) {
             return Ok(Guarded::At(slot));
         }
-        let live = |until: u64| until > now.millis();
-        let others: Vec<_> = guards_of(item)
-            .into_iter()
-            .filter(|(name, _, _)| name != guard)
-            .collect();
-        if seen.is_none()
-            && others.iter().filter(|(_, _, until)| live(*until)).count() >= MAX_GUARDS
-        {
+        let Some(update) = guard_update(ask, item, seen.is_some(), now) else {
             return Ok(Guarded::Refused);
-        }
-        let lapsed: Vec<String> = others
-            .iter()
-            .filter(|(_, _, until)| !live(*until))
-            .take(MAX_LAPSED_REMOVED)
-            .map(|(name, _, _)| format!("#{name}"))
-            .collect();
-        let mut update = ask.bind(GUARD_UPDATE);
-        if !lapsed.is_empty() {
-            update = format!("{update} REMOVE {}", lapsed.join(", "));
-        }
+        };
         let condition = ask.bind(GUARD_CONDITION);
-        let entry = HashMap::from([
-            (TO.to_owned(), number_value(u64::from(slot))),
-            (
-                UNTIL.to_owned(),
-                number_value(now.millis() + ask.ttl.millis()),
-            ),
-        ]);
-        let key = ask.grant.idempotency_key.map_or("", |key| key.as_str());
-        let values = vec![
-            (":permits", number_value(u64::from(ask.permits))),
-            (":now", number_value(now.millis())),
-            (":true", AttributeValue::Bool(true)),
-            (":idempotencyKey", string_value(key)),
-            (":slotNumber", number_value(u64::from(slot))),
-            (":seenTo", number_value(u64::from(seen.unwrap_or(slot)))),
-            (":guard", AttributeValue::M(entry)),
-        ];
+        let values = guard_values(ask, slot, seen, now);
         let request = self.slot_update(user, ask.name, *home, &condition, &update);
         let result = with_values(request, &[&condition, &update], values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -111,6 +78,57 @@ impl LockStore {
             }
         }
     }
+}
+
+/// The guard write's update for home slot item `item`, removing the lapsed
+/// guards of other keys it shows; `None` if a new guard would be one too
+/// many (`replacing`: this key's live guard is being moved, not added).
+fn guard_update(ask: &Ask<'_>, item: &Item, replacing: bool, now: Timestamp) -> Option<String> {
+    let guard = ask.home.as_ref().map(|(_, guard)| guard.as_str());
+    let live = |until: u64| until > now.millis();
+    let others: Vec<_> = guards_of(item)
+        .into_iter()
+        .filter(|(name, _, _)| Some(*name) != guard)
+        .collect();
+    if !replacing && others.iter().filter(|(_, _, until)| live(*until)).count() >= MAX_GUARDS {
+        return None;
+    }
+    let lapsed: Vec<String> = others
+        .iter()
+        .filter(|(_, _, until)| !live(*until))
+        .take(MAX_LAPSED_REMOVED)
+        .map(|(name, _, _)| format!("#{name}"))
+        .collect();
+    let update = ask.bind(GUARD_UPDATE);
+    Some(match lapsed.is_empty() {
+        true => update,
+        false => format!("{update} REMOVE {}", lapsed.join(", ")),
+    })
+}
+
+/// The guard write's values: the guard `{to: slot, until}`, where it was
+/// `seen` pointing, and what its condition compares.
+fn guard_values(
+    ask: &Ask<'_>,
+    slot: u8,
+    seen: Option<u8>,
+    now: Timestamp,
+) -> Vec<(&'static str, AttributeValue)> {
+    let until = now.millis() + ask.ttl.millis();
+    let entry = HashMap::from([
+        (TO.to_owned(), number_value(u64::from(slot))),
+        (UNTIL.to_owned(), number_value(until)),
+    ]);
+    let key = ask.grant.idempotency_key.map_or("", |key| key.as_str());
+    vec![
+        (":permits", number_value(u64::from(ask.permits))),
+        (":now", number_value(now.millis())),
+        (":true", AttributeValue::Bool(true)),
+        (":idempotencyKey", string_value(key)),
+        (":slotNumber", number_value(u64::from(slot))),
+        (":seenTo", number_value(u64::from(seen.unwrap_or(slot)))),
+        (":guard", AttributeValue::M(entry)),
+    ]
 }
 
 /// Where to go after the guard's condition failed on home slot item `old`:
