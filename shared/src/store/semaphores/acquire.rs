@@ -53,6 +53,7 @@ pub enum PermitAcquired {
 
 /// Most rounds of (one read, one write) after the first write.
 const ROUNDS: usize = 3;
+
 impl LockStore {
     /// Grants one of `permits` permits of semaphore `name` to `grant.lease`
     /// (TTL: the grant's, else [`super::DEFAULT_PERMIT_TTL_SECONDS`]). One
