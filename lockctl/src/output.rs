@@ -131,12 +131,13 @@ impl Printer {
         }
         let rows = semaphores.iter().map(|s| {
             let next = s.holders.iter().filter_map(|h| h.expires_at).min();
+            let next = next.map_or_else(|| "-".to_owned(), |at| at.to_string());
             [
                 s.semaphore_name.clone(),
                 s.permits.to_string(),
                 s.available.to_string(),
                 s.holders.len().to_string(),
-                when(next),
+                next,
             ]
         });
         table(

@@ -39,7 +39,7 @@ pub enum ApiError {
     #[error("semaphore has permits held by live leases; release them first")]
     SemaphoreHeld,
     /// The semaphore was created with another number of permits.
-    #[error("permits does not match: this semaphore has {permits} permits (delete it, once free, to change them)")]
+    #[error("this semaphore has {permits} permits, not the number asked (delete it, once free, to change them)")]
     PermitsMismatch {
         /// The semaphore's own count.
         permits: u8,
