@@ -185,6 +185,7 @@ fn main() -> std::process::ExitCode {
         retries::lost_acquire_answer_gives_the_same_lease_on_retry,
         retries::bad_gateway_is_retried_and_unlock_keeps_its_lease,
         retries::kept_lease_renews_and_reports_loss,
+        retries::kept_permit_renews_and_reports_loss,
     ];
     let exit = harness.run(trials);
     let _ = std::fs::remove_dir_all(scratch());

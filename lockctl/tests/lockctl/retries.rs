@@ -155,3 +155,57 @@ pub async fn kept_lease_renews_and_reports_loss(ctx: Ctx) {
     )
     .await;
 }
+
+/// A kept permit renews itself past its TTL, reports its loss when forced
+/// away, and is released in the background when dropped.
+pub async fn kept_permit_renews_and_reports_loss(ctx: Ctx) {
+    let client = ctx.client();
+    let short = AcquireOptions {
+        ttl: Some(Duration::from_secs(2)),
+        ..AcquireOptions::default()
+    };
+    let kept = client
+        .acquire_permit("pool", 2, &short)
+        .await
+        .unwrap()
+        .keep_alive();
+    let permit = kept.permit().expect("a permit");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        matches!(kept.status(), LeaseStatus::Live { .. }),
+        "{:?}",
+        kept.status()
+    );
+    let holders = client.get_semaphore("pool").await.unwrap().holders;
+    assert_eq!(holders.len(), 1, "not renewed: {holders:?}");
+    assert_eq!(
+        (holders[0].lease_id.as_str(), holders[0].permit),
+        (kept.lease_id(), permit)
+    );
+
+    client
+        .force_release_permits("pool", Some(permit))
+        .await
+        .unwrap();
+    let reason = tokio::time::timeout(Duration::from_secs(3), kept.lost())
+        .await
+        .expect("the loss is reported within the TTL");
+    assert!(reason.contains("holds no permit"), "{reason}");
+    assert!(matches!(kept.release().await, Err(Error::LeaseLost(_))));
+
+    let dropped = client
+        .acquire_permit("pool", 2, &short)
+        .await
+        .unwrap()
+        .keep_alive();
+    drop(dropped);
+    eventually(
+        Duration::from_secs(5),
+        "the dropped permit is released",
+        || async {
+            let semaphore = client.get_semaphore("pool").await.unwrap();
+            semaphore.holders.is_empty()
+        },
+    )
+    .await;
+}
