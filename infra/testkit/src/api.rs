@@ -140,8 +140,9 @@ impl Api {
     /// processes of each function have started before a scenario times
     /// anything (a first `cargo run` takes seconds on a cold machine).
     pub async fn warm_up(&self, stack: &Stack, per_route: usize) {
-        let (_, key) = self.new_user().await;
         for route in &stack.template.routes {
+            // A user per route: warming rotate or revoke ends the key it used.
+            let (_, key) = self.new_user().await;
             let url = format!("{}{}", self.base, route.path);
             let started: Vec<_> = (0..per_route)
                 .map(|_| {
