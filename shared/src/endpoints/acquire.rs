@@ -4,13 +4,11 @@
 //! `waitSeconds` (at most the service's longest wait) in one of the user's
 //! waiting places.
 
-use serde_json::json;
-use std::time::Duration;
-
 use lambda_http::Request;
 use lock_wire::{AcquireAnswer, AcquireRequest, IdempotencyKey, LeaseId, Route};
+use serde_json::json;
 
-use super::waiting::acquire_within;
+use super::waiting::{acquire_within, wait_of};
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::config::AcquireSettings;
 use crate::error::ApiError;
@@ -85,10 +83,7 @@ impl Endpoint for Acquire {
             ttl: request.ttl_seconds.or(state.settings.default_ttl),
             idempotency_key: idempotency_key.as_ref(),
         };
-        let wait = request
-            .wait_seconds
-            .map_or(Duration::ZERO, |wait| wait.duration())
-            .min(state.settings.max_wait);
+        let wait = wait_of(request.wait_seconds, state.settings.max_wait);
         let name = &request.lock_name;
         let attempt = |now| state.locks.acquire(&user, name, &grant, now);
         let outcome = acquire_within(state, &user, &lease, wait, attempt).await?;

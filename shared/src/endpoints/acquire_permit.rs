@@ -4,12 +4,10 @@
 //! the first slot tried is), else waiting as a lock's acquire does. Every
 //! permit expires: `ttlSeconds`, else the template's default, else 300 s.
 
-use std::time::Duration;
-
 use lock_wire::{IdempotencyKey, LeaseId, PermitAnswer, PermitRequest, Route};
 use serde_json::json;
 
-use super::waiting::acquire_within;
+use super::waiting::{acquire_within, wait_of};
 use super::{Acquirer, Endpoint, Example, Permissions, Scene};
 use crate::error::ApiError;
 use crate::input::Json;
@@ -54,10 +52,7 @@ impl Endpoint for AcquirePermit {
             ttl: Some(ttl.unwrap_or(default)),
             idempotency_key: idempotency_key.as_ref(),
         };
-        let wait = request
-            .wait_seconds
-            .map_or(Duration::ZERO, |wait| wait.duration())
-            .min(state.settings.max_wait);
+        let wait = wait_of(request.wait_seconds, state.settings.max_wait);
         let (name, permits) = (&request.semaphore_name, request.permits);
         let attempt = |now| {
             state

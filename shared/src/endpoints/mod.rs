@@ -33,7 +33,7 @@ pub use get_lock::GetLock;
 pub use get_semaphore::GetSemaphore;
 pub use list_locks::ListLocks;
 pub use list_semaphores::ListSemaphores;
-pub use release_permit::{ReleaseBy, ReleaseInput, ReleasePermit};
+pub use release_permit::{ReleaseInput, ReleasePermit};
 pub use renew::Renew;
 pub use renew_permit::RenewPermit;
 pub use revoke_key::RevokeKey;

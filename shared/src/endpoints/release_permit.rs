@@ -4,10 +4,10 @@
 //! permit, or every live one, whoever holds it).
 
 use lambda_http::Request;
-use lock_wire::{LeaseId, PermitSlot, ReleasePermitAnswer, ReleasePermitRequest, Route};
+use lock_wire::{PermitSlot, ReleasePermitAnswer, ReleasePermitRequest, Route};
 use serde_json::json;
 
-use super::{Endpoint, Example, Permissions, Scene, POOL};
+use super::{Endpoint, Example, Permissions, Scene, UnlockBy, POOL};
 use crate::error::ApiError;
 use crate::input::{FromRequest, Json};
 use crate::store::{LockStore, Released};
@@ -16,35 +16,19 @@ use crate::types::{SemaphoreName, Timestamp, UserId};
 /// `POST /v0/semaphore/release`.
 pub struct ReleasePermit;
 
-/// Whose lease a release ends.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReleaseBy {
-    /// Only this lease, if it is live.
-    Lease(LeaseId),
-    /// Whatever leases hold the permits (`force: true`).
-    Force,
-}
-
 /// A release, parsed.
 #[derive(Debug)]
 pub struct ReleaseInput {
     user: UserId,
     name: SemaphoreName,
-    by: ReleaseBy,
+    by: UnlockBy,
     permit: Option<PermitSlot>,
 }
 
 impl FromRequest for ReleaseInput {
     fn from_request(request: &Request) -> Result<Self, ApiError> {
         let (user, Json(input)) = <(UserId, Json<ReleasePermitRequest>)>::from_request(request)?;
-        let by = match (input.force.unwrap_or(false), input.lease_id) {
-            (true, None) => ReleaseBy::Force,
-            (true, Some(_)) => {
-                return Err(ApiError::invalid("leaseId", "must not be given with force"))
-            }
-            (false, Some(lease)) => ReleaseBy::Lease(lease),
-            (false, None) => return Err(ApiError::invalid("leaseId", "is required")),
-        };
+        let by = UnlockBy::from_fields(input.force, input.lease_id)?;
         Ok(ReleaseInput {
             user,
             name: input.semaphore_name,
@@ -80,12 +64,12 @@ impl Endpoint for ReleasePermit {
         } = input;
         let now = Timestamp::now();
         let released = match &by {
-            ReleaseBy::Force => {
+            UnlockBy::Force => {
                 locks
                     .force_release_permits(&user, &name, permit, now)
                     .await?
             }
-            ReleaseBy::Lease(lease) => {
+            UnlockBy::Lease(lease) => {
                 locks
                     .release_permit(&user, &name, lease, permit, now)
                     .await?

@@ -40,20 +40,28 @@ impl Endpoint for Renew {
                 Timestamp::now(),
             )
             .await?;
-        match renewed {
-            Renewed::Extended { expires_at } => Ok(RenewAnswer {
-                renewed: true,
-                expires_at,
-                message: None,
-            }),
-            Renewed::NotLive => Ok(RenewAnswer {
-                renewed: false,
-                expires_at: None,
-                message: Some(
-                    "lease is not the lock's live lease (released, expired or replaced)".into(),
-                ),
-            }),
-            Renewed::NotFound => Err(ApiError::LockNotFound),
-        }
+        renew_answer(
+            renewed,
+            "lease is not the lock's live lease (released, expired or replaced)",
+        )
+        .ok_or(ApiError::LockNotFound)
+    }
+}
+
+/// The answer of a renew of a lock or a permit (`message` why not, when the
+/// lease is not live); `None` if there is nothing of that name.
+pub(super) fn renew_answer(renewed: Renewed, message: &str) -> Option<RenewAnswer> {
+    match renewed {
+        Renewed::Extended { expires_at } => Some(RenewAnswer {
+            renewed: true,
+            expires_at,
+            message: None,
+        }),
+        Renewed::NotLive => Some(RenewAnswer {
+            renewed: false,
+            expires_at: None,
+            message: Some(message.into()),
+        }),
+        Renewed::NotFound => None,
     }
 }

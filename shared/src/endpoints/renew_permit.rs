@@ -5,10 +5,11 @@
 use lock_wire::{RenewAnswer, RenewPermitRequest, Route};
 use serde_json::json;
 
+use super::renew::renew_answer;
 use super::{Endpoint, Example, Permissions, Scene, POOL};
 use crate::error::ApiError;
 use crate::input::Json;
-use crate::store::{LockStore, Renewed};
+use crate::store::LockStore;
 use crate::types::{Timestamp, UserId};
 
 /// `POST /v0/semaphore/renew`.
@@ -37,21 +38,7 @@ impl Endpoint for RenewPermit {
         let renewed = locks
             .renew_permit(&user, name, lease, input.permit, input.ttl_seconds, now)
             .await?;
-        match renewed {
-            Renewed::Extended { expires_at } => Ok(RenewAnswer {
-                renewed: true,
-                expires_at,
-                message: None,
-            }),
-            Renewed::NotLive => Ok(RenewAnswer {
-                renewed: false,
-                expires_at: None,
-                message: Some(
-                    "lease holds no permit of this semaphore (released, expired or replaced)"
-                        .into(),
-                ),
-            }),
-            Renewed::NotFound => Err(ApiError::SemaphoreNotFound),
-        }
+        let message = "lease holds no permit of this semaphore (released, expired or replaced)";
+        renew_answer(renewed, message).ok_or(ApiError::SemaphoreNotFound)
     }
 }

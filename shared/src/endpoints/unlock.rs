@@ -15,7 +15,7 @@ use crate::types::{LockName, Timestamp, UserId};
 /// `POST /v0/unlock`.
 pub struct Unlock;
 
-/// Whose lease an unlock ends.
+/// Whose lease an unlock (or a semaphore's release) ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnlockBy {
     /// Only this lease, if it is live.
@@ -28,15 +28,23 @@ pub enum UnlockBy {
 impl FromRequest for (UserId, LockName, UnlockBy) {
     fn from_request(request: &Request) -> Result<Self, ApiError> {
         let (user, Json(input)) = <(UserId, Json<UnlockRequest>)>::from_request(request)?;
-        let by = match (input.force.unwrap_or(false), input.lease_id) {
-            (true, None) => UnlockBy::Force,
-            (true, Some(_)) => {
-                return Err(ApiError::invalid("leaseId", "must not be given with force"))
-            }
-            (false, Some(lease)) => UnlockBy::Lease(lease),
-            (false, None) => return Err(ApiError::invalid("leaseId", "is required")),
-        };
+        let by = UnlockBy::from_fields(input.force, input.lease_id)?;
         Ok((user, input.lock_name, by))
+    }
+}
+
+impl UnlockBy {
+    /// From a body's `force` and `leaseId`: exactly one of them.
+    pub(super) fn from_fields(
+        force: Option<bool>,
+        lease: Option<LeaseId>,
+    ) -> Result<Self, ApiError> {
+        match (force.unwrap_or(false), lease) {
+            (true, None) => Ok(UnlockBy::Force),
+            (true, Some(_)) => Err(ApiError::invalid("leaseId", "must not be given with force")),
+            (false, Some(lease)) => Ok(UnlockBy::Lease(lease)),
+            (false, None) => Err(ApiError::invalid("leaseId", "is required")),
+        }
     }
 }
 

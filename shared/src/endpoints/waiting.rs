@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lock_wire::{Backoff, LeaseId};
+use lock_wire::{Backoff, LeaseId, WaitTime};
 
 use super::Acquirer;
 use crate::error::{ApiError, StoreError};
@@ -20,6 +20,13 @@ pub const PLACE_LAPSE_MARGIN: Duration = Duration::from_secs(5);
 /// First pause between attempts of a waiting acquire; it doubles up to 1 s,
 /// each pause jittered down to half.
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+
+/// How long an acquire asking `wait_seconds` may wait: at most `max_wait`.
+pub fn wait_of(wait_seconds: Option<WaitTime>, max_wait: Duration) -> Duration {
+    wait_seconds
+        .map_or(Duration::ZERO, |wait| wait.duration())
+        .min(max_wait)
+}
 
 /// An acquire's outcome, as waiting sees it.
 pub trait Waitable {

@@ -7,7 +7,6 @@ use futures_util::future::join_all;
 
 use super::{record_position, with_values, SlotState, Stored};
 use crate::error::StoreError;
-use crate::schema::LOCKS_SORT_KEY;
 use crate::store::expressions::{
     CLOSABLE_SLOT, CLOSED_BY, FORCE_PERMIT_UPDATE, LIVE_PERMIT, RELEASE_PERMIT_UPDATE,
     RENEW_PERMIT_OWN_TTL, RENEW_PERMIT_WITH_TTL, REOPEN_UPDATE, SAME_LEASE, SLOT_EXISTS,
@@ -304,11 +303,7 @@ impl LockStore {
         if stored.record.is_none() {
             return Ok(None);
         }
-        let empty = || {
-            let mut item = Item::new();
-            item.insert(LOCKS_SORT_KEY.into(), string_value(""));
-            item
-        };
-        Ok(Some(stored.slots.remove(&slot).unwrap_or_else(empty)))
+        // A missing slot holds no lease: an empty item says so.
+        Ok(Some(stored.slots.remove(&slot).unwrap_or_default()))
     }
 }

@@ -279,8 +279,8 @@ impl LockStore {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
-                stored.add(&prefix, item.clone())?;
+            for item in page.items.unwrap_or_default() {
+                stored.add(&prefix, item)?;
             }
             start_key = page.last_evaluated_key;
             if start_key.is_none() {
@@ -319,8 +319,8 @@ impl LockStore {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
-                let position = string_attr(item, LOCKS_SORT_KEY)?.to_owned();
+            for item in page.items.unwrap_or_default() {
+                let position = string_attr(&item, LOCKS_SORT_KEY)?.to_owned();
                 if is_record(&position) {
                     if groups.len() == limit {
                         more = true;
@@ -331,7 +331,7 @@ impl LockStore {
                 // Slots follow their record; a tombstone without one is skipped.
                 if let Some((prefix, stored)) = groups.last_mut() {
                     if position.starts_with(prefix.as_str()) {
-                        stored.add(prefix, item.clone())?;
+                        stored.add(prefix, item)?;
                     }
                 }
             }
