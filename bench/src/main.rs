@@ -19,6 +19,7 @@ mod report;
 mod runtime;
 mod setup;
 mod stats;
+mod waiting;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,6 +41,7 @@ use crate::load::Load;
 use crate::operations::Functions;
 use crate::report::{Binary, Report};
 use crate::stats::Spread;
+use crate::waiting::WaitPlan;
 use testkit::proxy::Proxy;
 
 /// How much to measure.
@@ -50,6 +52,7 @@ struct Plan {
     cycles: usize,
     load_levels: Vec<usize>,
     load_time: Duration,
+    waiting: WaitPlan,
 }
 
 impl Plan {
@@ -61,6 +64,12 @@ impl Plan {
             cycles: 300,
             load_levels: vec![1, 8, 32],
             load_time: Duration::from_secs(10),
+            waiting: WaitPlan {
+                waiters: vec![1, 4, 8],
+                handoffs: 120,
+                starvation_tries: 20,
+                cost_waits: vec![1, 5, 20],
+            },
         }
     }
 
@@ -72,6 +81,12 @@ impl Plan {
             cycles: 3,
             load_levels: vec![1, 2],
             load_time: Duration::from_millis(500),
+            waiting: WaitPlan {
+                waiters: vec![1, 2],
+                handoffs: 3,
+                starvation_tries: 2,
+                cost_waits: vec![1],
+            },
         }
     }
 }
@@ -85,8 +100,12 @@ struct Cli {
     #[arg(long, conflicts_with_all = ["binaries", "compare"])]
     smoke: bool,
     /// Only the functions' release binaries (no local stack).
-    #[arg(long, conflicts_with = "compare")]
+    #[arg(long, conflicts_with_all = ["compare", "waiting"])]
     binaries: bool,
+    /// Only the waiting acquires (handoffs, starvation, cost) on a local
+    /// stack of their own.
+    #[arg(long, conflicts_with = "compare")]
+    waiting: bool,
     /// The functions' binaries copied into each DIR, interleaved.
     #[arg(long, num_args = 1.., value_name = "NAME=DIR", value_parser = compare::Variant::parse)]
     compare: Vec<compare::Variant>,
@@ -123,8 +142,11 @@ async fn main() {
         latency: Vec::new(),
         cycles: Vec::new(),
         load: Vec::new(),
+        waiting: None,
     };
-    if cli.binaries {
+    if cli.waiting {
+        report.waiting = Some(waiting::measure(&plan.waiting).await);
+    } else if cli.binaries {
         // For comparing release builds quickly.
         let (template, engine) = engine_of_its_own().await;
         (report.binaries, report.latency) =
@@ -133,10 +155,11 @@ async fn main() {
         measure_everything(&plan, &mut report).await;
     }
     println!("{}", report.markdown());
-    let name = match (cli.smoke, cli.binaries) {
-        (true, _) => "smoke.json",
-        (false, true) => "binaries.json",
-        (false, false) => "bench.json",
+    let name = match (cli.smoke, cli.binaries, cli.waiting) {
+        (true, _, _) => "smoke.json",
+        (false, true, _) => "binaries.json",
+        (false, false, true) => "waiting.json",
+        (false, false, false) => "bench.json",
     };
     let path = save(&report, name);
     eprintln!(
@@ -162,6 +185,8 @@ async fn measure_everything(plan: &Plan, report: &mut Report) {
     (report.binaries, report.latency) = measure_functions(plan, &stack.template, &engine).await;
     report.cycles = measure_cycles(plan, &stack, &proxy).await;
     report.load = measure_load(plan, &stack).await;
+    drop(stack);
+    report.waiting = Some(waiting::measure(&plan.waiting).await);
 }
 
 /// Writes `report` as JSON to `target/bench/NAME`; the path.
@@ -319,6 +344,8 @@ mod tests {
         assert!(parse(&[]).is_ok_and(|a| !a.smoke && !a.binaries && a.compare.is_empty()));
         assert!(parse(&["--smoke"]).is_ok_and(|a| a.smoke));
         assert!(parse(&["--binaries"]).is_ok_and(|a| a.binaries));
+        assert!(parse(&["--waiting"]).is_ok_and(|a| a.waiting));
+        assert!(parse(&["--smoke", "--waiting"]).is_ok_and(|a| a.smoke && a.waiting));
         let dir = std::env::temp_dir();
         let both = [
             format!("a={}", dir.display()),
@@ -329,6 +356,7 @@ mod tests {
         for wrong in [
             &["--fast"][..],
             &["--smoke", "--binaries"],
+            &["--binaries", "--waiting"],
             &["--smoke", "--compare", &both[0]],
             &["--compare"],
             &["--compare", "no-folder"],

@@ -9,6 +9,7 @@ use crate::latency::{Latency, FLOOR};
 use crate::load::Load;
 use crate::operations::Counted;
 use crate::stats::Spread;
+use crate::waiting::{Waiting, TODAY_COST};
 
 /// One function binary: size, cold init, peak RSS.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +34,7 @@ pub struct Report {
     pub latency: Vec<Latency>,
     pub cycles: Vec<Cycles>,
     pub load: Vec<Load>,
+    pub waiting: Option<Waiting>,
 }
 
 fn ms(spread: &Spread) -> String {
@@ -65,6 +67,9 @@ impl Report {
         self.latency_table(&mut out);
         self.cycles_table(&mut out);
         self.load_table(&mut out);
+        if let Some(waiting) = &self.waiting {
+            waiting_tables(&mut out, waiting);
+        }
         out
     }
 
@@ -165,6 +170,59 @@ impl Report {
         let title = "The local stack (`make dev`: debug builds under `cargo lambda watch`, the local gateway)";
         table(w, title, header, rows.collect());
     }
+}
+
+/// Handoffs, the starved waiter and the cost of waiting, each beside its target.
+fn waiting_tables(w: &mut String, waiting: &Waiting) {
+    let rows = waiting.handoffs.iter().map(|h| {
+        vec![
+            h.waiters.to_string(),
+            h.handoff.n.to_string(),
+            ms(&h.handoff),
+            format!("{:.1}", h.max_ms),
+            h.regrabbed.to_string(),
+        ]
+    });
+    let header = "Waiters | Handoffs | Release answered → next grant answered, p50 / p99 (ms) | Max (ms) | Grants back to the releaser";
+    let title = "Handoff to a waiter (target: p50 ≤ 50 ms, p99 ≤ 150 ms)";
+    table(w, title, header, rows.collect());
+    let s = &waiting.starvation;
+    let times: Vec<String> = s
+        .grants_s
+        .iter()
+        .map(|t| t.map_or("none in 20 s".into(), |t| format!("{t:.2}")))
+        .collect();
+    let row = vec![
+        s.loopers.to_string(),
+        s.grants_s.len().to_string(),
+        s.within(1.0).to_string(),
+        s.within(3.0).to_string(),
+        times.join(", "),
+    ];
+    let header = "Looping clients | Tries | Granted within 1 s | Within 3 s | Each try's grant (s)";
+    let title = "One waiter against clients looping acquire/release (target: within 1 s in 19 of 20, within 3 s in all)";
+    table(w, title, header, vec![row]);
+    let rows = waiting.costs.iter().map(|c| {
+        let today = TODAY_COST
+            .iter()
+            .find(|(wait, _)| *wait == c.wait_seconds)
+            .map(|(_, dollars)| *dollars);
+        let ratio = today.map_or("–".into(), |t| format!("{:.2}×", c.dollars / t));
+        let today = today.map_or("–".into(), |t| format!("${:.2} µ", t * 1e6));
+        vec![
+            format!("{} s", c.wait_seconds),
+            format!("{:.2}", c.elapsed_s),
+            c.reads.to_string(),
+            c.writes.to_string(),
+            format!("${:.2} µ", c.dollars * 1e6),
+            format!("${:.2} µ", c.dollars * 1e6 / c.wait_seconds as f64),
+            today,
+            ratio,
+        ]
+    });
+    let header = "Wait | Took (s) | Reads | Writes | Cost (Lambda + DynamoDB) | Per waiting second | Polling by writes (160cc53) | Ratio";
+    let title = "One waiting acquire never granted: its DynamoDB calls and cost on AWS (target: ≤ 1.5× polling by writes)";
+    table(w, title, header, rows.collect());
 }
 
 #[cfg(test)]
