@@ -80,6 +80,7 @@ impl Lease {
             message: answer.message,
             fencing_token: answer.fencing_token,
             expires_at: answer.expires_at,
+            reserved_until: None,
         };
         let mut lease = Self::granted(client, name, as_lock, ttl, asked_at)?;
         lease.permit = Some(answer.permit.ok_or_else(|| Error::Server {

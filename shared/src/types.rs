@@ -69,6 +69,9 @@ pub struct Lock {
     pub expires_at: Option<Timestamp>,
     /// The lease's fencing token: larger for every grant of this lock, ever.
     pub fencing_token: u64,
+    /// Until when a waiting acquire has reserved the lock, as stored (it
+    /// stands only while in the future).
+    pub reserved_until: Option<Timestamp>,
 }
 
 impl Lock {
@@ -100,6 +103,7 @@ mod tests {
             updated_at: Timestamp::from_millis(0),
             expires_at: Some(Timestamp::from_millis(1000)),
             fencing_token: 1,
+            reserved_until: None,
         };
         assert!(lock.is_held(Timestamp::from_millis(999)));
         assert!(

@@ -242,6 +242,10 @@ pub struct LockView {
     /// When the lease expires, if it has a TTL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    /// While the longest-waiting acquire has reserved the lock: until when
+    /// (only that acquire may be granted before then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_until: Option<Timestamp>,
 }
 
 /// Answer of `POST /v0/lock`.
@@ -258,9 +262,13 @@ pub struct AcquireAnswer {
     /// The grant's fencing token, when granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fencing_token: Option<u64>,
-    /// Granted: when this lease expires. Refused: when the holder's does.
+    /// Granted: when this lease expires. Refused: when the holder's does,
+    /// or, for a free lock reserved for a waiting acquire, when that ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    /// Refused while a waiting acquire's reservation stands: until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_until: Option<Timestamp>,
 }
 
 /// Answer of `POST /v0/unlock`.

@@ -1,20 +1,20 @@
 //! `POST /v0/lock` with `{lockName, requester, ttlSeconds?, waitSeconds?}`
 //! and an optional `Idempotency-Key` header: a new lease if the lock is new,
-//! free or expired (one write for a name that exists), else waiting up to
-//! `waitSeconds` (at most the service's longest wait) in one of the user's
-//! waiting places.
+//! free or expired (one write for a name that exists) and not reserved for
+//! a longer waiter, else waiting up to `waitSeconds` (at most the service's
+//! longest wait) in one of the user's waiting places.
 
 use lambda_http::Request;
 use lock_wire::{AcquireAnswer, AcquireRequest, IdempotencyKey, LeaseId, Route};
 use serde_json::json;
 
-use super::waiting::{acquire_within, wait_of};
+use super::waiting::{acquire_within, wait_of, Waiter};
 use super::{Endpoint, Example, Permissions, Scene};
 use crate::config::AcquireSettings;
-use crate::error::ApiError;
+use crate::error::{ApiError, StoreError};
 use crate::input::{FromRequest, Json};
-use crate::store::{Acquired, Grant, LockStore};
-use crate::types::UserId;
+use crate::store::{Acquired, Booking, Grant, LockStore, Sight};
+use crate::types::{LockName, Timestamp, UserId};
 
 /// `POST /v0/lock`.
 pub struct Acquire;
@@ -84,16 +84,20 @@ impl Endpoint for Acquire {
             idempotency_key: idempotency_key.as_ref(),
         };
         let wait = wait_of(request.wait_seconds, state.settings.max_wait);
-        let name = &request.lock_name;
-        let attempt = |now| state.locks.acquire(&user, name, &grant, now);
-        let outcome = acquire_within(state, &user, &lease, wait, attempt).await?;
-        match outcome {
+        let waiter = LockWaiter {
+            locks: &state.locks,
+            user: &user,
+            name: &request.lock_name,
+            grant: &grant,
+        };
+        match acquire_within(state, &user, &lease, wait, &waiter).await? {
             Acquired::Granted(lock) => Ok(AcquireAnswer {
                 locked: true,
                 lease_id: Some(lock.lease_id.into()),
                 message: "lock acquired".into(),
                 fencing_token: Some(lock.fencing_token),
                 expires_at: lock.expires_at,
+                reserved_until: None,
             }),
             Acquired::QuotaExceeded => Err(ApiError::LockQuotaExceeded),
             Acquired::KeyReused => Err(ApiError::IdempotencyKeyReused),
@@ -104,7 +108,64 @@ impl Endpoint for Acquire {
                 message: "lock is held by another lease".into(),
                 fencing_token: None,
                 expires_at,
+                reserved_until: None,
             }),
+            Acquired::Reserved { until } => Ok(AcquireAnswer {
+                locked: false,
+                lease_id: None,
+                message: "lock is reserved for a client that has waited longer".into(),
+                fencing_token: None,
+                expires_at: Some(until),
+                reserved_until: Some(until),
+            }),
+        }
+    }
+}
+
+/// One acquire of a lock, as waiting sees it.
+struct LockWaiter<'a> {
+    locks: &'a LockStore,
+    user: &'a UserId,
+    name: &'a LockName,
+    grant: &'a Grant<'a>,
+}
+
+impl Waiter for LockWaiter<'_> {
+    type Outcome = Acquired;
+
+    async fn attempt(&self, now: Timestamp) -> Result<Acquired, StoreError> {
+        self.locks
+            .acquire(self.user, self.name, self.grant, now)
+            .await
+    }
+
+    async fn look(&self, now: Timestamp) -> Result<Sight, StoreError> {
+        let lease = self.grant.lease;
+        self.locks
+            .look_at_lock(self.user, self.name, lease, now)
+            .await
+    }
+
+    async fn reserve(&self, _: &Sight, booking: &Booking<'_>) -> Result<bool, StoreError> {
+        self.locks.reserve_lock(self.user, self.name, booking).await
+    }
+
+    async fn withdraw(&self, _: Option<u8>, now: Timestamp) -> Result<bool, StoreError> {
+        let (user, name, lease) = (self.user, self.name, self.grant.lease);
+        let locks = self.locks;
+        locks
+            .withdraw_lock_reservation(user, name, lease, now)
+            .await
+    }
+
+    fn refused(&self, sight: &Sight) -> Acquired {
+        match &sight.reservation {
+            Some(other) if !sight.held && !other.is_for(self.grant.lease) => {
+                Acquired::Reserved { until: other.until }
+            }
+            _ => Acquired::Held {
+                expires_at: sight.expires_at,
+            },
         }
     }
 }

@@ -7,13 +7,14 @@
 use lock_wire::{IdempotencyKey, LeaseId, PermitAnswer, PermitRequest, Route};
 use serde_json::json;
 
-use super::waiting::{acquire_within, wait_of};
+use super::waiting::{acquire_within, wait_of, Waiter};
 use super::{Acquirer, Endpoint, Example, Permissions, Scene};
-use crate::error::ApiError;
+use crate::error::{ApiError, StoreError};
 use crate::input::Json;
 use crate::store::semaphores::DEFAULT_PERMIT_TTL_SECONDS;
-use crate::store::{Grant, PermitAcquired};
-use crate::types::{LeaseTtl, UserId};
+use crate::store::{Booking, Grant, LockStore, PermitAcquired, Sight};
+use crate::types::{LeaseTtl, SemaphoreName, Timestamp, UserId};
+use lock_wire::Permits;
 
 /// `POST /v0/semaphore`.
 pub struct AcquirePermit;
@@ -53,13 +54,14 @@ impl Endpoint for AcquirePermit {
             idempotency_key: idempotency_key.as_ref(),
         };
         let wait = wait_of(request.wait_seconds, state.settings.max_wait);
-        let (name, permits) = (&request.semaphore_name, request.permits);
-        let attempt = |now| {
-            state
-                .locks
-                .acquire_permit(&user, name, permits, &grant, now)
+        let waiter = PermitWaiter {
+            locks: &state.locks,
+            user: &user,
+            name: &request.semaphore_name,
+            permits: request.permits,
+            grant: &grant,
         };
-        match acquire_within(state, &user, &lease, wait, attempt).await? {
+        match acquire_within(state, &user, &lease, wait, &waiter).await? {
             PermitAcquired::Granted { permit, permits } => Ok(PermitAnswer {
                 acquired: true,
                 lease_id: Some(permit.lease_id.into()),
@@ -79,13 +81,67 @@ impl Endpoint for AcquirePermit {
                 fencing_token: None,
                 expires_at,
                 permits,
-                message: "every permit is held by a live lease".into(),
+                message: "every permit is held by a live lease or reserved for a client that has waited longer".into(),
             }),
             PermitAcquired::QuotaExceeded => Err(ApiError::LockQuotaExceeded),
             PermitAcquired::KeyReused => Err(ApiError::IdempotencyKeyReused),
             PermitAcquired::PermitsMismatch { permits } => {
                 Err(ApiError::PermitsMismatch { permits })
             }
+        }
+    }
+}
+
+/// One acquire of a permit, as waiting sees it.
+struct PermitWaiter<'a> {
+    locks: &'a LockStore,
+    user: &'a UserId,
+    name: &'a SemaphoreName,
+    permits: Permits,
+    grant: &'a Grant<'a>,
+}
+
+impl Waiter for PermitWaiter<'_> {
+    type Outcome = PermitAcquired;
+
+    async fn attempt(&self, now: Timestamp) -> Result<PermitAcquired, StoreError> {
+        let (user, name, permits, grant) = (self.user, self.name, self.permits, self.grant);
+        self.locks
+            .acquire_permit(user, name, permits, grant, now)
+            .await
+    }
+
+    async fn look(&self, now: Timestamp) -> Result<Sight, StoreError> {
+        let (user, name, lease) = (self.user, self.name, self.grant.lease);
+        self.locks
+            .look_at_semaphore(user, name, self.permits, lease, now)
+            .await
+    }
+
+    async fn reserve(&self, sight: &Sight, booking: &Booking<'_>) -> Result<bool, StoreError> {
+        let Some(slot) = sight.slot else {
+            return Ok(false);
+        };
+        let (user, name, permits) = (self.user, self.name, self.permits);
+        self.locks
+            .reserve_permit(user, name, permits, slot, booking)
+            .await
+    }
+
+    async fn withdraw(&self, slot: Option<u8>, _: Timestamp) -> Result<bool, StoreError> {
+        let Some(slot) = slot else {
+            return Ok(false);
+        };
+        let (user, name, lease) = (self.user, self.name, self.grant.lease);
+        self.locks
+            .withdraw_permit_reservation(user, name, slot, lease)
+            .await
+    }
+
+    fn refused(&self, sight: &Sight) -> PermitAcquired {
+        PermitAcquired::Held {
+            permits: self.permits.get(),
+            expires_at: sight.expires_at,
         }
     }
 }

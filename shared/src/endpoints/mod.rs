@@ -41,7 +41,7 @@ pub use revoke_other_keys::RevokeOtherKeys;
 pub use rotate_key::{RotateInput, RotateKey};
 pub use sign_up::SignUp;
 pub use unlock::{Unlock, UnlockBy};
-pub use waiting::{MAX_WAIT_ATTEMPTS, PLACE_LAPSE_MARGIN};
+pub use waiting::{MAX_LOOKS, PLACE_LAPSE_MARGIN};
 
 use std::future::Future;
 

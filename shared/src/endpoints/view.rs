@@ -17,6 +17,7 @@ pub(super) fn view(lock: Lock, now: Timestamp) -> LockView {
         updated_at: lock.updated_at,
         fencing_token: lock.fencing_token,
         expires_at: lock.expires_at,
+        reserved_until: lock.reserved_until.filter(|until| *until > now),
     }
 }
 

@@ -6,9 +6,27 @@
 /// by DynamoDB TTL. No decision depends on it; it only bounds storage.
 pub(super) const GC_AFTER_MILLIS: u64 = 30 * 24 * 3600 * 1000;
 
-/// Grant only if the lock is new, free, or its lease has expired.
-pub(super) const ACQUIRE_CONDITION: &str =
-    "attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now";
+/// No waiter's live reservation stands, but this lease's own (`:leaseId`):
+/// every grant of a lock or a permit respects it (see `reservations`).
+macro_rules! unreserved {
+    () => {
+        "(attribute_not_exists(#reservedUntil) OR #reservedUntil <= :now OR #reservedFor = :leaseId)"
+    };
+}
+/// What every grant removes: the reservation it may have used (a grant
+/// lands only where none of another lease stands).
+macro_rules! unreserve {
+    () => {
+        ", #reservedFor, #reservedUntil, #waitingSince"
+    };
+}
+
+/// Grant only if the lock is new, free, or its lease has expired, and no
+/// other waiter has reserved it.
+pub(super) const ACQUIRE_CONDITION: &str = concat!(
+    "(attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now) AND ",
+    unreserved!()
+);
 
 /// The part of every acquire update that takes the lock for the new lease.
 /// The fencing token grows by one per grant; a new (or garbage-collected and
@@ -29,7 +47,8 @@ macro_rules! acquire_ttl_key {
             acquire_set!(),
             ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt, \
              #idempotencyKey = :idempotencyKey, #idempotencyTtl = :leaseTtl",
-            " REMOVE #forcedRelease"
+            " REMOVE #forcedRelease",
+            unreserve!()
         )
     };
 }
@@ -39,7 +58,8 @@ macro_rules! acquire_ttl {
         concat!(
             acquire_set!(),
             ", #expiresAt = :expiresAt, #leaseTtl = :leaseTtl, #gcAt = :gcAt",
-            " REMOVE #idempotencyKey, #idempotencyTtl, #forcedRelease"
+            " REMOVE #idempotencyKey, #idempotencyTtl, #forcedRelease",
+            unreserve!()
         )
     };
 }
@@ -49,7 +69,8 @@ macro_rules! acquire_key {
         concat!(
             acquire_set!(),
             ", #idempotencyKey = :idempotencyKey",
-            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyTtl, #forcedRelease"
+            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyTtl, #forcedRelease",
+            unreserve!()
         )
     };
 }
@@ -58,7 +79,8 @@ macro_rules! acquire_plain {
     () => {
         concat!(
             acquire_set!(),
-            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyKey, #idempotencyTtl, #forcedRelease"
+            " REMOVE #expiresAt, #leaseTtl, #gcAt, #idempotencyKey, #idempotencyTtl, #forcedRelease",
+            unreserve!()
         )
     };
 }
@@ -101,10 +123,32 @@ pub(super) const RENEW_WITH_TTL_UPDATE: &str =
 /// Renew with the lease's own TTL.
 pub(super) const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
-/// An existing lock that no live lease holds: it may be acquired (with a
-/// quota, the acquire of a name that exists) or deleted.
+/// An existing lock that no live lease holds: it may be deleted.
 pub(super) const FREE_LOCK_EXISTS: &str =
     "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :now)";
+/// An existing lock that no live lease holds and no other waiter has
+/// reserved: the acquire of a name that exists, under a quota.
+pub(super) const FREE_UNRESERVED_LOCK_EXISTS: &str = concat!(
+    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :now) AND ",
+    unreserved!()
+);
+/// A waiter may reserve an existing lock (or permit slot) where no live
+/// reservation stands, or its own does, or a younger waiter's (one waiting
+/// since later than `:waitingSince`) does.
+pub(super) const RESERVE_LOCK_CONDITION: &str = "attribute_exists(#lockName) \
+     AND (attribute_not_exists(#reservedUntil) OR #reservedUntil <= :now \
+     OR #reservedFor = :leaseId OR #waitingSince > :waitingSince)";
+/// A permit slot of the semaphore's count, reserved as a lock is.
+pub(super) const RESERVE_SLOT_CONDITION: &str = "#permits = :permits \
+     AND (attribute_not_exists(#reservedUntil) OR #reservedUntil <= :now \
+     OR #reservedFor = :leaseId OR #waitingSince > :waitingSince)";
+/// Set the reservation: for whom, until when, and since when its waiter waits.
+pub(super) const SET_RESERVATION: &str = "SET #reservedFor = :leaseId, \
+     #reservedUntil = :reservedUntil, #waitingSince = :waitingSince";
+/// Only the reservation's own waiter withdraws it.
+pub(super) const RESERVED_BY: &str = "#reservedFor = :leaseId";
+/// Withdraw the reservation (its waiter stopped waiting).
+pub(super) const UNRESERVE_UPDATE: &str = "REMOVE #reservedFor, #reservedUntil, #waitingSince";
 /// A new item: the lock (or the quota counter) does not exist yet.
 pub(super) const NEW_ITEM_CONDITION: &str = "attribute_not_exists(#lockName)";
 /// The locks of one user: its partition from the first possible lock name
@@ -136,13 +180,17 @@ pub(super) const GIVE_BACK_PLACE_CONDITION: &str = "#place.#owner = :owner";
 pub(super) const GIVE_BACK_PLACE_UPDATE: &str = "REMOVE #place";
 /// A permit slot of the semaphore's count that no live lease holds (every
 /// permit has an expiry).
-pub(super) const FREE_PERMIT: &str =
-    "#permits = :permits AND (#locked = :false OR #expiresAt <= :now)";
+pub(super) const FREE_PERMIT: &str = concat!(
+    "#permits = :permits AND (#locked = :false OR #expiresAt <= :now) AND ",
+    unreserved!()
+);
 /// An `Idempotency-Key`'s home slot, free, where no live guard of that key
 /// (`#moved`, see `semaphores`) sends it to another slot.
-pub(super) const FREE_HOME_PERMIT: &str =
+pub(super) const FREE_HOME_PERMIT: &str = concat!(
     "#permits = :permits AND (#locked = :false OR #expiresAt <= :now) \
-     AND (attribute_not_exists(#moved) OR #moved.#until <= :now OR #moved.#to = :slotNumber)";
+     AND (attribute_not_exists(#moved) OR #moved.#until <= :now OR #moved.#to = :slotNumber) AND ",
+    unreserved!()
+);
 /// A slot missing under a standing semaphore (its creation was cut short).
 pub(super) const MISSING_PERMIT: &str = "attribute_not_exists(#lockName)";
 /// A slot of a semaphore being created: new, or the tombstone of an earlier
@@ -163,19 +211,21 @@ macro_rules! grant_permit {
 pub(super) const GRANT_PERMIT_KEY: &str = concat!(
     grant_permit!(),
     ", #idempotencyKey = :idempotencyKey, #idempotencyTtl = :leaseTtl",
-    " REMOVE #forcedRelease, #deletedBy, #gcAt"
+    " REMOVE #forcedRelease, #deletedBy, #gcAt",
+    unreserve!()
 );
 /// Grant a permit without an `Idempotency-Key`.
 pub(super) const GRANT_PERMIT: &str = concat!(
     grant_permit!(),
-    " REMOVE #idempotencyKey, #idempotencyTtl, #forcedRelease, #deletedBy, #gcAt"
+    " REMOVE #idempotencyKey, #idempotencyTtl, #forcedRelease, #deletedBy, #gcAt",
+    unreserve!()
 );
 /// A free slot of a new semaphore (a tombstone's token goes on rising).
 pub(super) const FREE_SLOT_UPDATE: &str =
     "SET #permits = :permits, #locked = :false, #createdAt = :now, #updatedAt = :now, \
      #fencingToken = if_not_exists(#fencingToken, :tokenBase) \
      REMOVE #deletedBy, #gcAt, #leaseId, #leasedBy, #acquiredAt, #expiresAt, #leaseTtl, \
-     #idempotencyKey, #idempotencyTtl, #forcedRelease";
+     #idempotencyKey, #idempotencyTtl, #forcedRelease, #reservedFor, #reservedUntil, #waitingSince";
 /// A key's guard may be set at its home slot while that key holds no live
 /// lease there, where no guard of that key is live, or the live one points
 /// where this one does (`:slotNumber`) or where it pointed when read
@@ -262,8 +312,14 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 59] = [
+    const EXPRESSIONS: [&str; 65] = [
         ACQUIRE_CONDITION,
+        FREE_UNRESERVED_LOCK_EXISTS,
+        RESERVE_LOCK_CONDITION,
+        RESERVE_SLOT_CONDITION,
+        SET_RESERVATION,
+        RESERVED_BY,
+        UNRESERVE_UPDATE,
         ACQUIRE_TTL_KEY,
         ACQUIRE_TTL,
         ACQUIRE_KEY,
@@ -347,7 +403,10 @@ mod tests {
         ];
         for (update, create) in pairs {
             assert!(update.starts_with(acquire_set!()));
-            assert!(update.ends_with("#forcedRelease"), "{update}");
+            assert!(
+                update.ends_with(concat!("#forcedRelease", unreserve!())),
+                "{update}"
+            );
             assert_eq!(create, format!("{update}{}", with_slot!()));
             let attributes = [
                 "#expiresAt",

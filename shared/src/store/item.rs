@@ -56,12 +56,16 @@ pub(super) const TO: &str = "to";
 /// A placeholder replaced by the name of one key's guard attribute
 /// (`moved` and 16 hex digits) before it is sent.
 pub(super) const MOVED: &str = "moved";
+// A waiter's reservation of a lock or permit slot (see `reservations`).
+pub(super) const RESERVED_FOR: &str = "reservedFor";
+pub(super) const RESERVED_UNTIL: &str = "reservedUntil";
+pub(super) const WAITING_SINCE: &str = "waitingSince";
 
 /// Every attribute an expression may name (the tests check each expression
 /// against it). An expression names attribute `x` as `#x`, always:
 /// [`attribute_names`] binds the placeholders from there.
 #[cfg(test)]
-pub(super) const ATTRIBUTES: [&str; 32] = [
+pub(super) const ATTRIBUTES: [&str; 35] = [
     LOCKS_PARTITION_KEY,
     LOCKS_SORT_KEY,
     crate::schema::API_KEYS_PARTITION_KEY,
@@ -94,6 +98,9 @@ pub(super) const ATTRIBUTES: [&str; 32] = [
     GENERATION,
     TO,
     MOVED,
+    RESERVED_FOR,
+    RESERVED_UNTIL,
+    WAITING_SINCE,
 ];
 
 /// The `ExpressionAttributeNames` of a request whose expressions are
@@ -147,6 +154,7 @@ pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
         updated_at: Timestamp::from_millis(number_attr(item, UPDATED_AT)?),
         expires_at: optional_time(item, EXPIRES_AT)?,
         fencing_token: number_attr(item, FENCING_TOKEN)?,
+        reserved_until: optional_time(item, RESERVED_UNTIL)?,
     })
 }
 

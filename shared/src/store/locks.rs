@@ -58,7 +58,7 @@ impl LockStore {
     /// `update` with their placeholders bound, and `:now`, `:true`, `:false`
     /// as every lock expression uses them. Values an expression does not use
     /// are dropped, since DynamoDB refuses unused ones.
-    fn update(
+    pub(super) fn update(
         &self,
         user: &UserId,
         name: &LockName,
@@ -85,7 +85,8 @@ impl LockStore {
         request
     }
 
-    /// Grants `name` to `grant.lease` if the lock is new, free or expired.
+    /// Grants `name` to `grant.lease` if the lock is new, free or expired,
+    /// and no other waiting acquire has reserved it (see `reservations`).
     /// Without a quota, one conditional write. With one, an existing name
     /// takes one write too; a new name also reserves a slot (refused at the
     /// quota), creates the lock and clears the reservation (see `quota`).
@@ -110,7 +111,7 @@ impl LockStore {
         // an existing one.
         for _ in 0..2 {
             match self
-                .grant_write(user, name, grant, FREE_LOCK_EXISTS, None, now)
+                .grant_write(user, name, grant, FREE_UNRESERVED_LOCK_EXISTS, None, now)
                 .await?
             {
                 Ok(granted) => return Ok(granted),

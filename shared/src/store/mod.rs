@@ -9,6 +9,7 @@
 //! - `outcomes`: [`Grant`] and what each operation ends in;
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
 //! - `reads`: get and list;
+//! - [`reservations`]: the longest waiter's claim on what it waits for;
 //! - `table`: the one place requests name their table;
 //! - [`semaphores`]: N leases of one name, a slot item each;
 //! - [`waiting`]: places for waiting acquires, a set number per tenant;
@@ -21,6 +22,7 @@ pub mod locks;
 mod outcomes;
 pub mod quota;
 mod reads;
+pub mod reservations;
 pub mod semaphores;
 mod table;
 pub mod users;
@@ -28,6 +30,7 @@ pub mod waiting;
 
 pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
 pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
+pub use reservations::{Booking, Reservation, Sight};
 pub use semaphores::{Permit, PermitAcquired, Semaphore, SemaphorePage};
 pub use users::RevokedOthers;
 pub use waiting::Place;

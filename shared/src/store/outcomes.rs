@@ -2,6 +2,7 @@
 //! lost race or a stale lease is an outcome, not an error.
 
 use super::item::{lock_from_item, optional_string, Item, IDEMPOTENCY_KEY, IDEMPOTENCY_TTL};
+use super::reservations::Reservation;
 use crate::types::{IdempotencyKey, LeaseId, LeaseTtl, Lock, Requester, Timestamp};
 
 /// A grant request: who asks, under which lease, for how long.
@@ -28,6 +29,12 @@ pub enum Acquired {
     Held {
         /// When the holder's lease ends, if it has a TTL.
         expires_at: Option<Timestamp>,
+    },
+    /// No live lease holds the lock, but another waiting acquire has
+    /// reserved it until `until`; nothing was written.
+    Reserved {
+        /// When the reservation lapses, unless its waiter renews it.
+        until: Timestamp,
     },
     /// The name is new and the tenant is at its quota; nothing was written.
     QuotaExceeded,
@@ -86,7 +93,8 @@ pub enum Renewed {
 /// What a refused acquire means, from the lock as it stood: granted if it
 /// is our own live lease (a retry of a write that landed, or the same
 /// idempotency key asked for the same requester and TTL), refused if that
-/// key was granted for another, held otherwise.
+/// key was granted for another, reserved if it is free but another
+/// waiter's reservation stands, held otherwise.
 pub(super) fn judge_refused_acquire(
     current: Option<Item>,
     grant: &Grant<'_>,
@@ -113,10 +121,15 @@ pub(super) fn judge_refused_acquire(
         if lock.lease_id != *grant.lease && !same_request {
             return Acquired::KeyReused;
         }
-        Acquired::Granted(lock)
-    } else {
-        Acquired::Held {
+        return Acquired::Granted(lock);
+    }
+    let reservation = Reservation::of(&item, now).filter(|r| !r.is_for(grant.lease));
+    match reservation {
+        Some(reservation) if !lock.is_held(now) => Acquired::Reserved {
+            until: reservation.until,
+        },
+        _ => Acquired::Held {
             expires_at: lock.expires_at,
-        }
+        },
     }
 }

@@ -87,31 +87,85 @@ async fn force_release_over_http_fences_the_old_lease() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
 }
 
-/// A waiting acquire retries its one conditional write with backoff: the
-/// number of writes is bounded, and each lost race costs what it costs on the
-/// engine (here dynalite: a write plus one read, as it returns no old item);
-/// waiting adds two writes, taking a waiting place and giving it back.
+/// A waiting acquire looks with reads and writes only to reserve or take
+/// the lock: a 2 s wait on a lock held throughout is its first refused
+/// write (and, on dynalite, the read of the old item), the waiting place's
+/// two writes, a read every 50–70 ms, a reservation renewed about every
+/// second, and its withdrawal at the end: which leaves the lock as it was.
 #[tokio::test]
-async fn a_waiting_acquire_makes_a_bounded_number_of_calls() {
+async fn a_waiting_acquire_reads_and_reserves_a_bounded_number_of_times() {
     let api = api().await;
     let user = UserId::generate();
-    assert_eq!(
-        api.acquire(&user, "busy", "holder").await.body["locked"],
-        true
-    );
+    let held = api.acquire(&user, "busy", "holder").await.body;
+    assert_eq!(held["locked"], true);
     let body = r#"{"lockName":"busy","requester":"waiter","waitSeconds":2}"#;
     let started = std::time::Instant::now();
     let (answer, calls) = api.calls.during(api.post(&user, "/v0/lock", body)).await;
     let waited = started.elapsed();
     assert_eq!(answer.body["locked"], false);
+    assert_eq!(answer.body["message"], "lock is held by another lease");
     assert!(waited >= std::time::Duration::from_secs(2), "{waited:?}");
-    let attempts = (calls - 2) / 2;
-    eprintln!("waitSeconds=2 on a held lock: {attempts} attempts, {calls} DynamoDB calls");
+    eprintln!("waitSeconds=2 on a held lock: {calls} DynamoDB calls");
+    // 2 + 2 + (2 s / 70 ms .. 2 s / 50 ms reads) + 2..3 reservations + 1.
+    assert!((30..=50).contains(&calls), "{calls} calls in 2 s");
+    assert!(calls <= endpoints::MAX_LOOKS as usize);
+    let after = api.get(&user, "busy").await.body;
+    assert_eq!(after["leaseId"], held["leaseId"]);
     assert_eq!(
-        calls % 2,
-        0,
-        "each attempt is a write and a read on dynalite, plus the place's two writes"
+        after.get("reservedUntil"),
+        None,
+        "the reservation was withdrawn"
     );
-    assert!((3..=10).contains(&attempts), "{attempts} attempts in 2 s");
-    assert!(attempts <= endpoints::MAX_WAIT_ATTEMPTS as usize);
+}
+
+/// A free lock that a waiting acquire reserved refuses a try-acquire with
+/// the reservation's end (as `expiresAt` and `reservedUntil`), and
+/// `GET /v0/lock` shows it while it stands; a waiter that vanished delays
+/// the next acquire by the reservation's life at most.
+#[tokio::test]
+async fn a_reservation_refuses_a_try_acquire_and_shows_until_it_lapses() {
+    let api = api().await;
+    let user = UserId::generate();
+    let held = api.acquire(&user, "job", "holder").await.body;
+    let lease = held["leaseId"].as_str().unwrap().to_owned();
+    let name = lock_service::types::LockName::parse("job").unwrap();
+    let vanished = lock_service::types::LeaseId::generate();
+    let now = lock_service::types::Timestamp::now();
+    let booking = lock_service::store::Booking {
+        lease: &vanished,
+        since: now,
+        now,
+    };
+    let locks = &api.states.locks;
+    assert!(locks.reserve_lock(&user, &name, &booking).await.unwrap());
+    assert_eq!(
+        api.unlock(&user, "job", &lease).await.body["unlocked"],
+        true
+    );
+
+    let refused = api.acquire(&user, "job", "other").await;
+    assert_eq!(refused.status, StatusCode::OK);
+    let until = booking.until().to_string();
+    assert_eq!(
+        refused.body,
+        json!({
+            "locked": false,
+            "message": "lock is reserved for a client that has waited longer",
+            "expiresAt": until,
+            "reservedUntil": until,
+        })
+    );
+    let shown = api.get(&user, "job").await.body;
+    assert_eq!(
+        (shown["locked"].clone(), shown["reservedUntil"].clone()),
+        (json!(false), json!(until))
+    );
+
+    tokio::time::sleep(lock_service::store::reservations::RESERVATION).await;
+    let taken = api.acquire(&user, "job", "other").await.body;
+    assert_eq!(
+        taken["locked"], true,
+        "the reservation lapsed by itself: {taken}"
+    );
+    assert_eq!(api.get(&user, "job").await.body.get("reservedUntil"), None);
 }

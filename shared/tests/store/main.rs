@@ -5,6 +5,7 @@
 mod grants;
 mod leases;
 mod listing;
+mod reservations;
 mod retries;
 mod semaphores;
 mod tenants;

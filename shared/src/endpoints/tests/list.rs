@@ -85,6 +85,7 @@ fn a_full_page_of_the_longest_names_fits_lambdas_answer() {
                 updated_at: now,
                 expires_at: Some(now),
                 fencing_token: u64::MAX,
+                reserved_until: Some(now.plus_millis(2_000)),
             };
             view(lock, now)
         })

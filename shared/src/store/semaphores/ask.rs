@@ -106,14 +106,16 @@ impl<'a> Ask<'a> {
     }
 
     /// A slot to grant: where a live guard of this key points, if that is
-    /// free; else the key's home if it is free; else a random free one.
+    /// free; else the key's home if it is free; else a random free one (a
+    /// slot another waiter has reserved is not free).
     pub(super) fn choose(&self, stored: &Stored, now: Timestamp) -> Result<Option<u8>, StoreError> {
         let mut free = Vec::new();
         for slot in 0..self.permits {
-            if matches!(
+            let open = matches!(
                 stored.state(slot, now)?,
                 SlotState::Missing | SlotState::Free
-            ) {
+            );
+            if open && !stored.reserved_for_other(slot, self.grant.lease, now) {
                 free.push(slot);
             }
         }

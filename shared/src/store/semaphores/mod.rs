@@ -14,13 +14,15 @@
 //! - `ask`: one acquire's home slot, guard, conditions and own grants;
 //! - `guard`: a keyed acquire's guard on its home slot;
 //! - `create`: a new semaphore's record and slots;
-//! - `leases`: release, force release, renew and delete.
+//! - `leases`: release, force release, renew and delete;
+//! - `reserve`: what a waiting acquire sees, and its reservations.
 
 mod acquire;
 mod ask;
 mod create;
 mod guard;
 mod leases;
+mod reserve;
 
 use std::collections::BTreeMap;
 
