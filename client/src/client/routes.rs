@@ -118,8 +118,11 @@ impl Client {
             let wait = give_up
                 .saturating_duration_since(asked_at)
                 .min(MAX_SERVER_WAIT);
-            let wait_seconds = (wait.as_secs() > 0)
-                .then(|| WaitTime::from_seconds(wait.as_secs()))
+            // Rounded up: the tail of a wait is spent waiting in the service
+            // too (where the longest waiter reserves the lock), not in tries
+            // that any looping client outruns.
+            let wait_seconds = (!wait.is_zero())
+                .then(|| WaitTime::from_seconds(whole_seconds(wait)))
                 .transpose()?;
             let mut call = Call::new(route, self.timeout + wait).json(&body(wait_seconds));
             call.idempotency_key = Some(&key);

@@ -198,3 +198,18 @@ async fn semaphore_route(client: &Client, fake: &Fake, route: Route) -> Result<(
         other => unreachable!("{other:?} is not a semaphore route"),
     }
 }
+
+#[test]
+fn a_wait_is_asked_of_the_service_in_whole_seconds_rounded_up() {
+    let seconds = |ms| whole_seconds(Duration::from_millis(ms));
+    assert_eq!(
+        [
+            seconds(1),
+            seconds(999),
+            seconds(1_000),
+            seconds(1_001),
+            seconds(20_000)
+        ],
+        [1, 1, 1, 2, 20]
+    );
+}
