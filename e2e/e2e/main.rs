@@ -77,6 +77,7 @@ fn main() -> std::process::ExitCode {
         waiting::waiter_granted_when_lease_expires,
         waiting::waiter_gives_up,
         waiting::concurrent_waiters_each_answer_after_their_own_wait,
+        waiting::a_reserved_lock_goes_to_its_waiter_not_to_a_looping_client,
         contract::idempotent_retry_and_force_release,
         keys::keys_rotate_and_revoke,
         keys::a_leaked_key_cannot_follow_or_lock_out_its_rotation,

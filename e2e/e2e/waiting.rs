@@ -136,3 +136,55 @@ pub async fn concurrent_waiters_each_answer_after_their_own_wait(api: Api) {
         );
     }
 }
+
+/// The waiter reserves a held lock (`GET` shows `reservedUntil`); a client
+/// that releases it and at once tries again, in a loop, is refused until the
+/// waiter is granted: because of the reservation (told until when) or, once
+/// the waiter has it, because the waiter holds it.
+pub async fn a_reserved_lock_goes_to_its_waiter_not_to_a_looping_client(api: Api) {
+    let (_, key) = api.new_user().await;
+    let holder = lease_of(&api.acquire(&key, "fair", "looper").await);
+    let waiter = {
+        let (api, key) = (api.clone(), key.clone());
+        let body = json!({ "lockName": "fair", "requester": "waiter", "ttlSeconds": 60, "waitSeconds": 15 });
+        tokio::spawn(async move { api.acquire_with(&key, body).await })
+    };
+    let started = Instant::now();
+    let reserved_until = loop {
+        let view = api.lock(&key, "fair").await;
+        if let Some(until) = view.body["reservedUntil"].as_str() {
+            break until.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the waiter never reserved: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        api.unlock(&key, "fair", &holder).await.body["unlocked"],
+        true
+    );
+    let mut refusals = Vec::new();
+    while !waiter.is_finished() {
+        let again = api.acquire(&key, "fair", "looper").await;
+        assert_eq!(again.body["locked"], false, "the looper won: {again:?}");
+        refusals.push(again.body);
+    }
+    let granted = waiter.await.unwrap();
+    assert_eq!(granted.body["locked"], true, "{granted:?}");
+    for refusal in &refusals {
+        match refusal["reservedUntil"].as_str() {
+            Some(until) => {
+                assert_eq!(refusal["expiresAt"].as_str(), Some(until), "{refusal}");
+                assert!(until >= reserved_until.as_str(), "{refusal}");
+                let message = refusal["message"].as_str().unwrap();
+                assert!(message.contains("reserved"), "{refusal}");
+            }
+            None => assert_eq!(refusal["expiresAt"], granted.body["expiresAt"], "{refusal}"),
+        }
+    }
+    let view = api.lock(&key, "fair").await;
+    assert_eq!(view.body["leaseId"], granted.body["leaseId"], "{view:?}");
+    assert!(view.body.get("reservedUntil").is_none(), "{view:?}");
+}

@@ -1,6 +1,7 @@
 //! The clients of a stress run: each loops acquire → critical section →
 //! unlock, retrying unclear answers as a careful client does, and records
-//! what it saw.
+//! what it saw. Half of them wait for the lock (`waitSeconds`), so grants
+//! go through reservations as well as plain tries.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,29 @@ pub struct Record {
     /// Unlocks of a held lease answered `unlocked: false`: with faults that
     /// lose answers, an earlier attempt of the same unlock had released it.
     pub unlocks_answered_false: u64,
+    /// Acquires refused while a waiter's reservation stood (`reservedUntil`).
+    pub reserved_refusals: u64,
+    /// Reservations seen ending later than their bound allows.
+    pub reservations_too_long: Vec<String>,
+}
+
+/// How far past an answer a reservation it shows may end: its life (2 s
+/// from its last write, which came before the answer), plus clock rounding.
+const RESERVATION_BOUND: Duration = Duration::from_millis(2_050);
+/// How long the waiting clients (every odd one) wait.
+const WAIT_SECONDS: u64 = 3;
+
+/// A violation if `answer`'s `reservedUntil` ends beyond [`RESERVATION_BOUND`]
+/// from now; `None` if it has none or it is within.
+fn reservation_beyond_bound(answer: &Value) -> Option<String> {
+    let until = answer["reservedUntil"].as_str()?;
+    let Ok(until) = humantime::parse_rfc3339(until) else {
+        return Some(format!("an unreadable reservedUntil: {answer}"));
+    };
+    let left = until
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    (left > RESERVATION_BOUND).then(|| format!("a reservation {left:?} from its end: {answer}"))
 }
 
 pub struct Run {
@@ -109,6 +133,10 @@ impl Run {
                     }
                     Err(err) => format!("200 with an unreadable body: {err}"),
                 },
+                // Too many of the user's acquires wait: refused, nothing changed.
+                Ok(answer) if answer.status() == 429 => {
+                    return Ok(json!({ "locked": false, "code": "THROTTLED" }));
+                }
                 Ok(answer) if answer.status().is_server_error() => {
                     let status = answer.status();
                     if status == 504 {
@@ -137,12 +165,17 @@ impl Run {
         unreachable!("attempts never run out")
     }
 
+    /// An acquire of client `id`: every odd client waits (and reserves the
+    /// lock as the longest waiter), every even one only tries.
     async fn acquire(&self, id: usize) -> Result<Value, String> {
-        let body = json!({
+        let mut body = json!({
             "lockName": self.lock,
             "requester": format!("client-{id}"),
             "ttlSeconds": 120,
         });
+        if id % 2 == 1 {
+            body["waitSeconds"] = json!(WAIT_SECONDS);
+        }
         let idempotency_key = uuid::Uuid::new_v4().to_string();
         self.clear_answer(|| {
             self.http
@@ -188,6 +221,13 @@ impl Run {
                 }
             };
             let ret = self.now();
+            if answer.get("reservedUntil").is_some() {
+                let beyond = reservation_beyond_bound(&answer);
+                self.note(|r| {
+                    r.reserved_refusals += 1;
+                    r.reservations_too_long.extend(beyond);
+                });
+            }
             if answer["locked"] != true {
                 self.record(id, call, ret, Outcome::Refused);
                 refusals += 1;
@@ -255,6 +295,7 @@ impl Run {
                         "the lock is still held after every release: {lock}"
                     ));
                 }
+                violations.extend(reservation_beyond_bound(&lock));
                 if lock["fencingToken"].as_u64() != Some(last_token) {
                     violations.push(format!(
                         "the lock shows fencing token {}, the last grant was {last_token}",

@@ -110,6 +110,7 @@ async fn prepare(stack: &Stack, fault: Fault, clients: usize) -> Result<Arc<Run>
 /// not recorded), or a client short of its `cycles` without an error.
 fn violations_in(run: &Run, record: &Record, grants_told: &[usize], cycles: usize) -> Vec<String> {
     let mut violations = record.errors.clone();
+    violations.extend(record.reservations_too_long.iter().cloned());
     for (a, b) in overlapping_holds(&record.holds) {
         violations.push(format!("double grant: {a:?} overlaps {b:?}"));
     }
@@ -153,10 +154,12 @@ fn summary(
         .filter(|op| op.outcome == Outcome::Refused)
         .count();
     format!(
-        "{clients} clients: {} grants, {refusals} refusals, {} operations in {:.1} s{faults}; \
+        "{clients} clients: {} grants, {refusals} refusals ({} of them while reserved), \
+         {} operations in {:.1} s{faults}; \
          {} unclear answers retried ({} of them 504), {} unlocks answered false, \
          slowest clear answer {:.1} s; linearizability checked in {:.2} s",
         record.holds.len(),
+        record.reserved_refusals,
         record.ops.len(),
         elapsed.as_secs_f64(),
         record.unclear,
