@@ -24,7 +24,7 @@ const PER_WRITE_UNIT: f64 = 0.625e-6;
 const PER_READ_UNIT: f64 = 0.125e-6;
 /// What a waiting acquire (wait seconds, dollars) cost when it polled by
 /// conditional writes (commit 160cc53), measured by this same part.
-pub const TODAY_COST: &[(u64, f64)] = &[];
+pub const TODAY_COST: &[(u64, f64)] = &[(1, 8.271e-6), (5, 32.231e-6), (20, 120.251e-6)];
 /// Waiting places enough for the busiest case (the template's default is 4).
 const WAITING_PLACES: &str = "16";
 
@@ -182,44 +182,58 @@ struct Event {
     at: Instant,
 }
 
-/// `waiters + 1` clients loop acquire (waiting up to 20 s) → hold 20–120 ms
-/// → release on one name, so one holds while `waiters` wait, until
-/// `handoffs` grants have been made. A grant of token t + 1 follows the
-/// release of token t: the handoff is the time between their answers.
+/// `waiters + 1` clients loop acquire (waiting up to 20 s) → hold 50–250 ms
+/// → release on one name, a releaser asking again only once another client
+/// holds, so one holds while `waiters` wait, until `handoffs` grants have
+/// been made. A grant of token t + 1 follows the release of token t: the
+/// handoff is the time between their answers.
 async fn handoffs_with(client: &Client, waiters: usize, handoffs: usize) -> Handoffs {
     let name = format!("handoff-{waiters}");
     let grants: Arc<Mutex<Vec<Event>>> = Arc::default();
     let releases: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let granted = Arc::new(tokio::sync::watch::channel(0usize).0);
     let tasks: Vec<_> = (0..=waiters)
         .map(|id| {
             let (client, name) = (client.clone(), name.clone());
             let (grants, releases) = (grants.clone(), releases.clone());
+            let granted = granted.clone();
             tokio::spawn(async move {
+                let mut seen = granted.subscribe();
                 // The first holder starts alone, the others once it holds.
-                tokio::time::sleep(Duration::from_millis(if id == 0 { 0 } else { 50 })).await;
+                if id > 0 {
+                    let _ = seen.wait_for(|n| *n > 0).await;
+                }
                 while grants.lock().expect("grants").len() < handoffs + 1 {
-                    let lease = match client
-                        .acquire(&name, &options(Duration::from_secs(20)))
-                        .await
-                    {
+                    let wait = options(Duration::from_secs(20));
+                    let lease = match client.acquire(&name, &wait).await {
                         Ok(lease) => lease,
                         Err(Error::Held { .. }) => continue,
                         Err(e) => panic!("a waiting acquire failed: {e}"),
                     };
                     let (token, at) = (lease.fencing_token(), Instant::now());
-                    grants.lock().expect("grants").push(Event {
+                    let grant = Event {
                         client: id,
                         token,
                         at,
-                    });
-                    tokio::time::sleep(Duration::from_millis(20 + random_below(100))).await;
+                    };
+                    grants.lock().expect("grants").push(grant);
+                    granted.send_modify(|n| *n += 1);
+                    let mine = *granted.borrow();
+                    tokio::time::sleep(Duration::from_millis(50 + random_below(200))).await;
                     assert!(lease.release().await.expect("a release"), "released");
                     let at = Instant::now();
-                    releases.lock().expect("releases").push(Event {
+                    let release = Event {
                         client: id,
                         token,
                         at,
-                    });
+                    };
+                    releases.lock().expect("releases").push(release);
+                    if grants.lock().expect("grants").len() > handoffs {
+                        break;
+                    }
+                    // Back in the queue once another client holds the lock.
+                    let handed = seen.wait_for(|n| *n > mine);
+                    let _ = tokio::time::timeout(Duration::from_secs(25), handed).await;
                 }
             })
         })
