@@ -36,6 +36,9 @@ impl Granting for AcquireAnswer {
 
 /// Longest wait the service grants one acquire; longer waits ask again.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(20);
+/// A waiting acquire answered sooner than this was not waited for by the
+/// service (a deployment whose `MaxWaitSeconds` is 0).
+const NO_SERVICE_WAIT: Duration = Duration::from_millis(500);
 
 /// How to acquire: who asks, for how long, how long to wait.
 #[derive(Clone, Debug)]
@@ -146,9 +149,10 @@ impl Client {
                     expires_at: answer.expires_at(),
                 });
             }
-            // The service answered before the wait was over (it bounds its
-            // attempts): ask again shortly.
-            if asked_at.elapsed() < wait {
+            // The service waited as long as it may (its `MaxWaitSeconds`):
+            // ask again at once, so that the lock is not left to tries in
+            // between. One that did not wait at all is asked again shortly.
+            if asked_at.elapsed() < NO_SERVICE_WAIT {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -15,11 +16,14 @@ use super::*;
 use crate::Error;
 
 /// A fake deployment: it answers every request with the JSON it was
-/// told last, and keeps the method and path of the last request.
+/// told last, `delay` after it came, and keeps the method and path of the
+/// last request and when each request came and was answered.
 #[derive(Clone, Default)]
 struct Fake {
     answer: Arc<Mutex<Value>>,
     asked: Arc<Mutex<Option<(String, String)>>>,
+    delay: Duration,
+    served: Arc<Mutex<Vec<(Instant, Instant)>>>,
 }
 
 impl Fake {
@@ -44,6 +48,9 @@ impl Fake {
             request.uri().path().to_owned(),
         );
         *self.asked.lock().unwrap() = Some(asked);
+        let came = Instant::now();
+        tokio::time::sleep(self.delay).await;
+        self.served.lock().unwrap().push((came, Instant::now()));
         let answer = self.answer.lock().unwrap().to_string();
         Ok(Response::new(Full::new(Bytes::from(answer))))
     }
@@ -211,5 +218,52 @@ fn a_wait_is_asked_of_the_service_in_whole_seconds_rounded_up() {
             seconds(20_000)
         ],
         [1, 1, 1, 2, 20]
+    );
+}
+
+/// The pauses between one answer of `fake` and the next request.
+fn pauses_between_asks(fake: &Fake) -> Vec<Duration> {
+    let served = fake.served.lock().unwrap();
+    served
+        .windows(2)
+        .map(|pair| pair[1].0.duration_since(pair[0].1))
+        .collect()
+}
+
+/// A service that waited (as long as its `MaxWaitSeconds` lets it) and
+/// refused is asked again at once, so a longer wait leaves no gap in which
+/// tries take the lock; one that answered at once is asked again after a
+/// pause, not in a hot loop.
+#[tokio::test]
+async fn a_wait_beyond_the_services_is_asked_again_at_once_after_a_waited_answer() {
+    const KEY: &str = "550e8400-e29b-41d4-a716-446655440000";
+    let held = json!({ "locked": false, "message": "lock is held by another lease" });
+    let options = AcquireOptions {
+        wait: Duration::from_millis(1_500),
+        ..AcquireOptions::default()
+    };
+    let waited = Fake {
+        delay: Duration::from_millis(600),
+        ..Fake::default()
+    };
+    waited.answers(held.clone());
+    let client = Client::new(&waited.start().await, KEY).unwrap();
+    let refused = client.acquire("l", &options).await;
+    assert!(matches!(refused, Err(Error::Held { .. })), "{refused:?}");
+    let pauses = pauses_between_asks(&waited);
+    assert!(!pauses.is_empty(), "asked once");
+    assert!(
+        pauses.iter().all(|p| *p < Duration::from_millis(250)),
+        "{pauses:?}"
+    );
+    let at_once = Fake::default();
+    at_once.answers(held);
+    let client = Client::new(&at_once.start().await, KEY).unwrap();
+    let refused = client.acquire("l", &options).await;
+    assert!(matches!(refused, Err(Error::Held { .. })), "{refused:?}");
+    let pauses = pauses_between_asks(&at_once);
+    assert!(
+        !pauses.is_empty() && pauses.iter().all(|p| *p >= Duration::from_millis(250)),
+        "{pauses:?}"
     );
 }
