@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::error::StoreError;
 use crate::http::{CONTEXT_KEY_HASH, CONTEXT_USER_ID};
 use crate::keys::ApiKey;
+use crate::metrics::{self, Metric};
 use crate::store::keys::KeyStanding;
 use crate::store::KeyStore;
 use crate::types::Timestamp;
@@ -63,20 +64,44 @@ pub async fn authorize(
     keys: &KeyStore,
     event: ApiGatewayCustomAuthorizerRequest,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, AuthError> {
+    let decision = decide(keys, event).await;
+    match &decision {
+        Ok(response) => {
+            metrics::count(Metric::AuthAllowed);
+            if let Some(user) = &response.principal_id {
+                metrics::property("userId", user.as_str());
+            }
+        }
+        Err(AuthError::Unauthorized) => metrics::count(Metric::AuthDenied),
+        Err(AuthError::Store(_)) => {}
+    }
+    decision
+}
+
+/// Why a key is refused, for the record (never the key or its hash).
+fn deny(reason: &'static str) -> AuthError {
+    metrics::property("denyReason", reason);
+    AuthError::Unauthorized
+}
+
+async fn decide(
+    keys: &KeyStore,
+    event: ApiGatewayCustomAuthorizerRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse, AuthError> {
     let key = event
         .authorization_token
         .as_deref()
         .and_then(ApiKey::from_authorization)
-        .ok_or(AuthError::Unauthorized)?;
+        .ok_or_else(|| deny("malformed"))?;
     let method_arn = event.method_arn.as_deref().unwrap_or_default();
     let hash = key.hash();
-    let record = keys.record(&hash).await?.ok_or(AuthError::Unauthorized)?;
+    let record = keys.record(&hash).await?.ok_or_else(|| deny("unknown"))?;
     let resource = match record.standing(Timestamp::now()) {
         KeyStanding::Live => whole_api_arn(method_arn),
         KeyStanding::RotationRetry => rotate_route_arn(method_arn),
         KeyStanding::Dead => None,
     }
-    .ok_or(AuthError::Unauthorized)?;
+    .ok_or_else(|| deny("revoked, rotated or expired"))?;
     let user = record.user;
 
     let mut statement = IamPolicyStatement::default();

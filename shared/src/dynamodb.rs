@@ -1,11 +1,16 @@
 //! The DynamoDB client every function builds once at init, and the root CAs
-//! its TLS connections trust.
+//! its TLS connections trust, and the interceptor that counts throttles.
 
 use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
 
 use crate::config::ConfigError;
+use crate::metrics::{self, Metric};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Amazon Trust Services' roots (Amazon Root CA 1–4 and the Starfield
 /// Services G2 root that cross-signs them), which certify DynamoDB's
@@ -75,7 +80,50 @@ pub async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, ConfigError> 
         .http_client(http_client)
         .load()
         .await;
-    Ok(aws_sdk_dynamodb::Client::new(&config))
+    let config = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(ThrottleCounter)
+        .build();
+    Ok(aws_sdk_dynamodb::Client::from_conf(config))
+}
+
+/// Counts every DynamoDB answer that throttled an attempt
+/// ([`Metric::DynamoDbThrottled`]), retried by the SDK or not.
+#[derive(Debug)]
+pub struct ThrottleCounter;
+
+/// Whether an answer of `status` with error type `error_type` (the
+/// `x-amzn-ErrorType` header, `Namespace#Code` or `Code`) is a throttle.
+pub fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
+    const THROTTLES: [&str; 4] = [
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    ];
+    let code = error_type
+        .map(|t| t.rsplit('#').next().unwrap_or(t))
+        .map(|t| t.split(':').next().unwrap_or(t));
+    status == 400 && code.is_some_and(|code| THROTTLES.contains(&code))
+}
+
+impl Intercept for ThrottleCounter {
+    fn name(&self) -> &'static str {
+        "ThrottleCounter"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let error_type = response.headers().get("x-amzn-errortype");
+        if is_throttle(response.status().as_u16(), error_type) {
+            metrics::count(Metric::DynamoDbThrottled);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +184,22 @@ mod tests {
             refused.to_string().contains("DYNAMODB_CA_ROOTS"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn throttles_are_told_from_other_errors_by_their_code() {
+        let ns = "com.amazonaws.dynamodb.v20120810#";
+        assert!(is_throttle(400, Some(&format!("{ns}ThrottlingException"))));
+        assert!(is_throttle(
+            400,
+            Some("ProvisionedThroughputExceededException")
+        ));
+        assert!(is_throttle(400, Some(&format!("{ns}RequestLimitExceeded"))));
+        assert!(!is_throttle(
+            400,
+            Some(&format!("{ns}ConditionalCheckFailedException"))
+        ));
+        assert!(!is_throttle(400, None));
+        assert!(!is_throttle(500, Some("ThrottlingException")));
     }
 }

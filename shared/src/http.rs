@@ -23,9 +23,11 @@ pub const CONTEXT_KEY_HASH: &str = "keyHash";
 /// The tenant, as the authorizer put it in the request context. The request
 /// itself (body, query, headers) can never name it.
 pub fn tenant(request: &Request) -> Result<UserId, ApiError> {
-    authorizer_field(request, CONTEXT_USER_ID)
+    let user = authorizer_field(request, CONTEXT_USER_ID)
         .and_then(|user| UserId::parse(user).ok())
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized)?;
+    crate::metrics::property("userId", user.as_str());
+    Ok(user)
 }
 
 /// The key the authorizer validated for this request, by its hash: what the

@@ -4,7 +4,8 @@
 //! client at cold start (failing fast on a bad setting), and serves
 //! invocations on tokio's single-threaded runtime, one at a time on classic
 //! Lambda and concurrently on Lambda Managed Instances (`run_concurrent`
-//! honours `AWS_LAMBDA_MAX_CONCURRENCY`).
+//! honours `AWS_LAMBDA_MAX_CONCURRENCY`). Each invocation writes its one
+//! metrics record ([`crate::metrics`]) when it ends.
 
 use std::future::Future;
 
@@ -16,6 +17,7 @@ use crate::config::{
     table_from_env, AcquireSettings, ConfigError, API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV,
 };
 use crate::endpoints::{respond, Acquirer, Endpoint};
+use crate::metrics::Invocation;
 use crate::store::{KeyStore, LockStore};
 
 /// What can stop a function: a bad setting at cold start, or the runtime.
@@ -59,8 +61,10 @@ where
         crate::init_tracing();
         // Built once and kept for the process's life: every invocation borrows it.
         let state: &'static E::State = Box::leak(Box::new(E::State::from_env().await?));
+        let metrics: &'static Invocation =
+            Box::leak(Box::new(Invocation::from_env(E::ROUTE.function())));
         let service = service_fn(move |request: Request| async move {
-            Ok::<_, Error>(respond::<E>(state, request).await)
+            Ok::<_, Error>(metrics.scope(respond::<E>(state, request)).await)
         });
         lambda_http::run_concurrent(service).await
     })
@@ -71,7 +75,9 @@ pub fn serve_authorizer() -> Result<(), Error> {
     run(async {
         crate::init_tracing_with(LOG_DIRECTIVES);
         let keys: &'static KeyStore = Box::leak(Box::new(KeyStore::from_env().await?));
-        let service = service_fn(move |event: LambdaEvent<_>| authorize(keys, event.payload));
+        let metrics: &'static Invocation = Box::leak(Box::new(Invocation::from_env("authorizer")));
+        let service =
+            service_fn(move |event: LambdaEvent<_>| metrics.scope(authorize(keys, event.payload)));
         lambda_runtime::run_concurrent(service).await
     })
 }

@@ -5,6 +5,7 @@
 //! in AWS lives here; table creation for local engines and tests lives in
 //! `infra/local-stack`.
 
+pub mod audit;
 pub mod authorizer;
 pub mod config;
 pub mod dynamodb;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod input;
 pub mod keys;
 pub mod lambda;
+pub mod metrics;
 pub mod schema;
 pub mod store;
 pub mod types;

@@ -5,7 +5,8 @@
 //! rotates it, uses the new one, revokes the others and then its own; then
 //! neither key, neither key's SHA-256 (what the key table stores and the
 //! authorizer passes on) nor the sealed successor appears anywhere in what
-//! the functions, cargo-lambda and the local gateway printed.
+//! the functions, cargo-lambda and the local gateway printed — their audit
+//! lines and metrics records included.
 
 use std::time::Duration;
 
@@ -68,6 +69,20 @@ async fn no_key_is_logged_even_at_trace_level() {
     assert!(
         log.contains(r#""level":"TRACE""#),
         "the functions did log at trace level ({})",
+        log_path.display()
+    );
+    // The audit trail and the metrics records are among what is checked.
+    for act in ["rotateKey", "revokeOtherKeys", "revokeKey"] {
+        let line = format!(r#""audit":true,"what":"{act}""#);
+        assert!(
+            log.contains(&line),
+            "no audit line {line} in {}",
+            log_path.display()
+        );
+    }
+    assert!(
+        log.contains(r#""AuthAllowed":1.0"#) && log.contains(r#""AcquireGranted":1.0"#),
+        "no metrics records in {}",
         log_path.display()
     );
     let key = |text: &str| ApiKey::from_authorization(&format!("Bearer {text}")).unwrap();

@@ -121,7 +121,7 @@ impl Stores {
             .calls
             .during(self.locks.force_release(user, &name, now))
             .await;
-        (released.unwrap(), calls)
+        (released.unwrap().0, calls)
     }
 
     /// Asserts that `lease` of `lock` is dead at `now`: it can neither

@@ -13,6 +13,7 @@ use super::{Endpoint, Example, Permissions, Scene};
 use crate::config::AcquireSettings;
 use crate::error::{ApiError, StoreError};
 use crate::input::{FromRequest, Json};
+use crate::metrics::{self, Metric};
 use crate::store::{Acquired, Booking, Grant, LockStore, Sight};
 use crate::types::{LockName, Timestamp, UserId};
 
@@ -90,7 +91,14 @@ impl Endpoint for Acquire {
             name: &request.lock_name,
             grant: &grant,
         };
-        match acquire_within(state, &user, &lease, wait, &waiter).await? {
+        metrics::property("lockName", request.lock_name.as_str());
+        let outcome = acquire_within(state, &user, &lease, wait, &waiter).await?;
+        metrics::count(match &outcome {
+            Acquired::Granted(_) => Metric::AcquireGranted,
+            Acquired::QuotaExceeded => Metric::AcquireQuotaRefused,
+            _ => Metric::AcquireRefused,
+        });
+        match outcome {
             Acquired::Granted(lock) => Ok(AcquireAnswer {
                 locked: true,
                 lease_id: Some(lock.lease_id.into()),

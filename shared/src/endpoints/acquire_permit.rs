@@ -11,6 +11,7 @@ use super::waiting::{acquire_within, wait_of, Waiter};
 use super::{Acquirer, Endpoint, Example, Permissions, Scene};
 use crate::error::{ApiError, StoreError};
 use crate::input::Json;
+use crate::metrics::{self, Metric};
 use crate::store::semaphores::DEFAULT_PERMIT_TTL_SECONDS;
 use crate::store::{Booking, Grant, LockStore, PermitAcquired, Sight};
 use crate::types::{LeaseTtl, SemaphoreName, Timestamp, UserId};
@@ -61,7 +62,14 @@ impl Endpoint for AcquirePermit {
             permits: request.permits,
             grant: &grant,
         };
-        match acquire_within(state, &user, &lease, wait, &waiter).await? {
+        metrics::property("semaphoreName", request.semaphore_name.as_str());
+        let outcome = acquire_within(state, &user, &lease, wait, &waiter).await?;
+        metrics::count(match &outcome {
+            PermitAcquired::Granted { .. } => Metric::PermitGranted,
+            PermitAcquired::QuotaExceeded => Metric::AcquireQuotaRefused,
+            _ => Metric::PermitRefused,
+        });
+        match outcome {
             PermitAcquired::Granted { permit, permits } => Ok(PermitAnswer {
                 acquired: true,
                 lease_id: Some(permit.lease_id.into()),

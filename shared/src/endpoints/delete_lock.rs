@@ -6,8 +6,10 @@ use lock_wire::{DeleteAnswer, DeleteRequest, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, FREED};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::input::Json;
+use crate::metrics::{self, Metric};
 use crate::store::{Deleted, LockStore};
 use crate::types::{Timestamp, UserId};
 
@@ -34,11 +36,15 @@ impl Endpoint for DeleteLock {
         locks: &LockStore,
         (user, Json(input)): Self::Input,
     ) -> Result<DeleteAnswer, ApiError> {
-        match locks
-            .delete(&user, &input.lock_name, Timestamp::now())
-            .await?
-        {
-            Deleted::Done => Ok(DeleteAnswer { deleted: true }),
+        let now = Timestamp::now();
+        match locks.delete(&user, &input.lock_name, now).await? {
+            Deleted::Done => {
+                metrics::count(Metric::Delete);
+                Entry::new(Act::DeleteLock, &user, now)
+                    .on(input.lock_name.as_str())
+                    .write();
+                Ok(DeleteAnswer { deleted: true })
+            }
             Deleted::Held => Err(ApiError::LockHeld),
             Deleted::NotFound => Err(ApiError::LockNotFound),
         }

@@ -7,8 +7,10 @@ use lock_wire::{DeleteAnswer, DeleteSemaphoreRequest, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, SPENT};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::input::Json;
+use crate::metrics::{self, Metric};
 use crate::store::{Deleted, LockStore};
 use crate::types::{Timestamp, UserId};
 
@@ -37,11 +39,15 @@ impl Endpoint for DeleteSemaphore {
         (user, Json(input)): Self::Input,
     ) -> Result<DeleteAnswer, ApiError> {
         let name = &input.semaphore_name;
-        match locks
-            .delete_semaphore(&user, name, Timestamp::now())
-            .await?
-        {
-            Deleted::Done => Ok(DeleteAnswer { deleted: true }),
+        let now = Timestamp::now();
+        match locks.delete_semaphore(&user, name, now).await? {
+            Deleted::Done => {
+                metrics::count(Metric::Delete);
+                Entry::new(Act::DeleteSemaphore, &user, now)
+                    .on(input.semaphore_name.as_str())
+                    .write();
+                Ok(DeleteAnswer { deleted: true })
+            }
             Deleted::Held => Err(ApiError::SemaphoreHeld),
             Deleted::NotFound => Err(ApiError::SemaphoreNotFound),
         }

@@ -7,9 +7,12 @@ use lambda_http::Request;
 use lock_wire::{PermitSlot, ReleasePermitAnswer, ReleasePermitRequest, Route};
 use serde_json::json;
 
+use super::unlock::record_release;
 use super::{Endpoint, Example, Permissions, Scene, UnlockBy, POOL};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::input::{FromRequest, Json};
+use crate::metrics;
 use crate::store::{LockStore, Released};
 use crate::types::{SemaphoreName, Timestamp, UserId};
 
@@ -75,6 +78,13 @@ impl Endpoint for ReleasePermit {
                     .await?
             }
         };
+        metrics::property("semaphoreName", name.as_str());
+        record_release(&by, &released);
+        if matches!((&by, released), (UnlockBy::Force, Released::Freed)) {
+            let mut entry = Entry::new(Act::ForceReleasePermits, &user, now).on(name.as_str());
+            entry.permit = permit.map(|p| p.get());
+            entry.write();
+        }
         let refused = |message: &str| ReleasePermitAnswer {
             released: false,
             message: Some(message.into()),

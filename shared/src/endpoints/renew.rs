@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{Endpoint, Example, Permissions, Scene, RENEWED};
 use crate::error::ApiError;
 use crate::input::Json;
+use crate::metrics::{self, Metric};
 use crate::store::{LockStore, Renewed};
 use crate::types::{Timestamp, UserId};
 
@@ -57,10 +58,13 @@ pub(super) fn renew_answer(renewed: Renewed, message: &str) -> Option<RenewAnswe
             expires_at,
             message: None,
         }),
-        Renewed::NotLive => Some(RenewAnswer {
-            renewed: false,
-            expires_at: None,
-            message: Some(message.into()),
+        Renewed::NotLive => Some({
+            metrics::count(Metric::RenewLost);
+            RenewAnswer {
+                renewed: false,
+                expires_at: None,
+                message: Some(message.into()),
+            }
         }),
         Renewed::NotFound => None,
     }

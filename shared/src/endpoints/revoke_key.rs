@@ -6,6 +6,7 @@ use lock_wire::{RevokeAnswer, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::keys::KeyHash;
 use crate::store::KeyStore;
@@ -27,9 +28,11 @@ impl Endpoint for RevokeKey {
     }
 
     async fn handle(keys: &KeyStore, (user, key): Self::Input) -> Result<RevokeAnswer, ApiError> {
-        if !keys.revoke(&key, &user, Timestamp::now()).await? {
+        let now = Timestamp::now();
+        if !keys.revoke(&key, &user, now).await? {
             return Err(ApiError::Unauthorized);
         }
+        Entry::new(Act::RevokeKey, &user, now).write();
         Ok(RevokeAnswer { revoked: true })
     }
 }

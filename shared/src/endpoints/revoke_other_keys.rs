@@ -7,6 +7,7 @@ use lock_wire::{RevokeOthersAnswer, Route};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::keys::KeyHash;
 use crate::store::{KeyStore, RevokedOthers};
@@ -32,8 +33,14 @@ impl Endpoint for RevokeOtherKeys {
         keys: &KeyStore,
         (user, key): Self::Input,
     ) -> Result<RevokeOthersAnswer, ApiError> {
-        match keys.revoke_others(&key, &user, Timestamp::now()).await? {
-            RevokedOthers::Revoked(revoked_keys) => Ok(RevokeOthersAnswer { revoked_keys }),
+        let now = Timestamp::now();
+        match keys.revoke_others(&key, &user, now).await? {
+            RevokedOthers::Revoked(revoked_keys) => {
+                let mut entry = Entry::new(Act::RevokeOtherKeys, &user, now);
+                entry.count = Some(revoked_keys);
+                entry.write();
+                Ok(RevokeOthersAnswer { revoked_keys })
+            }
             RevokedOthers::CallerRotated => Err(ApiError::KeyRotated),
             RevokedOthers::Refused => Err(ApiError::Unauthorized),
         }

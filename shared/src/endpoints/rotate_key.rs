@@ -8,6 +8,7 @@ use lambda_http::Request;
 use lock_wire::{IdempotencyKey, KeyAnswer, RotateRequest, Route};
 
 use super::{Endpoint, Example, Permissions, Scene};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::http::{tenant, validated_key};
 use crate::input::{optional_body, optional_header, FromRequest};
@@ -86,11 +87,14 @@ impl Endpoint for RotateKey {
             Rotated::To {
                 key,
                 old_key_expires_at,
-            } => Ok(KeyAnswer {
-                user_id: input.user.into(),
-                api_key: key.reveal(),
-                // Only while the old key still works.
-                old_key_expires_at: (old_key_expires_at > now).then_some(old_key_expires_at),
+            } => Ok({
+                Entry::new(Act::RotateKey, &input.user, now).write();
+                KeyAnswer {
+                    user_id: input.user.into(),
+                    api_key: key.reveal(),
+                    // Only while the old key still works.
+                    old_key_expires_at: (old_key_expires_at > now).then_some(old_key_expires_at),
+                }
             }),
             Rotated::AlreadyRotated => Err(ApiError::KeyRotated),
             Rotated::TooManyKeys => Err(ApiError::TooManyKeys),

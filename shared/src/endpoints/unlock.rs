@@ -7,8 +7,10 @@ use lock_wire::{LeaseId, Route, UnlockAnswer, UnlockRequest};
 use serde_json::json;
 
 use super::{Endpoint, Example, Permissions, Scene, HELD};
+use crate::audit::{Act, Entry};
 use crate::error::ApiError;
 use crate::input::{FromRequest, Json};
+use crate::metrics::{self, Metric};
 use crate::store::{LockStore, Released};
 use crate::types::{LockName, Timestamp, UserId};
 
@@ -68,9 +70,20 @@ impl Endpoint for Unlock {
     ) -> Result<UnlockAnswer, ApiError> {
         let now = Timestamp::now();
         let released = match &by {
-            UnlockBy::Force => locks.force_release(&user, &name, now).await?,
+            UnlockBy::Force => {
+                let (released, before) = locks.force_release(&user, &name, now).await?;
+                if released == Released::Freed {
+                    Entry::new(Act::ForceRelease, &user, now)
+                        .on(name.as_str())
+                        .displacing(before.as_ref())
+                        .write();
+                }
+                released
+            }
             UnlockBy::Lease(lease) => locks.release(&user, &name, lease, now).await?,
         };
+        metrics::property("lockName", name.as_str());
+        record_release(&by, &released);
         let refused = |message: &str| UnlockAnswer {
             unlocked: false,
             message: Some(message.into()),
@@ -84,5 +97,14 @@ impl Endpoint for Unlock {
             Released::Expired => Ok(refused("lease has expired")),
             Released::NotFound => Err(ApiError::LockNotFound),
         }
+    }
+}
+
+/// Counts a release: forced, or of a lease no longer live.
+pub(super) fn record_release(by: &UnlockBy, released: &Released) {
+    match (by, released) {
+        (UnlockBy::Force, Released::Freed) => metrics::count(Metric::ForceRelease),
+        (_, Released::NotHolder | Released::Expired) => metrics::count(Metric::StaleRelease),
+        _ => {}
     }
 }

@@ -11,6 +11,7 @@ use lock_wire::{LeaseId, WaitTime};
 
 use super::Acquirer;
 use crate::error::{ApiError, StoreError};
+use crate::metrics::{self, Metric};
 use crate::store::{Acquired, Booking, PermitAcquired, Place, Sight};
 use crate::types::{Timestamp, UserId};
 
@@ -126,6 +127,7 @@ pub async fn acquire_within<W: Waiter>(
     {
         Place::Taken(place) => place,
         Place::Full { next_lapse } => {
+            metrics::count(Metric::AcquireThrottled);
             let seconds = next_lapse
                 .millis()
                 .saturating_sub(now.millis())
@@ -136,7 +138,12 @@ pub async fn acquire_within<W: Waiter>(
             });
         }
     };
+    let started = Instant::now();
     let outcome = wait_turn(waiter, lease, now, deadline).await;
+    metrics::value(Metric::WaitTime, started.elapsed().as_millis() as f64);
+    if matches!(&outcome, Ok(refused) if refused.held().is_some()) {
+        metrics::count(Metric::WaitTimedOut);
+    }
     if let Err(err) = locks.give_back_waiting_place(user, place, owner).await {
         // It lapses by itself at `until`.
         tracing::warn!(error = ?err, place, "waiting place not given back");

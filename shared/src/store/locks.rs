@@ -19,7 +19,8 @@ pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed}
 use super::quota::Slot;
 use super::table::Table;
 use crate::error::StoreError;
-use crate::types::{LeaseId, LeaseTtl, LockName, Timestamp, UserId};
+use crate::metrics::{self, Metric};
+use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
 
 /// Locks of every tenant, in the table keyed by (userId, lockName).
 #[derive(Clone, Debug)]
@@ -109,7 +110,10 @@ impl LockStore {
         };
         // Twice at most: a new name someone else creates meanwhile is then
         // an existing one.
-        for _ in 0..2 {
+        for round in 0..2 {
+            if round > 0 {
+                metrics::count(Metric::ConditionRetry);
+            }
             match self
                 .grant_write(user, name, grant, FREE_UNRESERVED_LOCK_EXISTS, None, now)
                 .await?
@@ -266,13 +270,14 @@ impl LockStore {
     }
 
     /// Frees `name` whatever lease holds it (the tenant owns its locks), in
-    /// one conditional write. The old lease is dead from then on.
+    /// one conditional write. The old lease is dead from then on. With the
+    /// lock as it stood before (the same write returns it), for the audit.
     pub async fn force_release(
         &self,
         user: &UserId,
         name: &LockName,
         now: Timestamp,
-    ) -> Result<Released, StoreError> {
+    ) -> Result<(Released, Option<Lock>), StoreError> {
         let result = self
             .update(
                 user,
@@ -282,12 +287,20 @@ impl LockStore {
                 now,
             )
             .expression_attribute_values(":gcAt", gc_at(now))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Released::Freed),
+            Ok(output) => {
+                let before = output
+                    .attributes
+                    .and_then(|item| lock_from_item(&item).ok());
+                Ok((Released::Freed, before))
+            }
             // The only way this condition fails: there is no such lock.
-            Err(failure) => old_item_on_condition_failure(failure).map(|_| Released::NotFound),
+            Err(failure) => {
+                old_item_on_condition_failure(failure).map(|_| (Released::NotFound, None))
+            }
         }
     }
 

@@ -121,6 +121,9 @@ pub(super) fn judge_refused_acquire(
         if lock.lease_id != *grant.lease && !same_request {
             return Acquired::KeyReused;
         }
+        if lock.lease_id != *grant.lease {
+            crate::metrics::count(crate::metrics::Metric::IdempotentReplay);
+        }
         return Acquired::Granted(lock);
     }
     let reservation = Reservation::of(&item, now).filter(|r| !r.is_for(grant.lease));

@@ -46,6 +46,7 @@ use super::item::{
 use super::semaphores::{is_record, SEMAPHORES_START};
 use super::LockStore;
 use crate::error::StoreError;
+use crate::metrics::{self, Metric};
 use crate::schema::LOCKS_SORT_KEY;
 use crate::types::{Timestamp, UserId};
 
@@ -158,7 +159,9 @@ impl LockStore {
                 continue;
             };
             if (slots_in(&names, SLOTS).count() as u64) < u64::from(quota) {
-                continue; // a delete made room meanwhile
+                // A delete made room meanwhile.
+                metrics::count(Metric::ConditionRetry);
+                continue;
             }
             if healed || !self.heal(user, &names, now).await? {
                 return Ok(false);

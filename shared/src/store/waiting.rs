@@ -20,6 +20,7 @@ use super::item::{
 };
 use super::LockStore;
 use crate::error::StoreError;
+use crate::metrics::{self, Metric};
 use crate::types::{Timestamp, UserId};
 
 /// Sort key of a tenant's waiting item: before every lock name.
@@ -83,7 +84,10 @@ impl LockStore {
             };
             let (free, next_lapse) = free_places(&waiting, places, now);
             match free.get(place as usize % free.len().max(1)) {
-                Some(&next) => place = next,
+                Some(&next) => {
+                    metrics::count(Metric::ConditionRetry);
+                    place = next;
+                }
                 None => return Ok(Place::Full { next_lapse }),
             }
         }

@@ -3,6 +3,7 @@
 
 mod contract;
 mod leases;
+mod metrics;
 mod refusals;
 mod routes;
 

@@ -16,6 +16,7 @@ use super::ask::Ask;
 use super::guard::Guarded;
 use super::{permit_of, with_values, Permit, SlotState};
 use crate::error::StoreError;
+use crate::metrics::{self, Metric};
 use crate::store::expressions::{GRANT_PERMIT, GRANT_PERMIT_KEY, MISSING_PERMIT};
 use crate::store::item::{number_value, old_item_on_condition_failure, string_value, Item};
 use crate::store::{Grant, LockStore};
@@ -76,7 +77,12 @@ impl LockStore {
             return Ok(outcome);
         }
         let mut expires_at = None;
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
+            // A round after the first follows a write that lost a race for
+            // the slot a read showed free.
+            if round > 0 {
+                metrics::count(Metric::ConditionRetry);
+            }
             let stored = self.read_semaphore(user, name).await?;
             if stored.record.is_none() {
                 match self.create_semaphore(user, &ask, now).await? {
