@@ -93,11 +93,13 @@ impl Endpoint for Acquire {
         };
         metrics::property("lockName", request.lock_name.as_str());
         let outcome = acquire_within(state, &user, &lease, wait, &waiter).await?;
-        metrics::count(match &outcome {
-            Acquired::Granted(_) => Metric::AcquireGranted,
-            Acquired::QuotaExceeded => Metric::AcquireQuotaRefused,
-            _ => Metric::AcquireRefused,
-        });
+        let counted = match &outcome {
+            Acquired::Granted(_) => Some(Metric::AcquireGranted),
+            Acquired::Held { .. } | Acquired::Reserved { .. } => Some(Metric::AcquireRefused),
+            Acquired::QuotaExceeded => Some(Metric::AcquireQuotaRefused),
+            Acquired::KeyReused => None, // a 409: the caller's mistake, not contention
+        };
+        counted.into_iter().for_each(metrics::count);
         match outcome {
             Acquired::Granted(lock) => Ok(AcquireAnswer {
                 locked: true,

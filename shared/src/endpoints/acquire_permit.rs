@@ -64,11 +64,14 @@ impl Endpoint for AcquirePermit {
         };
         metrics::property("semaphoreName", request.semaphore_name.as_str());
         let outcome = acquire_within(state, &user, &lease, wait, &waiter).await?;
-        metrics::count(match &outcome {
-            PermitAcquired::Granted { .. } => Metric::PermitGranted,
-            PermitAcquired::QuotaExceeded => Metric::AcquireQuotaRefused,
-            _ => Metric::PermitRefused,
-        });
+        let counted = match &outcome {
+            PermitAcquired::Granted { .. } => Some(Metric::PermitGranted),
+            PermitAcquired::Held { .. } => Some(Metric::PermitRefused),
+            PermitAcquired::QuotaExceeded => Some(Metric::AcquireQuotaRefused),
+            // 409s: the caller's mistakes, not contention.
+            PermitAcquired::KeyReused | PermitAcquired::PermitsMismatch { .. } => None,
+        };
+        counted.into_iter().for_each(metrics::count);
         match outcome {
             PermitAcquired::Granted { permit, permits } => Ok(PermitAnswer {
                 acquired: true,

@@ -104,4 +104,12 @@ async fn a_replay_of_an_idempotency_key_is_counted() {
             (Metric::IdempotentReplay, 1.0)
         ]
     );
+    // The same key for another requester: a 409, counted as no refusal.
+    let other = json!({ "lockName": "keyed", "requester": "b", "ttlSeconds": 60 }).to_string();
+    let mut request = event("POST", "/v0/lock", Some(&user), Some(&other), &[]);
+    let key = "0f8e8c8e-1111-4222-8333-444455556666".parse().unwrap();
+    request.headers_mut().insert("idempotency-key", key);
+    let (reused, record) = gather(api.call(request)).await;
+    assert_eq!(reused.status, 409, "{reused:?}");
+    assert_eq!(totals(&record), []);
 }
