@@ -118,10 +118,11 @@ async fn a_free_permit_of_a_standing_semaphore_is_one_write_keyed_or_not(f: Stor
             .await
             .0,
     );
-    // Every other slot is free: whichever the first write tries, it lands.
+    // Every other slot is free: the first write lands unless it drew the one
+    // slot taken (1 in 64), which costs one read and one write more.
     let (outcome, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), None, 1).await;
     granted(outcome);
-    assert_eq!(calls, 1, "an uncontended grant is one call");
+    assert!(calls == 1 || calls == 3, "{calls} calls");
     let (outcome, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), Some("k-1"), 2).await;
     let keyed = granted(outcome);
     // The key's home slot could have been one of the two taken: then one
