@@ -1,7 +1,8 @@
 //! The audit trail: one JSON line on stdout (CloudWatch Logs) for each act
 //! an operator may have to account for — a force release, a delete, a key
-//! rotated or revoked — with `"audit": true`, what, the user id, the name,
-//! the lease displaced and its holder, and the time. Written whatever
+//! rotated or revoked, an expired lease taken over — with `"audit": true`,
+//! what, the user id, the name, the lease displaced and its holder, the new
+//! one, and the time. Written whatever
 //! `RUST_LOG` says. Lease ids and user ids may appear (the tenant's own
 //! `GET` shows lease ids); an API key, its hash or a sealed successor never
 //! does: no entry has a field that could hold one.
@@ -30,6 +31,8 @@ pub enum Act {
     RevokeKey,
     /// Every other key of the user revoked.
     RevokeOtherKeys,
+    /// A lock or permit granted over a lease that had expired unreleased.
+    Takeover,
 }
 
 /// One line of the trail.
@@ -54,6 +57,15 @@ pub struct Entry<'a> {
     /// Who held that lease (its `requester`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub displaced_holder: Option<&'a str>,
+    /// How long the displaced lease had been expired, for a takeover (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_for_ms: Option<u64>,
+    /// The lease granted in its place, for a takeover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<&'a str>,
+    /// Who asked for that lease (its `requester`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<&'a str>,
     /// How many keys or permits it ended, where it may be several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -72,6 +84,9 @@ impl<'a> Entry<'a> {
             permit: None,
             displaced_lease: None,
             displaced_holder: None,
+            expired_for_ms: None,
+            lease: None,
+            holder: None,
             count: None,
             time,
         }
@@ -89,6 +104,22 @@ impl<'a> Entry<'a> {
             self.displaced_lease = Some(lock.lease_id.as_str());
             self.displaced_holder = Some(lock.leased_by.as_str());
         }
+        self
+    }
+
+    /// Taking over `lease` of `holder`, expired for `expired_for_ms`, for
+    /// `new_lease` of `new_holder`.
+    pub fn taking_over(
+        mut self,
+        (lease, holder): (Option<&'a str>, Option<&'a str>),
+        expired_for_ms: u64,
+        (new_lease, new_holder): (&'a str, &'a str),
+    ) -> Self {
+        self.displaced_lease = lease;
+        self.displaced_holder = holder;
+        self.expired_for_ms = Some(expired_for_ms);
+        self.lease = Some(new_lease);
+        self.holder = Some(new_holder);
         self
     }
 
@@ -152,5 +183,23 @@ mod tests {
         };
         let entry = Entry::new(Act::ForceRelease, &user, now).displacing(Some(&expired));
         assert_eq!(entry.displaced_lease, None, "an expired lease was not live");
+    }
+
+    #[test]
+    fn a_takeover_names_the_expired_lease_and_the_new_one() {
+        let user = UserId::generate();
+        let now = Timestamp::from_millis(1_764_000_000_000);
+        let entry = Entry::new(Act::Takeover, &user, now).on("job").taking_over(
+            (Some("old-lease"), Some("worker-1")),
+            1500,
+            ("new-lease", "worker-2"),
+        );
+        let line = serde_json::to_value(&entry).unwrap();
+        assert_eq!(line["what"], "takeover");
+        assert_eq!(line["displacedLease"], "old-lease");
+        assert_eq!(line["displacedHolder"], "worker-1");
+        assert_eq!(line["expiredForMs"], 1500);
+        assert_eq!(line["lease"], "new-lease");
+        assert_eq!(line["holder"], "worker-2");
     }
 }

@@ -82,6 +82,11 @@ metrics! {
     StaleRelease = "StaleRelease", Count;
     /// A force release (of a lock, or of a semaphore's permits).
     ForceRelease = "ForceRelease", Count;
+    /// A grant (of a lock or a permit) that took over a lease which had
+    /// expired without a release.
+    Takeover = "Takeover", Count;
+    /// How long that lease had been expired when it was taken over.
+    TakeoverExpiredFor = "TakeoverExpiredFor", Milliseconds;
     /// A lock or semaphore deleted.
     Delete = "Delete", Count;
     /// A key the authorizer allowed.

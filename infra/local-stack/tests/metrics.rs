@@ -1,7 +1,8 @@
 //! The functions under `cargo lambda watch` write their metrics records
 //! (CloudWatch EMF) and audit lines where the stack keeps their output: a
 //! scenario of grants, a refusal, a wait that times out, a force release, a
-//! delete and a bad key, then the records' counts summed from the log.
+//! delete, a takeover of an expired lease and a bad key, then the records'
+//! counts summed from the log.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -92,6 +93,13 @@ async fn the_functions_write_one_record_per_invocation_and_audit_lines() {
     )
     .await;
     assert_eq!(deleted["deleted"], true, "{deleted}");
+    // A one-second lease left to expire, then taken over.
+    for requester in ["lapsing", "next"] {
+        let body = json!({"lockName": "c", "requester": requester, "ttlSeconds": 1});
+        let (_, granted) = answer(post("/v0/lock", body).await.unwrap()).await;
+        assert_eq!(granted["locked"], true, "{granted}");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
     let bad = http
         .get(format!("{base}/v0/locks"))
         .bearer_auth(uuid::Uuid::new_v4().to_string())
@@ -107,7 +115,12 @@ async fn the_functions_write_one_record_per_invocation_and_audit_lines() {
         let at = |totals: &BTreeMap<String, f64>| totals.get(name).copied().unwrap_or_default();
         at(&totals) - at(&before)
     };
-    assert_eq!(count("AcquireGranted"), 2.0, "{totals:?}");
+    assert_eq!(count("AcquireGranted"), 4.0, "{totals:?}");
+    assert_eq!(count("Takeover"), 1.0, "{totals:?}");
+    assert!(
+        (100.0..5_000.0).contains(&count("TakeoverExpiredFor")),
+        "expired ~0.1 s before: {totals:?}"
+    );
     assert_eq!(
         count("AcquireRefused"),
         2.0,
@@ -119,7 +132,7 @@ async fn the_functions_write_one_record_per_invocation_and_audit_lines() {
     assert_eq!(count("Delete"), 1.0, "{totals:?}");
     assert_eq!(count("AuthDenied"), 1.0, "{totals:?}");
     // Every authorized call, the sign-up's own excepted (it needs no key).
-    assert_eq!(count("AuthAllowed"), 6.0, "{totals:?}");
+    assert_eq!(count("AuthAllowed"), 8.0, "{totals:?}");
     assert!(
         log.matches(r#""denyReason":"unknown""#).count() as f64 >= count("AuthDenied"),
         "the bad key's reason ({})",
@@ -131,8 +144,27 @@ async fn the_functions_write_one_record_per_invocation_and_audit_lines() {
         .map(|text| serde_json::from_str(text).expect("an audit line is JSON"))
         .collect();
     let acts: Vec<_> = audit.iter().map(|a| a["what"].as_str().unwrap()).collect();
-    assert_eq!(acts, ["forceRelease", "deleteLock"], "{audit:?}");
+    assert_eq!(
+        acts,
+        ["forceRelease", "deleteLock", "takeover"],
+        "{audit:?}"
+    );
     assert_eq!(audit[0]["name"], "a");
     assert_eq!(audit[0]["displacedHolder"], "r", "{audit:?}");
     assert!(audit[0]["displacedLease"].is_string(), "{audit:?}");
+    let takeover = &audit[2];
+    assert_eq!(
+        (
+            &takeover["name"],
+            &takeover["displacedHolder"],
+            &takeover["holder"]
+        ),
+        (&json!("c"), &json!("lapsing"), &json!("next")),
+        "{takeover}"
+    );
+    assert!(
+        takeover["expiredForMs"].as_u64().unwrap() >= 100,
+        "{takeover}"
+    );
+    assert_ne!(takeover["lease"], takeover["displacedLease"]);
 }

@@ -158,6 +158,23 @@ pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
     })
 }
 
+/// What every grant's `:tokenBase` is at `now`: the clock in microseconds,
+/// above every token an earlier item of the same name gave out.
+pub(super) fn token_base(now: Timestamp) -> u64 {
+    now.millis().saturating_mul(1000)
+}
+
+/// The fencing token a grant at `now` wrote over `old`, the item before it
+/// (`None`: there was none), as its update computes it:
+/// `if_not_exists(#fencingToken, :tokenBase) + :one`.
+pub(super) fn next_fencing_token(old: Option<&Item>, now: Timestamp) -> Result<u64, StoreError> {
+    let last = match old.filter(|old| old.contains_key(FENCING_TOKEN)) {
+        Some(old) => number_attr(old, FENCING_TOKEN)?,
+        None => token_base(now),
+    };
+    Ok(last + 1)
+}
+
 /// A string attribute that may be absent.
 pub(super) fn optional_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)

@@ -11,13 +11,15 @@ use aws_sdk_dynamodb::Client;
 
 use super::expressions::*;
 use super::item::{
-    attribute_names, gc_at, is_true, lock_from_item, lock_key, number_value,
-    old_item_on_condition_failure, string_value, Item, UpdateFailure, FORCED_RELEASE,
+    attribute_names, gc_at, is_true, lock_from_item, lock_key, next_fencing_token, number_value,
+    old_item_on_condition_failure, optional_time, string_value, token_base, Item, UpdateFailure,
+    CREATED_AT, FORCED_RELEASE,
 };
 use super::outcomes::judge_refused_acquire;
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use super::quota::Slot;
 use super::table::Table;
+use super::takeover::{report_takeover, Taken};
 use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
@@ -171,10 +173,7 @@ impl LockStore {
             .update(user, name, condition, update, now)
             .expression_attribute_values(":leaseId", string_value(grant.lease.as_str()))
             .expression_attribute_values(":leasedBy", string_value(grant.requester.as_str()))
-            .expression_attribute_values(
-                ":tokenBase",
-                number_value(now.millis().saturating_mul(1000)),
-            )
+            .expression_attribute_values(":tokenBase", number_value(token_base(now)))
             .expression_attribute_values(":one", number_value(1));
         if let Some(ttl) = grant.ttl {
             let expires_at = now.plus_millis(ttl.millis());
@@ -190,8 +189,24 @@ impl LockStore {
         if let Some(slot) = slot {
             request = request.expression_attribute_values(":slot", slot.value());
         }
-        match written_item(request).await? {
-            Ok(item) => Ok(Ok(Acquired::Granted(lock_from_item(&item)?))),
+        // The old item, not the new one: what the grant took over (if
+        // anything) is known only from it, and the new lock follows from it.
+        let result = request
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let old = output.attributes;
+                let lock = granted_lock(old.as_ref(), name, grant, now)?;
+                let taken = Taken {
+                    name: name.as_str(),
+                    permit: None,
+                };
+                report_takeover(old.as_ref(), user, taken, grant, now);
+                Ok(Ok(Acquired::Granted(lock)))
+            }
             Err(failure) => Ok(Err(self
                 .item_after_failed_condition(failure, user, name)
                 .await?)),
@@ -378,6 +393,31 @@ impl LockStore {
             None => self.read_item(user, name).await,
         }
     }
+}
+
+/// The lock a grant at `now` made of `old`, the item before it, exactly as
+/// the grant's update wrote it (see `acquire_set!`).
+fn granted_lock(
+    old: Option<&Item>,
+    name: &LockName,
+    grant: &Grant<'_>,
+    now: Timestamp,
+) -> Result<Lock, StoreError> {
+    let created_at = match old {
+        Some(old) => optional_time(old, CREATED_AT)?,
+        None => None,
+    };
+    Ok(Lock {
+        lock_name: name.clone(),
+        locked: true,
+        lease_id: grant.lease.clone(),
+        leased_by: grant.requester.clone(),
+        created_at: created_at.unwrap_or(now),
+        updated_at: now,
+        expires_at: grant.ttl.map(|ttl| now.plus_millis(ttl.millis())),
+        fencing_token: next_fencing_token(old, now)?,
+        reserved_until: None,
+    })
 }
 
 /// Sends a conditional write that returns the item it wrote: `Ok(item)` if

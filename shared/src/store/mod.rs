@@ -11,6 +11,7 @@
 //! - `reads`: get and list;
 //! - [`reservations`]: the longest waiter's claim on what it waits for;
 //! - `table`: the one place requests name their table;
+//! - `takeover`: a grant over an expired lease, counted and audited;
 //! - [`semaphores`]: N leases of one name, a slot item each;
 //! - [`waiting`]: places for waiting acquires, a set number per tenant;
 //! - `item`: attribute names, expression placeholders, and the item ↔ [`Lock`](crate::types::Lock) codec.
@@ -25,6 +26,7 @@ mod reads;
 pub mod reservations;
 pub mod semaphores;
 mod table;
+mod takeover;
 pub mod users;
 pub mod waiting;
 

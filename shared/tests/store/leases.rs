@@ -1,11 +1,12 @@
 //! Leases: they end exactly at `expiresAt`, renew only while live, and every
 //! grant's fencing token is greater than all before it.
 
+use lock_service::metrics::{gather, Metric};
 use lock_service::store::{Acquired, Released, Renewed};
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
 use rstest_reuse::apply;
-use testkit::{engines, granted, ttl, user, Stores};
+use testkit::{engines, granted, lock_name as name, ttl, user, Stores};
 
 use super::at;
 
@@ -30,18 +31,39 @@ async fn a_lease_expires_exactly_at_expires_at_and_can_be_taken_over(f: Stores, 
         "an expired lease reads as free"
     );
 
-    let (outcome, calls) = f
-        .calls
-        .during(f.take_leased(&user, "l", &second, 5, None, at(10_000)))
+    let ((outcome, calls), record) =
+        gather(
+            f.calls
+                .during(f.take_leased(&user, "l", &second, 5, None, at(10_250))),
+        )
         .await;
     let taken = granted(outcome);
     assert_eq!(calls, 1, "taking over an expired lease is one write");
     assert_eq!(taken.lease_id, second);
     assert!(taken.fencing_token > held.fencing_token);
-    assert_eq!(taken.expires_at, Some(at(15_000)));
+    assert_eq!(taken.expires_at, Some(at(15_250)));
+    assert_eq!(
+        f.stored(&user, "l").await,
+        Some(taken.clone()),
+        "the grant's answer is the lock as stored"
+    );
+    assert_eq!(record.total(Metric::Takeover), 1.0);
+    assert_eq!(
+        record.total(Metric::TakeoverExpiredFor),
+        250.0,
+        "expired for"
+    );
 
-    // The expired lease can neither unlock nor renew the new holder's lock.
-    f.assert_dead(&user, "l", &first, at(10_001)).await;
+    // Freed and granted again: no lease was taken over.
+    let released = f
+        .locks
+        .release(&user, &name("l"), &second, at(11_000))
+        .await;
+    assert_eq!(released.unwrap(), Released::Freed);
+    let third = LeaseId::generate();
+    let (again, record) = gather(f.take_leased(&user, "l", &third, 5, None, at(12_000))).await;
+    assert_eq!(granted(again).fencing_token, taken.fencing_token + 1);
+    assert_eq!(record.total(Metric::Takeover), 0.0);
 }
 
 #[apply(engines)]

@@ -14,11 +14,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::ask::Ask;
 use super::guard::Guarded;
-use super::{permit_of, with_values, Permit, SlotState};
+use super::{with_values, Permit, SlotState};
 use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::store::expressions::{GRANT_PERMIT, GRANT_PERMIT_KEY, MISSING_PERMIT};
-use crate::store::item::{number_value, old_item_on_condition_failure, string_value, Item};
+use crate::store::item::{
+    next_fencing_token, number_value, old_item_on_condition_failure, string_value, token_base, Item,
+};
+use crate::store::takeover::{report_takeover, Taken};
 use crate::store::{Grant, LockStore};
 use crate::types::{SemaphoreName, Timestamp, UserId};
 use lock_wire::Permits;
@@ -167,10 +170,7 @@ impl LockStore {
             (":leasedBy", string_value(grant.requester.as_str())),
             (":expiresAt", number_value(now.millis() + ask.ttl.millis())),
             (":leaseTtl", number_value(ask.ttl.millis())),
-            (
-                ":tokenBase",
-                number_value(now.millis().saturating_mul(1000)),
-            ),
+            (":tokenBase", number_value(token_base(now))),
             (":one", number_value(1)),
             (":slotNumber", number_value(u64::from(slot))),
             (
@@ -183,14 +183,29 @@ impl LockStore {
         }
         let request = self.slot_update(user, ask.name, slot, &condition, update);
         let result = with_values(request, &[&condition, update], values)
-            .return_values(ReturnValue::AllNew)
+            // The old item: what the grant took over (if anything) is known
+            // only from it, and the new permit follows from it.
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(output) => {
-                let item = output.attributes.ok_or(StoreError::NoAttributes)?;
-                Ok(Ok(permit_of(&item, slot)?))
+                let old = output.attributes;
+                let permit = Permit {
+                    slot,
+                    lease_id: grant.lease.clone(),
+                    leased_by: grant.requester.clone(),
+                    acquired_at: now,
+                    expires_at: now.plus_millis(ask.ttl.millis()),
+                    fencing_token: next_fencing_token(old.as_ref(), now)?,
+                };
+                let taken = Taken {
+                    name: ask.name.as_str(),
+                    permit: Some(slot),
+                };
+                report_takeover(old.as_ref(), user, taken, grant, now);
+                Ok(Ok(permit))
             }
             Err(failure) => Ok(Err(old_item_on_condition_failure(failure)?)),
         }

@@ -10,7 +10,7 @@ use super::{record_position, with_values};
 use crate::error::StoreError;
 use crate::store::expressions::{FREE_SLOT_UPDATE, NEW_ITEM_CONDITION, NEW_PERMIT};
 use crate::store::item::{
-    landed, number_value, sort_key, string_value, CREATED_AT, GENERATION, PERMITS, SLOT,
+    landed, number_value, sort_key, string_value, token_base, CREATED_AT, GENERATION, PERMITS, SLOT,
 };
 use crate::store::quota::Slot;
 use crate::store::LockStore;
@@ -83,10 +83,7 @@ impl LockStore {
             (":permits", number_value(u64::from(ask.permits))),
             (":now", number_value(now.millis())),
             (":false", AttributeValue::Bool(false)),
-            (
-                ":tokenBase",
-                number_value(now.millis().saturating_mul(1000)),
-            ),
+            (":tokenBase", number_value(token_base(now))),
             (":generation", string_value(generation)),
         ];
         let request = self.slot_update(user, ask.name, slot, NEW_PERMIT, FREE_SLOT_UPDATE);

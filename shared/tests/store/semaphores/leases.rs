@@ -2,6 +2,7 @@
 //! retried, after expiry), renew, force release of one or every permit,
 //! and delete.
 
+use lock_service::metrics::{gather, Metric};
 use lock_service::store::{Deleted, Released, Renewed};
 use lock_service::types::{LeaseId, UserId};
 use rstest::rstest;
@@ -71,6 +72,31 @@ async fn a_permit_released_after_it_expired_is_not_released(f: Stores, user: Use
         )
         .await;
     assert_eq!(renewed.unwrap(), Renewed::NotLive);
+}
+
+#[apply(engines)]
+async fn an_expired_permit_is_taken_over_counted_and_answered_as_stored(f: Stores, user: UserId) {
+    let (first, record) = gather(take(&f, &user, "pool", 1, &LeaseId::generate(), None, 0)).await;
+    let first = granted(first.0);
+    assert_eq!(
+        record.total(Metric::Takeover),
+        0.0,
+        "a new semaphore took nothing over"
+    );
+    let second = LeaseId::generate();
+    let (outcome, record) = gather(take(&f, &user, "pool", 1, &second, None, 10_400)).await;
+    let taken = granted(outcome.0);
+    assert_eq!((taken.slot, &taken.lease_id), (first.slot, &second));
+    assert_eq!(taken.fencing_token, first.fencing_token + 1);
+    assert_eq!(taken.expires_at, at(20_400));
+    assert_eq!(record.total(Metric::Takeover), 1.0);
+    assert_eq!(record.total(Metric::TakeoverExpiredFor), 400.0);
+    let stored = f.locks.semaphore(&user, &name("pool"), at(10_401)).await;
+    assert_eq!(
+        stored.unwrap().unwrap().holders,
+        vec![taken],
+        "answered as stored"
+    );
 }
 
 #[apply(engines)]
