@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::outcomes::Grant;
 use crate::error::StoreError;
 use crate::schema::{LOCKS_PARTITION_KEY, LOCKS_SORT_KEY};
 use crate::types::{LeaseId, Lock, LockName, Requester, Timestamp, UserId};
@@ -253,6 +255,48 @@ where
     match aws_sdk_dynamodb::Error::from(failure) {
         aws_sdk_dynamodb::Error::ConditionalCheckFailedException(failed) => Ok(failed.item),
         other => Err(other.into()),
+    }
+}
+
+/// The lock a grant at `now` made of `old`, the item before it, exactly as
+/// the grant's update wrote it (see `acquire_set!`).
+pub(super) fn granted_lock(
+    old: Option<&Item>,
+    name: &LockName,
+    grant: &Grant<'_>,
+    now: Timestamp,
+) -> Result<Lock, StoreError> {
+    let created_at = match old {
+        Some(old) => optional_time(old, CREATED_AT)?,
+        None => None,
+    };
+    Ok(Lock {
+        lock_name: name.clone(),
+        locked: true,
+        lease_id: grant.lease.clone(),
+        leased_by: grant.requester.clone(),
+        created_at: created_at.unwrap_or(now),
+        updated_at: now,
+        expires_at: grant.ttl.map(|ttl| now.plus_millis(ttl.millis())),
+        fencing_token: next_fencing_token(old, now)?,
+        reserved_until: None,
+    })
+}
+
+/// Sends a conditional write that returns the item it wrote: `Ok(item)` if
+/// it landed, `Err(failure)` if its condition failed (with the old item where
+/// the engine returns it); any other failure is a [`StoreError`].
+pub(super) async fn written_item(
+    request: UpdateItemFluentBuilder,
+) -> Result<Result<Item, UpdateFailure>, StoreError> {
+    let result = request
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output.attributes.map(Ok).ok_or(StoreError::NoAttributes),
+        Err(failure) => Ok(Err(failure)),
     }
 }
 

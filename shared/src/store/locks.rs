@@ -11,9 +11,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::expressions::*;
 use super::item::{
-    attribute_names, gc_at, is_true, lock_from_item, lock_key, next_fencing_token, number_value,
-    old_item_on_condition_failure, optional_time, string_value, token_base, Item, UpdateFailure,
-    CREATED_AT, FORCED_RELEASE,
+    attribute_names, gc_at, granted_lock, is_true, lock_from_item, lock_key, number_value,
+    old_item_on_condition_failure, string_value, token_base, written_item, Item, FORCED_RELEASE,
 };
 use super::outcomes::judge_refused_acquire;
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
@@ -392,47 +391,5 @@ impl LockStore {
             Some(old) => Ok(Some(old)),
             None => self.read_item(user, name).await,
         }
-    }
-}
-
-/// The lock a grant at `now` made of `old`, the item before it, exactly as
-/// the grant's update wrote it (see `acquire_set!`).
-fn granted_lock(
-    old: Option<&Item>,
-    name: &LockName,
-    grant: &Grant<'_>,
-    now: Timestamp,
-) -> Result<Lock, StoreError> {
-    let created_at = match old {
-        Some(old) => optional_time(old, CREATED_AT)?,
-        None => None,
-    };
-    Ok(Lock {
-        lock_name: name.clone(),
-        locked: true,
-        lease_id: grant.lease.clone(),
-        leased_by: grant.requester.clone(),
-        created_at: created_at.unwrap_or(now),
-        updated_at: now,
-        expires_at: grant.ttl.map(|ttl| now.plus_millis(ttl.millis())),
-        fencing_token: next_fencing_token(old, now)?,
-        reserved_until: None,
-    })
-}
-
-/// Sends a conditional write that returns the item it wrote: `Ok(item)` if
-/// it landed, `Err(failure)` if its condition failed (with the old item where
-/// the engine returns it); any other failure is a [`StoreError`].
-async fn written_item(
-    request: UpdateItemFluentBuilder,
-) -> Result<Result<Item, UpdateFailure>, StoreError> {
-    let result = request
-        .return_values(ReturnValue::AllNew)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
-    match result {
-        Ok(output) => output.attributes.map(Ok).ok_or(StoreError::NoAttributes),
-        Err(failure) => Ok(Err(failure)),
     }
 }
