@@ -40,6 +40,7 @@ impl Endpoint for DeleteLock {
         match locks.delete(&user, &input.lock_name, now).await? {
             Deleted::Done => {
                 metrics::count(Metric::Delete);
+                metrics::property("lockName", input.lock_name.as_str());
                 Entry::new(Act::DeleteLock, &user, now)
                     .on(input.lock_name.as_str())
                     .write();

@@ -43,6 +43,7 @@ impl Endpoint for DeleteSemaphore {
         match locks.delete_semaphore(&user, name, now).await? {
             Deleted::Done => {
                 metrics::count(Metric::Delete);
+                metrics::property("semaphoreName", name.as_str());
                 Entry::new(Act::DeleteSemaphore, &user, now)
                     .on(input.semaphore_name.as_str())
                     .write();

@@ -32,6 +32,7 @@ impl Endpoint for Renew {
         locks: &LockStore,
         (user, Json(input)): Self::Input,
     ) -> Result<RenewAnswer, ApiError> {
+        metrics::property("lockName", input.lock_name.as_str());
         let renewed = locks
             .renew(
                 &user,

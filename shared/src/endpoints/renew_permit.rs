@@ -9,6 +9,7 @@ use super::renew::renew_answer;
 use super::{Endpoint, Example, Permissions, Scene, POOL};
 use crate::error::ApiError;
 use crate::input::Json;
+use crate::metrics;
 use crate::store::LockStore;
 use crate::types::{Timestamp, UserId};
 
@@ -35,6 +36,7 @@ impl Endpoint for RenewPermit {
         (user, Json(input)): Self::Input,
     ) -> Result<RenewAnswer, ApiError> {
         let (name, lease, now) = (&input.semaphore_name, &input.lease_id, Timestamp::now());
+        metrics::property("semaphoreName", name.as_str());
         let renewed = locks
             .renew_permit(&user, name, lease, input.permit, input.ttl_seconds, now)
             .await?;

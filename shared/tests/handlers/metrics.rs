@@ -60,6 +60,7 @@ async fn each_outcome_is_counted_once_with_the_user_and_the_name() {
     let (answer, record) = recorded(&api, &user, "/v0/lock/renew", stale).await;
     assert_eq!(answer.body["renewed"], false);
     assert_eq!(totals(&record), [(Metric::RenewLost, 1.0)]);
+    assert_eq!(record.property("lockName"), Some(&json!("job")));
 
     let force = json!({ "lockName": "job", "force": true });
     let (answer, record) = recorded(&api, &user, "/v0/unlock", force).await;
@@ -70,6 +71,7 @@ async fn each_outcome_is_counted_once_with_the_user_and_the_name() {
         recorded(&api, &user, "/v0/lock/delete", json!({ "lockName": "job" })).await;
     assert_eq!(answer.body["deleted"], true);
     assert_eq!(totals(&record), [(Metric::Delete, 1.0)]);
+    assert_eq!(record.property("lockName"), Some(&json!("job")));
 
     let permit = json!({ "semaphoreName": "pool", "requester": "r", "permits": 1 });
     let (answer, record) = recorded(&api, &user, "/v0/semaphore", permit.clone()).await;
