@@ -146,6 +146,7 @@ mod tests {
             leased_by: Requester::parse("worker-1").unwrap(),
             locked: true,
             created_at: now,
+            acquired_at: Some(now),
             updated_at: now,
             expires_at: None,
             fencing_token: 7,

@@ -63,6 +63,9 @@ pub struct Lock {
     pub leased_by: Requester,
     /// When the lock was first acquired.
     pub created_at: Timestamp,
+    /// When the current (or last) lease was granted; absent on an item
+    /// written before grants recorded it.
+    pub acquired_at: Option<Timestamp>,
     /// When the lock was last acquired, renewed or released.
     pub updated_at: Timestamp,
     /// When the lease ends, if it was granted with a TTL and is not released.
@@ -100,6 +103,7 @@ mod tests {
             lease_id: LeaseId::generate(),
             leased_by: Requester::parse("r").unwrap(),
             created_at: Timestamp::from_millis(0),
+            acquired_at: None,
             updated_at: Timestamp::from_millis(0),
             expires_at: Some(Timestamp::from_millis(1000)),
             fencing_token: 1,

@@ -235,6 +235,10 @@ pub struct LockView {
     pub leased_by: String,
     /// When the lock was first created.
     pub created_at: Timestamp,
+    /// When the current (or last) lease was granted (`updatedAt` also moves
+    /// on renew and release); absent on locks last granted before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquired_at: Option<Timestamp>,
     /// When it was last acquired, renewed or released.
     pub updated_at: Timestamp,
     /// Grows with every grant of this name.

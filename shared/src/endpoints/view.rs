@@ -14,6 +14,7 @@ pub(super) fn view(lock: Lock, now: Timestamp) -> LockView {
         lease_id: lock.lease_id.into(),
         leased_by: lock.leased_by.into(),
         created_at: lock.created_at,
+        acquired_at: lock.acquired_at,
         updated_at: lock.updated_at,
         fencing_token: lock.fencing_token,
         expires_at: lock.expires_at,

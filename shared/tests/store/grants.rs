@@ -29,6 +29,7 @@ async fn a_free_lock_is_granted_in_one_write(f: Stores, user: UserId) {
     assert_eq!(lock.lease_id, lease);
     assert_eq!(lock.leased_by.as_str(), "service-a");
     assert_eq!(lock.created_at, at(0));
+    assert_eq!(lock.acquired_at, Some(at(0)));
     assert_eq!(lock.updated_at, at(0));
     assert_eq!(lock.expires_at, None);
     // A new lock's first token is the clock in microseconds, plus one.
@@ -117,6 +118,11 @@ async fn release_frees_the_lock_and_the_next_grant_counts_up(f: Stores, user: Us
     );
     assert_eq!(freed.leased_by.as_str(), "a");
     assert_eq!(freed.updated_at, at(10));
+    assert_eq!(
+        freed.acquired_at,
+        Some(at(0)),
+        "a release keeps the grant's time"
+    );
     assert_eq!(freed.created_at, first.created_at);
 
     let next = LeaseId::generate();
@@ -128,6 +134,7 @@ async fn release_frees_the_lock_and_the_next_grant_counts_up(f: Stores, user: Us
         "createdAt is set by the first grant only"
     );
     assert_eq!(second.updated_at, at(20));
+    assert_eq!(second.acquired_at, Some(at(20)));
 }
 
 #[apply(engines)]

@@ -99,6 +99,12 @@ async fn renew_extends_only_the_live_lease(f: Stores, user: UserId) {
         }
     );
     assert_eq!(calls, 1, "renew is one write");
+    let stored = f.stored(&user, "l").await.unwrap();
+    assert_eq!(
+        (stored.acquired_at, stored.updated_at),
+        (Some(at(0)), at(5_000)),
+        "a renew moves updatedAt, not acquiredAt"
+    );
     // Without ttlSeconds, the lease's own (latest) TTL again.
     assert_eq!(
         f.renew(&user, "l", &lease, None, at(6_000)).await,

@@ -82,6 +82,7 @@ fn a_full_page_of_the_longest_names_fits_lambdas_answer() {
                 lease_id: LeaseId::generate(),
                 leased_by: Requester::parse(&"\\".repeat(MAX_LABEL_BYTES)).unwrap(),
                 created_at: now,
+                acquired_at: Some(now),
                 updated_at: now,
                 expires_at: Some(now),
                 fencing_token: u64::MAX,

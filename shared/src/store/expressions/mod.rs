@@ -41,7 +41,8 @@ pub(super) const ACQUIRE_CONDITION: &str = concat!(
 /// an earlier item of that name gave out. A new grant is never forced away.
 macro_rules! acquire_set {
     () => {
-        "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, #updatedAt = :now, \
+        "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, #acquiredAt = :now, \
+         #updatedAt = :now, \
          #createdAt = if_not_exists(#createdAt, :now), \
          #fencingToken = if_not_exists(#fencingToken, :tokenBase) + :one"
     };
