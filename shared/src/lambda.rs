@@ -1,5 +1,6 @@
 //! The one Lambda bootstrap: every function's `main` is
-//! `lock_service::lambda::serve::<Endpoint>()` (or [`serve_authorizer`]).
+//! `lock_service::lambda::serve::<Endpoint>()` (or [`serve_authorizer`],
+//! [`serve_console`]).
 //! It logs as JSON to stdout, reads its settings and builds its one SDK
 //! client at cold start (failing fast on a bad setting), and serves
 //! invocations on tokio's single-threaded runtime, one at a time on classic
@@ -16,6 +17,7 @@ use crate::authorizer::{authorize, LOG_DIRECTIVES};
 use crate::config::{
     table_from_env, AcquireSettings, ConfigError, API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV,
 };
+use crate::console::Console;
 use crate::endpoints::{respond, Acquirer, Endpoint};
 use crate::metrics::Invocation;
 use crate::store::{KeyStore, LockStore};
@@ -79,6 +81,20 @@ pub fn serve_authorizer() -> Result<(), Error> {
         let service =
             service_fn(move |event: LambdaEvent<_>| metrics.scope(authorize(keys, event.payload)));
         lambda_runtime::run_concurrent(service).await
+    })
+}
+
+/// Runs the browser console ([`crate::console`]) as this process's Lambda
+/// function: no SDK client, no metrics (it decides nothing about locks).
+pub fn serve_console() -> Result<(), Error> {
+    run(async {
+        crate::init_tracing();
+        let console: &'static Console = Box::leak(Box::new(Console::from_env()?));
+        let service =
+            service_fn(
+                move |request: Request| async move { Ok::<_, Error>(console.respond(&request)) },
+            );
+        lambda_http::run_concurrent(service).await
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod authorizer;
 pub mod config;
+pub mod console;
 pub mod dynamodb;
 pub mod endpoints;
 pub mod error;

@@ -17,6 +17,9 @@ pub enum Access {
     /// Sign-up: open, AWS IAM, or no route at all, per the template's
     /// `SignupMode` (open by default).
     SignUp,
+    /// Anyone, always: the console's page and assets, which hold nothing
+    /// secret (the key a user types stays in their browser).
+    Public,
 }
 
 /// A route of the API.
@@ -145,6 +148,48 @@ impl Route {
             .into_iter()
             .find(|route| route.method() == method && route.path() == path)
     }
+}
+
+/// A route of the browser console: the one exception to "every answer is
+/// JSON" (its page, style sheet and script), served by [`CONSOLE_FUNCTION`]
+/// to anyone ([`Access::Public`]). Not an API route: no client calls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Page {
+    /// `GET /console`: the page.
+    Console,
+    /// `GET /console/{asset}`: its style sheet and script.
+    ConsoleAsset,
+}
+
+/// The function that serves every [`Page`].
+pub const CONSOLE_FUNCTION: &str = "console";
+
+impl Page {
+    /// Every console route.
+    pub const ALL: [Page; 2] = [Page::Console, Page::ConsoleAsset];
+
+    /// The registry's row for this route.
+    pub const fn spec(self) -> RouteSpec {
+        let path = match self {
+            Page::Console => "/console",
+            Page::ConsoleAsset => "/console/{asset}",
+        };
+        RouteSpec {
+            method: "GET",
+            path,
+            function: CONSOLE_FUNCTION,
+            access: Access::Public,
+        }
+    }
+}
+
+/// The whole registry: every API route, then every console route (what the
+/// template, `openapi.yaml` and the local gateway serve).
+pub fn every_route() -> impl Iterator<Item = RouteSpec> {
+    Route::ALL
+        .into_iter()
+        .map(Route::spec)
+        .chain(Page::ALL.into_iter().map(Page::spec))
 }
 
 /// The function that authorizes every [`Access::ApiKey`] route; it serves none.
@@ -334,6 +379,12 @@ mod tests {
             Route::ALL.iter().map(|r| r.function()).collect();
         assert_eq!(functions.len(), Route::ALL.len(), "one function per route");
         assert_eq!(Route::find("GET", "/v0/unlock"), None);
+        for page in Page::ALL {
+            let spec = page.spec();
+            assert!(seen.insert((spec.method, spec.path)), "{page:?} twice");
+            assert!(!functions.contains(spec.function), "{page:?}");
+        }
+        assert_eq!(every_route().count(), seen.len());
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn function_binaries() -> Vec<String> {
 /// either side is named.
 #[test]
 fn the_template_serves_exactly_the_route_registry() {
-    use lock_service::lock_wire::{Access, Route};
+    use lock_service::lock_wire::{every_route, Access};
     let template = template();
     let served: BTreeSet<(String, String, String, bool)> = template
         .routes
@@ -48,10 +48,8 @@ fn the_template_serves_exactly_the_route_registry() {
             )
         })
         .collect();
-    let registry: BTreeSet<(String, String, String, bool)> = Route::ALL
-        .iter()
-        .map(|route| {
-            let spec = route.spec();
+    let registry: BTreeSet<(String, String, String, bool)> = every_route()
+        .map(|spec| {
             let authorized = spec.access == Access::ApiKey;
             (
                 spec.method.into(),
@@ -94,9 +92,20 @@ fn the_reference_routes_are_served_and_every_route_once() {
     let unique: std::collections::BTreeSet<_> =
         routes.iter().map(|r| (&r.method, &r.path)).collect();
     assert_eq!(unique.len(), routes.len(), "a route is declared twice");
-    let open: Vec<_> = routes.iter().filter(|r| !r.authorized).collect();
-    assert_eq!(open.len(), 1, "only sign-up is open: {open:?}");
-    assert_eq!(open[0].path, "/v0/users/anonymous");
+    let open: BTreeSet<_> = routes
+        .iter()
+        .filter(|r| !r.authorized)
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        open,
+        BTreeSet::from([
+            ("POST", "/v0/users/anonymous"),
+            ("GET", "/console"),
+            ("GET", "/console/{asset}"),
+        ]),
+        "only sign-up and the console are open"
+    );
 }
 
 /// The template with `SignupMode` defaulting to `mode`.
@@ -129,6 +138,21 @@ fn signup_mode_open_is_public_off_removes_the_route_and_its_function() {
 
     let off = template_with_signup_mode("off").unwrap();
     assert_eq!(sign_up(&off), None, "off: the sign-up route is still there");
+    // The console is told the mode (locally as deployed), to offer sign-up or not.
+    assert_eq!(
+        (open.signup_mode.as_str(), off.signup_mode.as_str()),
+        ("open", "off")
+    );
+    let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
+    let told = &doc["Resources"]["ConsoleFunction"]["Properties"]["Environment"]["Variables"]
+        [lock_service::console::SIGNUP_MODE_ENV];
+    let Value::Tagged(told) = told else {
+        panic!("the console's SIGNUP_MODE is !Ref SignupMode, not {told:?}")
+    };
+    assert_eq!(
+        (told.tag.to_string(), told.value.as_str()),
+        ("!Ref".to_owned(), Some("SignupMode"))
+    );
     assert!(!off.functions.contains(&"create-user".to_owned()));
     assert_eq!(
         off.routes.len(),
@@ -205,17 +229,20 @@ fn the_tables_have_the_keys_and_ttl_attribute_the_code_uses() {
 #[test]
 fn every_function_has_least_privilege() {
     use lock_service::endpoints::{endpoint_of, Table, AUTHORIZER_PERMISSIONS};
-    use lock_service::lock_wire::{Route, AUTHORIZER_FUNCTION};
+    use lock_service::lock_wire::{Route, AUTHORIZER_FUNCTION, CONSOLE_FUNCTION};
     let doc: Value = serde_yaml_ng::from_str(&template_text()).unwrap();
     let permissions_of = |binary: &str| {
         if binary == AUTHORIZER_FUNCTION {
-            return AUTHORIZER_PERMISSIONS;
+            return Some(AUTHORIZER_PERMISSIONS);
+        }
+        if binary == CONSOLE_FUNCTION {
+            return None;
         }
         let route = Route::ALL
             .into_iter()
             .find(|route| route.function() == binary)
             .unwrap_or_else(|| panic!("function {binary} serves no route of the registry"));
-        endpoint_of(route).permissions
+        Some(endpoint_of(route).permissions)
     };
     let resources = doc["Resources"].as_mapping().unwrap();
     let functions: Vec<_> = resources
@@ -228,7 +255,18 @@ fn every_function_has_least_privilege() {
         let binary = resource["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap();
-        let permissions = permissions_of(binary);
+        let Some(permissions) = permissions_of(binary) else {
+            // The console calls no AWS API: no policy beyond SAM's logging.
+            let props = &resource["Properties"];
+            assert!(props["Policies"].is_null(), "{id}: no policy");
+            assert!(props["Environment"]["Variables"]
+                .as_mapping()
+                .unwrap()
+                .values()
+                .all(|value| !matches!(value, Value::Tagged(t) if t.value.as_str().is_some_and(|v| v.ends_with("Table")))),
+                "{id}: names no table");
+            continue;
+        };
         let actions = &permissions.actions.to_vec();
         let table = match permissions.table {
             Table::Locks => "LocksTable",

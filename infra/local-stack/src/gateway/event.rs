@@ -20,6 +20,8 @@ use crate::template::Route;
 pub struct Incoming<'a> {
     /// The matched route.
     pub route: &'a Route,
+    /// What its `{name}` segments matched.
+    pub path_parameters: Vec<(String, String)>,
     /// Method, URI and headers as received.
     pub parts: &'a Parts,
     /// The body as received.
@@ -36,6 +38,7 @@ pub struct Incoming<'a> {
 pub fn proxy_event(incoming: Incoming<'_>) -> Value {
     let Incoming {
         route,
+        path_parameters,
         parts,
         body,
         peer,
@@ -46,7 +49,8 @@ pub fn proxy_event(incoming: Incoming<'_>) -> Value {
     let (query, multi_value_query) = query(parts.uri.query().unwrap_or_default());
     let mut event = ApiGatewayProxyRequest::default();
     event.resource = Some(route.path.clone());
-    event.path = Some(route.path.clone());
+    event.path = Some(parts.uri.path().to_owned());
+    event.path_parameters = path_parameters.into_iter().collect();
     event.http_method = parts.method.clone();
     event.headers = headers;
     event.multi_value_headers = multi_value_headers;
@@ -80,7 +84,7 @@ fn context(
     context.http_method = parts.method.clone();
     context.identity.source_ip = Some(peer.ip().to_string());
     context.identity.user_agent = header("user-agent").map(str::to_owned);
-    context.path = Some(format!("/{stage}{}", route.path));
+    context.path = Some(format!("/{stage}{}", parts.uri.path()));
     context.protocol = Some("HTTP/1.1".into());
     context.request_id = Some(uuid::Uuid::new_v4().to_string());
     context.request_time = Some(humantime::format_rfc3339_millis(now).to_string());

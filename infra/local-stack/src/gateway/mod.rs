@@ -136,11 +136,12 @@ impl Gateway {
     }
 
     async fn dispatch(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
-        let Some(route) = self
+        let (method, path) = (request.method().as_str(), request.uri().path());
+        let Some((route, path_parameters)) = self
             .config
             .routes
             .iter()
-            .find(|r| r.path == request.uri().path() && r.method == request.method().as_str())
+            .find_map(|r| Some((r, r.matches(method, path)?)))
         else {
             return gateway_error(StatusCode::NOT_FOUND, "Not Found", "NOT_FOUND");
         };
@@ -156,6 +157,7 @@ impl Gateway {
         };
         let event = event::proxy_event(event::Incoming {
             route,
+            path_parameters,
             parts: &parts,
             body: &body,
             peer,

@@ -35,12 +35,41 @@ pub enum TemplateError {
 pub struct Route {
     /// Upper-case HTTP method.
     pub method: String,
-    /// Resource path, e.g. `/v0/lock`.
+    /// Resource path, e.g. `/v0/lock` or `/console/{asset}` (a `{name}`
+    /// segment matches any one segment of a request's path).
     pub path: String,
     /// Binary (and Cargo package) name of the function.
     pub function: String,
     /// Whether the API's default authorizer guards the route.
     pub authorized: bool,
+}
+
+impl Route {
+    /// Whether this route serves `method path`, and with which path
+    /// parameters (`{name}` → the segment it matched).
+    pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(String, String)>> {
+        if self.method != method {
+            return None;
+        }
+        let (mut template, mut actual) = (self.path.split('/'), path.split('/'));
+        let mut parameters = Vec::new();
+        loop {
+            match (template.next(), actual.next()) {
+                (None, None) => return Some(parameters),
+                (Some(want), Some(got)) => {
+                    match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                        Some(name) if !got.is_empty() => {
+                            parameters.push((name.to_owned(), got.to_owned()))
+                        }
+                        Some(_) => return None,
+                        None if want == got => {}
+                        None => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
 }
 
 /// One DynamoDB table.
@@ -74,6 +103,9 @@ pub struct Template {
     /// The authorizer's `ValidationExpression`: a header that does not match
     /// is refused without invoking it.
     pub token_pattern: Option<String>,
+    /// The `SignupMode` parameter's default, which the console function is
+    /// told (as `SIGNUP_MODE`, by `!Ref SignupMode`).
+    pub signup_mode: String,
 }
 
 impl Template {
@@ -127,7 +159,15 @@ impl Template {
                 "authorizer function {authorizer_id} is not a function"
             ))
         })?;
+        let signup_mode = doc
+            .get("Parameters")
+            .and_then(|p| p.get("SignupMode"))
+            .and_then(|p| p.get("Default"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape("no SignupMode parameter with a default"))?
+            .to_owned();
         Ok(Self {
+            signup_mode,
             routes,
             authorizer,
             tables,
