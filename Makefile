@@ -10,7 +10,7 @@ NODE   := $(TOOLS)/node
 BENCH  := $(TOOLS)/bench
 PYTHON ?= python3
 
-.PHONY: help tools dev test lint template-lint stress bench sam-build
+.PHONY: help tools browser dev test lint template-lint stress bench sam-build screenshot
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,10 @@ $(NODE)/.stamp: infra/package.json infra/package-lock.json
 	cd $(NODE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp $(BENCH)/.stamp ## Install the pinned local tools into .tools/
+tools: $(VENV)/.stamp $(DEPLOY)/.stamp $(FUZZ)/.stamp $(NODE)/.stamp $(BENCH)/.stamp browser ## Install the pinned local tools into .tools/, and Chromium for the console's test
+
+browser: ## Headless Chromium and chromedriver from Debian's packages (as root; says which apt-get line to run otherwise)
+	@infra/install-browser.sh
 
 # --- run
 dev: $(VENV)/.stamp $(NODE)/.stamp ## Run the whole API locally on http://127.0.0.1:3000 (PORT overrides; VERBOSE=1 shows everything) until Ctrl-C
@@ -64,6 +67,10 @@ test: tools lint template-lint ## Run every test: unit, handler, property, store
 
 stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill), then 64 tasks on a semaphore of 3 permits with dropped answers; history checkers
 	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10 --permit-clients 64 --permit-cycles 10
+
+screenshot: $(VENV)/.stamp $(NODE)/.stamp browser ## Run the console's browser test and copy its fresh screenshot of the locks view to docs/console.png (shown in the README)
+	cargo test -p e2e --test console
+	cp target/console/locks.png docs/console.png
 
 # The functions' package, built on its own (as sam build does: the bench's
 # dependencies must not change the functions' features).

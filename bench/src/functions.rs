@@ -185,6 +185,7 @@ pub fn rest_event(
     }
     proxy_event(Incoming {
         route,
+        path_parameters: Vec::new(),
         parts: &parts,
         body: &body,
         peer: SocketAddr::from(([127, 0, 0, 1], 40000)),

@@ -61,7 +61,8 @@ async fn run() -> Result<(), String> {
     let url = &stack.base_url;
     eprintln!(
         "\nLock API ready at {url} after {:.1} s (DynamoDB: {})\n\n  \
-         curl -s -X POST {url}/v0/users/anonymous\n\n\
+         curl -s -X POST {url}/v0/users/anonymous\n  \
+         console: {url}/console\n\n\
          Ctrl-C stops everything.\n",
         started.elapsed().as_secs_f64(),
         stack.dynamodb_endpoint,

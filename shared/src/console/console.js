@@ -218,7 +218,7 @@ function semaphoreRow(semaphore) {
   const name = semaphore.semaphoreName;
   const row = document.createElement("tr");
   cell(row, "Name", name, "name");
-  cell(row, "Permits", `${semaphore.holders.length} of ${semaphore.permits} held`);
+  cell(row, "Permits", `${semaphore.holders.length} of ${semaphore.permits} held`, "short");
   const holders = cell(row, "Holders");
   if (semaphore.holders.length === 0) holders.textContent = "—";
   const list = document.createElement("ul");
