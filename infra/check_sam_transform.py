@@ -24,6 +24,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 SIGN_UP = "/v0/users/anonymous"
+# The console's routes, without an authorizer (wire/src/routes.rs, Page).
+CONSOLE = {"/console", "/console/{asset}"}
 
 
 class NoManagedPolicies:
@@ -112,7 +114,13 @@ def check_signup_mode(text, mode):
     else:
         # SAM's marker for "no authorizer" (the API's default one does not apply).
         assert schemes == ["NONE"], f"open: {schemes}"
-    other = [m for path, item in body["paths"].items() if path != SIGN_UP for m in item.values()]
+    # The console's page and assets are open; every other route needs a key.
+    console = [m for path, item in body["paths"].items() if path in CONSOLE for m in item.values()]
+    assert len(console) == len(CONSOLE) and all(m["security"] == [{"NONE": []}] for m in console), console
+    other = [
+        m for path, item in body["paths"].items() if path != SIGN_UP and path not in CONSOLE
+        for m in item.values()
+    ]
     assert other and all(m["security"] == [{"ApiKeyAuthorizer": []}] for m in other), mode
 
 

@@ -129,9 +129,7 @@ pub fn function_env(template: &Template, endpoint: &str) -> Vec<(String, String)
         .collect();
     env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.into()));
     env.push(("RUST_LOG".into(), "info".into()));
-    for (variable, table) in &template.table_env {
-        env.push((variable.clone(), table.clone()));
-    }
+    env.extend(template.function_env());
     env
 }
 

@@ -80,11 +80,7 @@ pub fn start_watch(
         .env("PATH", path)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
         .envs(local_aws_env())
-        .envs(&template.table_env)
-        .env(
-            lock_service::console::SIGNUP_MODE_ENV,
-            &template.signup_mode,
-        )
+        .envs(template.function_env())
         .stdin(Stdio::null())
         .process_group(0);
     if !options.reload {

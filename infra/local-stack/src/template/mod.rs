@@ -109,6 +109,20 @@ pub struct Template {
 }
 
 impl Template {
+    /// What the template puts in the functions' environment, as the local
+    /// stack and the bench pass it: the table variables, and the console's
+    /// `SIGNUP_MODE`.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<_> = self
+            .table_env
+            .iter()
+            .map(|(name, table)| (name.clone(), table.clone()))
+            .collect();
+        let mode = lock_service::console::SIGNUP_MODE_ENV;
+        env.push((mode.to_owned(), self.signup_mode.clone()));
+        env
+    }
+
     /// Reads and interprets the template at `path`.
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
