@@ -345,3 +345,33 @@ fn table(id: &str, props: &Value) -> Result<Table, TemplateError> {
             .flatten(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str) -> Route {
+        Route {
+            method: "GET".into(),
+            path: path.into(),
+            function: "f".into(),
+            authorized: false,
+        }
+    }
+
+    #[test]
+    fn a_brace_segment_matches_one_non_empty_segment() {
+        let asset = route("/console/{asset}");
+        let matched = |method: &str, path: &str| asset.matches(method, path);
+        assert_eq!(
+            matched("GET", "/console/console.js"),
+            Some(vec![("asset".into(), "console.js".into())])
+        );
+        for path in ["/console", "/console/", "/console/a/b", "/consoles/a"] {
+            assert_eq!(matched("GET", path), None, "{path}");
+        }
+        assert_eq!(matched("POST", "/console/console.js"), None);
+        assert_eq!(route("/v0/lock").matches("GET", "/v0/lock"), Some(vec![]));
+        assert_eq!(route("/v0/lock").matches("GET", "/v0/lock/renew"), None);
+    }
+}
