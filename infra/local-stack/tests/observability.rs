@@ -188,6 +188,47 @@ fn the_dashboard_is_json_and_names_only_and_all_the_metrics_the_code_emits() {
     assert!(query.contains("filter ispresent(audit)"), "{query}");
 }
 
+/// Every function of the template is on each per-function Lambda widget
+/// (errors, throttles, duration): a new function left off fails here.
+#[test]
+fn the_lambda_widgets_show_every_function() {
+    let template = template();
+    let body: Json = serde_json::from_str(&dashboard_body(&template)).unwrap();
+    // Each function as the substituted body names it: `${Id}` becomes
+    // `Id-value`; sign-up's, which may not exist, is the `!Sub` variable
+    // `CreateUser`.
+    let expected: BTreeSet<String> = resources_of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, _)| match id {
+            "CreateUserFunction" => "CreateUser-value".to_owned(),
+            id => format!("{id}-value"),
+        })
+        .collect();
+    let titles = [
+        "Lambda errors",
+        "Lambda throttles",
+        "Lambda duration p99 (ms)",
+    ];
+    for title in titles {
+        let widget = body["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["properties"]["title"] == title)
+            .unwrap_or_else(|| panic!("no widget {title:?}"));
+        let mut previous: Vec<String> = Vec::new();
+        let mut shown = BTreeSet::new();
+        for entry in widget["properties"]["metrics"].as_array().unwrap() {
+            let metric = expand(entry.as_array().unwrap(), &previous).expect("a metric");
+            assert_eq!(metric[2], "FunctionName", "{title}: {metric:?}");
+            shown.insert(metric[3].clone());
+            previous = metric;
+        }
+        let missing: Vec<_> = expected.difference(&shown).collect();
+        assert!(missing.is_empty(), "{title} lacks {missing:?}");
+    }
+}
+
 /// The namespace an alarm's metric is in: a string for AWS's own, the
 /// template's choice of the functions' namespace (an `!If`) otherwise.
 fn is_own_namespace(namespace: &Value) -> bool {
