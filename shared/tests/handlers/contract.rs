@@ -35,12 +35,14 @@ async fn the_reference_flow_answers_exactly_the_contract() {
     testkit::assert_held(&got.body, "resource-123", &lease, "service-a");
     assert_rfc3339_millis(&got.body["createdAt"]);
     assert_rfc3339_millis(&got.body["updatedAt"]);
+    assert_rfc3339_millis(&got.body["acquiredAt"]);
     let fields: Vec<_> = got.body.as_object().unwrap().keys().cloned().collect();
     assert_eq!(
         fields,
         [
+            "acquiredAt", // additive, as are fencingToken and (with a TTL) expiresAt
             "createdAt",
-            "fencingToken", // additive; no TTL was asked, so no expiresAt
+            "fencingToken", // no TTL was asked, so no expiresAt
             "leaseId",
             "leasedBy",
             "lockName",
