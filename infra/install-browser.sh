@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Headless Chromium and its chromedriver for the console's browser test
-# (e2e/console.rs), from Debian's packages: Playwright's and Chrome for
+# (e2e/console/), from Debian's packages: Playwright's and Chrome for
 # Testing's downloads are unreachable here. Idempotent: does nothing when
 # both are installed. Debian's archive keeps only its current build of
 # chromium (security updates replace it), so the version is Debian's, not a

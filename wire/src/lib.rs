@@ -1,5 +1,6 @@
-//! The Lock API on the wire: the routes (the registry, [`Route`], and the
-//! JSON of every request and answer, in `routes.rs`), headers, the
+//! The Lock API on the wire: the routes (the registry, [`Route`], in
+//! `routes.rs`; the JSON of every request and answer in `locks.rs`,
+//! `keys.rs` and `semaphores.rs`), headers, the
 //! validated values requests carry, and the error codes. The service (`lock-service`) parses requests into
 //! these types and answers with them; the client (`lock-client`) sends and
 //! reads them, so the two cannot drift.
@@ -11,6 +12,7 @@
 mod backoff;
 mod keys;
 mod list;
+mod locks;
 mod routes;
 mod seconds;
 mod semaphores;
@@ -21,6 +23,7 @@ pub use backoff::{jittered, Backoff};
 pub use list::{Cursor, PageLimit, MAX_PAGE_LIMIT};
 // Every route's row and its JSON types: a new route is one file's edit.
 pub use keys::*;
+pub use locks::*;
 pub use routes::*;
 pub use seconds::{KeyGrace, LeaseTtl, WaitTime};
 pub use semaphores::*;
