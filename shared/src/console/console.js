@@ -14,13 +14,15 @@ const signupMode = document.querySelector('meta[name="signup-mode"]').content;
 
 const $ = (id) => document.getElementById(id);
 
+/** A paged list the page shows: its route and the field of its answer,
+ * the items loaded, where the next page starts, how many pages are shown. */
+function pagedList(path, field, limit) {
+  return { path, field, limit, items: [], cursor: null, pages: 1 };
+}
+const locks = pagedList("/v0/locks", "locks", LOCK_PAGE);
+const semaphores = pagedList("/v0/semaphores", "semaphores", SEMAPHORE_PAGE);
+
 const state = {
-  locks: [],
-  locksCursor: null,
-  lockPages: 1,
-  semaphores: [],
-  semaphoresCursor: null,
-  semaphorePages: 1,
   // Server clock minus this browser's, from the answers' Date header.
   skewMs: 0,
   autoRefresh: null,
@@ -159,13 +161,13 @@ async function act(question, action, done) {
 function renderLocks() {
   const filter = $("filter").value.trim().toLowerCase();
   const tbody = $("locks").tBodies[0];
-  const rows = state.locks
+  const rows = locks.items
     .filter((lock) => lock.lockName.toLowerCase().includes(filter))
     .map(lockRow);
   tbody.replaceChildren(...rows);
   $("locks-empty").hidden = rows.length > 0;
-  $("locks-empty").textContent = state.locks.length ? "No lock matches the filter." : "No locks.";
-  $("more-locks").hidden = !state.locksCursor;
+  $("locks-empty").textContent = locks.items.length ? "No lock matches the filter." : "No locks.";
+  $("more-locks").hidden = !locks.cursor;
 }
 
 function lockRow(lock) {
@@ -196,22 +198,16 @@ function lockRow(lock) {
   return row;
 }
 
-async function lockPage(cursor) {
-  const query = new URLSearchParams({ limit: String(LOCK_PAGE) });
-  if (cursor) query.set("cursor", cursor);
-  return call("GET", "/v0/locks?" + query);
-}
-
 // ---------------------------------------------------------------- semaphores
 
 function renderSemaphores() {
   const filter = $("filter").value.trim().toLowerCase();
-  const rows = state.semaphores
+  const rows = semaphores.items
     .filter((s) => s.semaphoreName.toLowerCase().includes(filter))
     .map(semaphoreRow);
   $("semaphores").tBodies[0].replaceChildren(...rows);
   $("semaphores-empty").hidden = rows.length > 0;
-  $("more-semaphores").hidden = !state.semaphoresCursor;
+  $("more-semaphores").hidden = !semaphores.cursor;
 }
 
 function semaphoreRow(semaphore) {
@@ -259,62 +255,52 @@ function semaphoreRow(semaphore) {
   return row;
 }
 
-async function semaphorePage(cursor) {
-  const query = new URLSearchParams({ limit: String(SEMAPHORE_PAGE) });
+// ---------------------------------------------------------------- loading
+
+/** One page of `list` from `cursor` (the first page without one). */
+async function fetchPage(list, cursor) {
+  const query = new URLSearchParams({ limit: String(list.limit) });
   if (cursor) query.set("cursor", cursor);
-  return call("GET", "/v0/semaphores?" + query);
+  const answer = await call("GET", list.path + "?" + query);
+  return { items: answer[list.field], cursor: answer.nextCursor || null };
 }
 
-// ---------------------------------------------------------------- loading
+/** As many pages of `list` as are shown, afresh. */
+async function fetchShown(list) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < list.pages; page++) {
+    const next = await fetchPage(list, cursor);
+    items.push(...next.items);
+    cursor = next.cursor;
+    if (!cursor) break;
+  }
+  return { items, cursor };
+}
 
 /** Reloads as many pages of each list as were shown. */
 async function reload() {
   if (!apiKey()) return;
   try {
-    const locks = [];
-    let cursor = null;
-    for (let page = 0; page < state.lockPages; page++) {
-      const answer = await lockPage(cursor);
-      locks.push(...answer.locks);
-      cursor = answer.nextCursor || null;
-      if (!cursor) break;
-    }
-    const semaphores = [];
-    let semaphoreCursor = null;
-    for (let page = 0; page < state.semaphorePages; page++) {
-      const answer = await semaphorePage(semaphoreCursor);
-      semaphores.push(...answer.semaphores);
-      semaphoreCursor = answer.nextCursor || null;
-      if (!semaphoreCursor) break;
-    }
-    Object.assign(state, { locks, locksCursor: cursor, semaphores, semaphoresCursor: semaphoreCursor });
+    const shownLocks = await fetchShown(locks);
+    const shownSemaphores = await fetchShown(semaphores);
+    Object.assign(locks, shownLocks);
+    Object.assign(semaphores, shownSemaphores);
     renderLocks();
     renderSemaphores();
-    $("locks").dataset.loadedAt = new Date(serverNow()).toISOString();
   } catch (err) {
     if (apiKey()) say(err.message, true);
   }
 }
 
-async function moreLocks() {
+/** The next page of `list`, added to the shown ones. */
+async function more(list, render) {
   try {
-    const answer = await lockPage(state.locksCursor);
-    state.locks.push(...answer.locks);
-    state.locksCursor = answer.nextCursor || null;
-    state.lockPages += 1;
-    renderLocks();
-  } catch (err) {
-    say(err.message, true);
-  }
-}
-
-async function moreSemaphores() {
-  try {
-    const answer = await semaphorePage(state.semaphoresCursor);
-    state.semaphores.push(...answer.semaphores);
-    state.semaphoresCursor = answer.nextCursor || null;
-    state.semaphorePages += 1;
-    renderSemaphores();
+    const next = await fetchPage(list, list.cursor);
+    list.items.push(...next.items);
+    list.cursor = next.cursor;
+    list.pages += 1;
+    render();
   } catch (err) {
     say(err.message, true);
   }
@@ -336,17 +322,17 @@ function show(signedIn) {
 
 async function signIn(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
-  Object.assign(state, { lockPages: 1, semaphorePages: 1 });
+  locks.pages = semaphores.pages = 1;
   show(true);
   say("Loading…");
   await reload();
-  if (apiKey()) say(`Signed in. ${state.locks.length} locks, ${state.semaphores.length} semaphores.`);
+  if (apiKey()) say(`Signed in. ${locks.items.length} locks, ${semaphores.items.length} semaphores.`);
 }
 
 function signOut(message) {
   sessionStorage.removeItem(KEY_STORAGE);
   setAutoRefresh(false);
-  Object.assign(state, { locks: [], semaphores: [], locksCursor: null, semaphoresCursor: null });
+  for (const list of [locks, semaphores]) Object.assign(list, { items: [], cursor: null });
   $("locks").tBodies[0].replaceChildren();
   $("semaphores").tBodies[0].replaceChildren();
   $("api-key").value = "";
@@ -390,8 +376,8 @@ function start() {
     renderLocks();
     renderSemaphores();
   });
-  $("more-locks").addEventListener("click", moreLocks);
-  $("more-semaphores").addEventListener("click", moreSemaphores);
+  $("more-locks").addEventListener("click", () => more(locks, renderLocks));
+  $("more-semaphores").addEventListener("click", () => more(semaphores, renderSemaphores));
   setInterval(tickCountdowns, 1000);
   if (apiKey()) signIn(apiKey());
   else show(false);
