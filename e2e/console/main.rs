@@ -140,9 +140,14 @@ async fn it_shows_what_the_api_made_as_text(page: &Client, api: &Api, key: &str)
         .await;
     assert_eq!(permit.body["acquired"], true, "{permit:?}");
 
+    // Until the refresh has landed: an earlier load, answered between the
+    // calls above, may show free-1 still held.
     click(page, "Refresh").await;
-    until("lock job-1", || async {
+    until("job-1, free-1 freed and the semaphore", || async {
+        let free = row(page, "locks", "free-1").await;
         row(page, "locks", "job-1").await.is_some()
+            && free.is_some_and(|free| free[1] == "free")
+            && row(page, "semaphores", "pool").await.is_some()
     })
     .await;
     let job = row(page, "locks", "job-1").await.unwrap();

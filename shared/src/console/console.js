@@ -26,6 +26,8 @@ const state = {
   // Server clock minus this browser's, from the answers' Date header.
   skewMs: 0,
   autoRefresh: null,
+  // Counts reloads, so an answer overtaken by a newer reload is dropped.
+  reloads: 0,
 };
 
 /** An error the API answered, with its status and message. */
@@ -281,15 +283,17 @@ async function fetchShown(list) {
 /** Reloads as many pages of each list as were shown. */
 async function reload() {
   if (!apiKey()) return;
+  const mine = ++state.reloads;
   try {
     const shownLocks = await fetchShown(locks);
     const shownSemaphores = await fetchShown(semaphores);
+    if (mine !== state.reloads) return; // a newer reload shows its own
     Object.assign(locks, shownLocks);
     Object.assign(semaphores, shownSemaphores);
     renderLocks();
     renderSemaphores();
   } catch (err) {
-    if (apiKey()) say(err.message, true);
+    if (apiKey() && mine === state.reloads) say(err.message, true);
   }
 }
 
