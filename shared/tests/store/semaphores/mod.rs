@@ -125,9 +125,9 @@ async fn a_free_permit_of_a_standing_semaphore_is_one_write_keyed_or_not(f: Stor
     assert!(calls == 1 || calls == 3, "{calls} calls");
     let (outcome, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), Some("k-1"), 2).await;
     let keyed = granted(outcome);
-    // The key's home slot could have been one of the two taken: then one
-    // read and one write more.
-    assert!(calls == 1 || calls == 3, "{calls} calls");
+    // The key's home slot could have been one of the two taken (2 in 64):
+    // then one read, the guard's write on the home slot and the grant.
+    assert!(calls == 1 || calls == 4, "{calls} calls");
     // Its retry lands on its own grant first.
     let (retry, calls) = take(&f, &user, "pool", 64, &LeaseId::generate(), Some("k-1"), 3).await;
     assert_eq!(granted(retry), keyed);
