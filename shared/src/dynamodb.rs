@@ -87,13 +87,15 @@ pub async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, ConfigError> 
 }
 
 /// Counts every DynamoDB answer that throttled an attempt
-/// ([`Metric::DynamoDbThrottled`]), retried by the SDK or not.
+/// ([`Metric::DynamoDbThrottled`]) or refused a write for another Region's
+/// ([`Metric::DynamoDbWriteConflict`]), retried by the SDK or not.
 #[derive(Debug)]
 pub struct ThrottleCounter;
 
-/// Whether an answer of `status` with error type `error_type` (the
-/// `x-amzn-ErrorType` header, `Namespace#Code` or `Code`) is a throttle.
-pub fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
+/// The metric an answer of `status` with error type `error_type` (the
+/// `x-amzn-ErrorType` header, `Namespace#Code` or `Code`) counts in: a
+/// throttle, a replicated write conflict, or neither.
+pub fn contention_metric(status: u16, error_type: Option<&str>) -> Option<Metric> {
     const THROTTLES: [&str; 4] = [
         "ThrottlingException",
         "ProvisionedThroughputExceededException",
@@ -102,8 +104,13 @@ pub fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
     ];
     let code = error_type
         .map(|t| t.rsplit('#').next().unwrap_or(t))
-        .map(|t| t.split(':').next().unwrap_or(t));
-    status == 400 && code.is_some_and(|code| THROTTLES.contains(&code))
+        .map(|t| t.split(':').next().unwrap_or(t))?;
+    match code {
+        _ if status != 400 => None,
+        "ReplicatedWriteConflictException" => Some(Metric::DynamoDbWriteConflict),
+        code if THROTTLES.contains(&code) => Some(Metric::DynamoDbThrottled),
+        _ => None,
+    }
 }
 
 impl Intercept for ThrottleCounter {
@@ -119,8 +126,8 @@ impl Intercept for ThrottleCounter {
     ) -> Result<(), BoxError> {
         let response = context.response();
         let error_type = response.headers().get("x-amzn-errortype");
-        if is_throttle(response.status().as_u16(), error_type) {
-            metrics::count(Metric::DynamoDbThrottled);
+        if let Some(metric) = contention_metric(response.status().as_u16(), error_type) {
+            metrics::count(metric);
         }
         Ok(())
     }
@@ -187,19 +194,25 @@ mod tests {
     }
 
     #[test]
-    fn throttles_are_told_from_other_errors_by_their_code() {
+    fn throttles_and_write_conflicts_are_told_from_other_errors_by_their_code() {
         let ns = "com.amazonaws.dynamodb.v20120810#";
-        assert!(is_throttle(400, Some(&format!("{ns}ThrottlingException"))));
-        assert!(is_throttle(
-            400,
-            Some("ProvisionedThroughputExceededException")
-        ));
-        assert!(is_throttle(400, Some(&format!("{ns}RequestLimitExceeded"))));
-        assert!(!is_throttle(
-            400,
-            Some(&format!("{ns}ConditionalCheckFailedException"))
-        ));
-        assert!(!is_throttle(400, None));
-        assert!(!is_throttle(500, Some("ThrottlingException")));
+        let metric = |status, code: &str| contention_metric(status, Some(code));
+        let throttled = Some(Metric::DynamoDbThrottled);
+        assert_eq!(metric(400, &format!("{ns}ThrottlingException")), throttled);
+        assert_eq!(
+            metric(400, "ProvisionedThroughputExceededException"),
+            throttled
+        );
+        assert_eq!(metric(400, &format!("{ns}RequestLimitExceeded")), throttled);
+        assert_eq!(
+            metric(400, &format!("{ns}ReplicatedWriteConflictException")),
+            Some(Metric::DynamoDbWriteConflict)
+        );
+        assert_eq!(
+            metric(400, &format!("{ns}ConditionalCheckFailedException")),
+            None
+        );
+        assert_eq!(contention_metric(400, None), None);
+        assert_eq!(metric(500, "ThrottlingException"), None);
     }
 }

@@ -64,8 +64,9 @@ pub enum ApiError {
     /// The caller has no valid identity.
     #[error("Unauthorized")]
     Unauthorized,
-    /// The store failed; the cause is logged, never shown to the client.
-    #[error("internal error")]
+    /// The store failed; the cause is logged, never shown to the client
+    /// (but for a write conflict, which is contention and says so).
+    #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
 }
 
@@ -118,6 +119,7 @@ impl ApiError {
             | Self::TooManyKeys => StatusCode::CONFLICT,
             Self::TooManyWaiting { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Store(StoreError::WriteConflict) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,8 +140,22 @@ impl ApiError {
             Self::TooManyKeys => codes::TOO_MANY_KEYS,
             Self::TooManyWaiting { .. } => codes::THROTTLED,
             Self::Unauthorized => codes::UNAUTHORIZED,
+            Self::Store(StoreError::WriteConflict) => codes::WRITE_CONFLICT,
             Self::Store(_) => codes::INTERNAL_ERROR,
         }
+    }
+}
+
+/// Seconds a client should wait before retrying after a write conflict
+/// (the `Retry-After` header): another Region's write is in flight.
+pub const WRITE_CONFLICT_RETRY_AFTER: u64 = 1;
+
+/// What a client reads of a store failure: nothing of its cause, but for a
+/// write conflict, what to do about it.
+fn store_message(err: &StoreError) -> &'static str {
+    match err {
+        StoreError::WriteConflict => "a write from another Region to the same item was in progress and nothing was changed; retry after Retry-After seconds (with the same Idempotency-Key or lease)",
+        _ => "internal error",
     }
 }
 
@@ -165,6 +181,12 @@ pub enum StoreError {
     /// A write asked for the item it wrote (`ReturnValues`) and got none.
     #[error("dynamodb answered a write without the item it wrote")]
     NoAttributes,
+    /// A write to an item that a request in another Region was writing at
+    /// the same time (`ReplicatedWriteConflictException`, multi-Region
+    /// strongly consistent tables), still refused after the SDK's retries.
+    /// DynamoDB applied none of it: contention, not failure.
+    #[error("dynamodb refused a write that conflicted with one from another Region")]
+    WriteConflict,
 }
 
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
@@ -172,13 +194,16 @@ where
     aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
 {
     fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        Self::Dynamo(Box::new(err.into()))
+        aws_sdk_dynamodb::Error::from(err).into()
     }
 }
 
 impl From<aws_sdk_dynamodb::Error> for StoreError {
     fn from(err: aws_sdk_dynamodb::Error) -> Self {
-        Self::Dynamo(Box::new(err))
+        match err {
+            aws_sdk_dynamodb::Error::ReplicatedWriteConflictException(_) => Self::WriteConflict,
+            other => Self::Dynamo(Box::new(other)),
+        }
     }
 }
 
@@ -223,11 +248,32 @@ mod tests {
                 500,
                 "INTERNAL_ERROR",
             ),
+            (
+                ApiError::Store(StoreError::WriteConflict),
+                503,
+                "WRITE_CONFLICT",
+            ),
         ];
         for (err, status, code) in cases {
             assert_eq!(err.status().as_u16(), status, "{err:?}");
             assert_eq!(err.code(), code);
         }
+    }
+
+    #[test]
+    fn a_replicated_write_conflict_is_contention_and_other_failures_are_not() {
+        use aws_sdk_dynamodb::types::error::{
+            InternalServerError, ReplicatedWriteConflictException,
+        };
+        let conflict = ReplicatedWriteConflictException::builder().build();
+        let conflict = aws_sdk_dynamodb::Error::ReplicatedWriteConflictException(conflict);
+        assert!(matches!(
+            StoreError::from(conflict),
+            StoreError::WriteConflict
+        ));
+        let internal =
+            aws_sdk_dynamodb::Error::InternalServerError(InternalServerError::builder().build());
+        assert!(matches!(StoreError::from(internal), StoreError::Dynamo(_)));
     }
 
     #[test]
@@ -244,6 +290,8 @@ mod tests {
         assert_eq!(ApiError::malformed("body is not JSON").field(), None);
         let store = ApiError::Store(StoreError::MalformedItem("leaseId"));
         assert_eq!(store.to_string(), "internal error");
+        let conflict = ApiError::Store(StoreError::WriteConflict);
+        assert!(conflict.to_string().contains("retry"), "{conflict}");
         let long = "é".repeat(1000);
         let echoed = ApiError::invalid(&long, "is given more than once");
         assert_eq!(echoed.field().unwrap().chars().count(), MAX_FIELD_CHARS);

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, StoreError, WRITE_CONFLICT_RETRY_AFTER};
 use crate::keys::KeyHash;
 use crate::types::UserId;
 
@@ -68,8 +68,12 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
 /// The JSON answer for `err`: `{"message", "code"}` with its status. Store
 /// failures are logged with their cause; the client sees only a fixed text.
 pub fn error(err: &ApiError) -> Response<Body> {
-    if let ApiError::Store(cause) = err {
-        tracing::error!(error = ?cause, "store failure");
+    match err {
+        ApiError::Store(StoreError::WriteConflict) => {
+            tracing::warn!("write conflict, retries spent")
+        }
+        ApiError::Store(cause) => tracing::error!(error = ?cause, "store failure"),
+        _ => {}
     }
     let mut response = json(
         err.status(),
@@ -79,11 +83,39 @@ pub fn error(err: &ApiError) -> Response<Body> {
             field: err.field().map(str::to_owned),
         },
     );
-    if let ApiError::TooManyWaiting { retry_after, .. } = err {
+    let retry_after = match err {
+        ApiError::TooManyWaiting { retry_after, .. } => Some(*retry_after),
+        ApiError::Store(StoreError::WriteConflict) => Some(WRITE_CONFLICT_RETRY_AFTER),
+        _ => None,
+    };
+    if let Some(seconds) = retry_after {
         response.headers_mut().insert(
             lock_wire::RETRY_AFTER_HEADER,
-            header::HeaderValue::from(*retry_after),
+            header::HeaderValue::from(seconds),
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_conflict_is_a_503_with_retry_after_and_no_cause() {
+        let answer = error(&ApiError::Store(StoreError::WriteConflict));
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let retry_after = &answer.headers()[lock_wire::RETRY_AFTER_HEADER];
+        assert_eq!(retry_after, &WRITE_CONFLICT_RETRY_AFTER.to_string());
+        let Body::Text(text) = answer.body() else {
+            panic!("a JSON text body")
+        };
+        let body: lock_wire::ErrorAnswer = serde_json::from_str(text).unwrap();
+        assert_eq!(body.code, lock_wire::codes::WRITE_CONFLICT);
+        assert!(!body.message.contains("ReplicatedWriteConflictException"));
+
+        let internal = error(&ApiError::Store(StoreError::NoAttributes));
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!internal.headers().contains_key(lock_wire::RETRY_AFTER_HEADER));
+    }
 }

@@ -95,6 +95,10 @@ metrics! {
     AuthDenied = "AuthDenied", Count;
     /// A DynamoDB call throttled (the SDK retried it or gave up).
     DynamoDbThrottled = "DynamoDbThrottled", Count;
+    /// A DynamoDB write refused because a request in another Region wrote
+    /// the same item at the same time (multi-Region tables; the SDK
+    /// retried it or gave up, answering `503 WRITE_CONFLICT`).
+    DynamoDbWriteConflict = "DynamoDbWriteConflict", Count;
     /// A conditional write whose condition failed, followed by another try
     /// (a lost race, a taken waiting place or permit slot, a new name).
     ConditionRetry = "ConditionRetry", Count;

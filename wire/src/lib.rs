@@ -77,6 +77,10 @@ pub mod codes {
     pub const THROTTLED: &str = "THROTTLED";
     /// `500`: the service failed; the cause is in its logs.
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// `503`: a write met a concurrent write to the same item from another
+    /// Region (multi-Region tables) and changed nothing; retry after
+    /// `Retry-After`, with the same `Idempotency-Key` or lease.
+    pub const WRITE_CONFLICT: &str = "WRITE_CONFLICT";
 }
 
 /// Every error answer, the gateway's own included.

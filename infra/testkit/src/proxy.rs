@@ -4,8 +4,11 @@
 //! records each request's head, and injects faults on command: at random
 //! (drop the answer after the upstream applied the request, so a write that
 //! landed is retried; reset a connection before its request goes up; delay
-//! traffic), or scripted for the n-th connection (lose its answer, or answer
-//! it with given bytes, such as a `502`, without going up at all).
+//! traffic; refuse a write as DynamoDB's multi-Region tables refuse one
+//! that conflicts with another Region's, without going up), or scripted for
+//! the n-th connection (lose its answer, or answer it with given bytes, such
+//! as a `502`, without going up at all) or for the next n writes (refused as
+//! conflicting).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +18,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+mod dynamodb;
+pub use dynamodb::{describe, replicated_write_conflict, total};
+use dynamodb::{operation, WRITES};
 
 /// DynamoDB calls by operation name (`PutItem`, `UpdateItem`, ...).
 pub type Calls = BTreeMap<String, u64>;
@@ -29,6 +36,9 @@ pub struct Faults {
     pub reset_request: f64,
     /// Each chunk, either way, is held back for a random time up to this.
     pub max_delay: Duration,
+    /// Chance that a write (`PutItem`, `UpdateItem`, `DeleteItem`, ...) is
+    /// not passed on but answered with `ReplicatedWriteConflictException`.
+    pub conflict_write: f64,
 }
 
 impl Faults {
@@ -44,6 +54,14 @@ impl Faults {
     pub fn resets(chance: f64) -> Self {
         Self {
             reset_request: chance,
+            ..Self::default()
+        }
+    }
+
+    /// Only write conflicts, with chance `chance` each.
+    pub fn conflicts(chance: f64) -> Self {
+        Self {
+            conflict_write: chance,
             ..Self::default()
         }
     }
@@ -80,6 +98,8 @@ pub struct Injected {
     pub delays: u64,
     /// Connections refused because upstream was not listening.
     pub upstream_down: u64,
+    /// Writes answered with `ReplicatedWriteConflictException`.
+    pub conflicts: u64,
 }
 
 impl Injected {
@@ -90,6 +110,7 @@ impl Injected {
             resets: self.resets - earlier.resets,
             delays: self.delays - earlier.delays,
             upstream_down: self.upstream_down - earlier.upstream_down,
+            conflicts: self.conflicts - earlier.conflicts,
         }
     }
 }
@@ -100,12 +121,15 @@ struct Counters {
     resets: AtomicU64,
     delays: AtomicU64,
     upstream_down: AtomicU64,
+    conflicts: AtomicU64,
 }
 
 struct Shared {
     upstream: String,
     faults: Mutex<Faults>,
     script: Mutex<Vec<Scripted>>,
+    /// Writes still to be refused as conflicting, whatever the chance.
+    conflicts_due: AtomicU64,
     connections: AtomicUsize,
     counters: Counters,
     calls: Mutex<Calls>,
@@ -132,6 +156,7 @@ impl Proxy {
             upstream: upstream.trim_start_matches("http://").to_owned(),
             faults: Mutex::new(Faults::default()),
             script: Mutex::new(Vec::new()),
+            conflicts_due: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
             counters: Counters::default(),
             calls: Mutex::new(Calls::new()),
@@ -171,6 +196,12 @@ impl Proxy {
         *self.shared.script.lock().unwrap() = scripted;
     }
 
+    /// Refuses the next `writes` writes as conflicting with another
+    /// Region's (`ReplicatedWriteConflictException`); nothing goes up.
+    pub fn conflict_next_writes(&self, writes: u64) {
+        self.shared.conflicts_due.store(writes, Ordering::SeqCst);
+    }
+
     /// Every DynamoDB call forwarded so far.
     pub fn calls(&self) -> Calls {
         self.shared.calls.lock().unwrap().clone()
@@ -208,6 +239,7 @@ impl Proxy {
             resets: c.resets.load(Ordering::SeqCst),
             delays: c.delays.load(Ordering::SeqCst),
             upstream_down: c.upstream_down.load(Ordering::SeqCst),
+            conflicts: c.conflicts.load(Ordering::SeqCst),
         }
     }
 }
@@ -216,29 +248,6 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// The total of `calls`.
-pub fn total(calls: &Calls) -> u64 {
-    calls.values().sum()
-}
-
-/// `PutItem + 2×UpdateItem` style text for a table cell.
-pub fn describe(calls: &Calls) -> String {
-    if calls.is_empty() {
-        return "none".into();
-    }
-    let parts: Vec<String> = calls
-        .iter()
-        .map(|(op, n)| {
-            if *n == 1 {
-                op.clone()
-            } else {
-                format!("{n}×{op}")
-            }
-        })
-        .collect();
-    parts.join(" + ")
 }
 
 impl Shared {
@@ -268,6 +277,23 @@ impl Shared {
         }
     }
 
+    /// Whether the request in `chunk`, a write, is to be refused as
+    /// conflicting (scripted first, then by chance); counted if so.
+    fn conflicts(&self, chunk: &[u8]) -> bool {
+        if !operation(chunk).is_some_and(|op| WRITES.contains(&op.as_str())) {
+            return false;
+        }
+        let scripted = self
+            .conflicts_due
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |due| due.checked_sub(1))
+            .is_ok();
+        let conflicts = scripted || self.happens(self.faults().conflict_write);
+        if conflicts {
+            self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+        }
+        conflicts
+    }
+
     /// Counts each `x-amz-target: DynamoDB_20120810.<Operation>` header and
     /// records the head of each HTTP request in a chunk of request bytes (a
     /// head never straddles two reads of requests this small, which the SDK
@@ -281,19 +307,8 @@ impl Shared {
             return;
         }
         self.heads.lock().unwrap().push(head.to_ascii_lowercase());
-        for line in head.split("\r\n") {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            if name.eq_ignore_ascii_case("x-amz-target") {
-                let operation = value.trim().rsplit('.').next().unwrap_or_default();
-                *self
-                    .calls
-                    .lock()
-                    .unwrap()
-                    .entry(operation.to_owned())
-                    .or_default() += 1;
-            }
+        if let Some(operation) = operation(chunk) {
+            *self.calls.lock().unwrap().entry(operation).or_default() += 1;
         }
     }
 }
@@ -333,6 +348,10 @@ async fn relay_until_closed(mut client: TcpStream, port: u16, shared: &Shared, l
                     shared.counters.resets.fetch_add(1, Ordering::Relaxed);
                     // Linger 0: closing sends RST instead of FIN.
                     let _ = client.set_zero_linger();
+                    return;
+                }
+                if shared.conflicts(&request[..n]) {
+                    let _ = client.write_all(&replicated_write_conflict()).await;
                     return;
                 }
                 shared.observe(&request[..n]);

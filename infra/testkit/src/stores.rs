@@ -1,12 +1,17 @@
 //! The stores a test of DynamoDB semantics starts with, and the suites'
 //! calls on them.
 
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
+use local_stack::dynamodb::local_config;
 use lock_service::error::StoreError;
 use lock_service::keys::KeyHash;
 use lock_service::store::{Acquired, Grant, KeyStanding, KeyStore, LockStore, Released, Renewed};
 use lock_service::types::{IdempotencyKey, LeaseId, LeaseTtl, Lock, Requester, Timestamp, UserId};
 
+use crate::proxy::Proxy;
 use crate::{engine_with_tables, lock_name as name, CallCounter, Engine, EngineKind};
 use crate::{API_KEYS_TABLE, LOCKS_TABLE};
 
@@ -33,6 +38,28 @@ impl Stores {
             calls,
             _engine: engine,
         }
+    }
+
+    /// Starts `kind` with both tables, the stores reaching it through a
+    /// fault [`Proxy`] (returned with them). Their client makes the SDK's
+    /// usual three attempts, but retries after ~10 ms instead of ~1 s.
+    pub async fn behind_proxy(kind: EngineKind) -> (Self, Proxy) {
+        let (engine, _, calls) = engine_with_tables(kind).await;
+        let proxy = Proxy::start(&engine.endpoint).await.expect("a proxy");
+        let retries = RetryConfig::standard().with_initial_backoff(Duration::from_millis(10));
+        let config = local_config(&proxy.endpoint)
+            .interceptor(calls.clone())
+            .retry_config(retries);
+        let client = Client::from_conf(config.build());
+        let stores = Stores {
+            kind,
+            locks: LockStore::new(client.clone(), LOCKS_TABLE),
+            keys: KeyStore::new(client.clone(), API_KEYS_TABLE),
+            client,
+            calls,
+            _engine: engine,
+        };
+        (stores, proxy)
     }
 
     /// Calls a lost race costs: one write, plus one read where the engine

@@ -154,3 +154,50 @@ async fn dynamodb_calls_are_counted_by_operation_and_heads_recorded() {
     assert_eq!(proxy.requests().len(), 3);
     assert!(proxy.requests()[0].contains("x-amz-target: dynamodb_20120810.updateitem"));
 }
+
+/// An HTTP request head for DynamoDB operation `operation`.
+fn dynamodb_request(operation: &str) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nx-amz-target: DynamoDB_20120810.{operation}\r\ncontent-length: 2\r\n\r\n{{}}"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn writes_are_refused_as_conflicting_reads_never() {
+    let (proxy, received) = proxied(Faults::conflicts(1.0)).await;
+    let refused = exchange(&proxy.endpoint, &dynamodb_request("UpdateItem"))
+        .await
+        .unwrap();
+    assert_eq!(refused, replicated_write_conflict());
+    let text = String::from_utf8(refused).unwrap();
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+    assert!(text.contains("#ReplicatedWriteConflictException"), "{text}");
+    let read = exchange(&proxy.endpoint, &dynamodb_request("GetItem"))
+        .await
+        .unwrap();
+    assert!(read.starts_with(b"ok:"), "a read passes");
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "the write never went up"
+    );
+    assert_eq!(proxy.injected().conflicts, 1);
+    assert_eq!(proxy.calls(), Calls::from([("GetItem".to_owned(), 1)]));
+}
+
+#[tokio::test]
+async fn the_next_writes_are_refused_as_scripted_then_pass() {
+    let (proxy, received) = proxied(Faults::default()).await;
+    proxy.conflict_next_writes(2);
+    for _ in 0..2 {
+        let refused = exchange(&proxy.endpoint, &dynamodb_request("PutItem")).await;
+        assert_eq!(refused.unwrap(), replicated_write_conflict());
+    }
+    let passed = exchange(&proxy.endpoint, &dynamodb_request("DeleteItem"))
+        .await
+        .unwrap();
+    assert!(passed.starts_with(b"ok:"), "the third write passes");
+    assert_eq!(received.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.injected().conflicts, 2);
+}
