@@ -116,6 +116,8 @@ mod tests {
 
         let internal = error(&ApiError::Store(StoreError::NoAttributes));
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!internal.headers().contains_key(lock_wire::RETRY_AFTER_HEADER));
+        assert!(!internal
+            .headers()
+            .contains_key(lock_wire::RETRY_AFTER_HEADER));
     }
 }

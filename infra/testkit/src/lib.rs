@@ -7,17 +7,14 @@
 //! many scenarios.
 
 pub mod api;
+mod calls;
 pub mod harness;
 pub mod proxy;
 mod stores;
 
+pub use calls::{CallCounter, Read};
 pub use stores::{granted, requester, try_take, ttl, Stores};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
 use local_stack::dynamodb::{create_table, local_config};
 pub use local_stack::engine::{free_port, Engine, EngineKind};
@@ -84,45 +81,6 @@ pub fn user() -> UserId {
 /// A DynamoDB client for the local engine at `endpoint` that counts its calls in `calls`.
 pub fn client_for(endpoint: &str, calls: &CallCounter) -> Client {
     Client::from_conf(local_config(endpoint).interceptor(calls.clone()).build())
-}
-
-/// Counts the HTTP requests (attempts, retries included) a client sends.
-#[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<AtomicUsize>);
-
-impl CallCounter {
-    /// Requests sent since creation or the last [`CallCounter::reset`].
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Starts counting from zero again.
-    pub fn reset(&self) {
-        self.0.store(0, Ordering::SeqCst);
-    }
-
-    /// Requests sent while `f` ran. Only meaningful when nothing else uses the client.
-    pub async fn during<T>(&self, f: impl std::future::Future<Output = T>) -> (T, usize) {
-        let before = self.get();
-        let out = f.await;
-        (out, self.get() - before)
-    }
-}
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
 }
 
 /// Deletes item `sort_key` of `user` straight from the lock table, as

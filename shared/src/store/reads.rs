@@ -36,7 +36,6 @@ impl LockStore {
             .set_expression_attribute_names(Some(attribute_names(&expressions)))
             .expression_attribute_values(":userId", string_value(user.as_str()))
             .expression_attribute_values(":firstName", string_value(first))
-            .consistent_read(true)
     }
 
     /// The lock as stored now (a strongly consistent read), if it exists.

@@ -1,6 +1,9 @@
 //! One DynamoDB table: the client and the table's name, so that every
-//! request a store sends names its table in one place, and every read of
-//! one item is strongly consistent.
+//! request a store sends names its table in one place, and every read is
+//! strongly consistent: each one decides something (a grant, a refusal, a
+//! key's standing), and an eventually consistent read could show a lease
+//! or a key as it was up to a second ago (`shared/tests/store/reads.rs`
+//! lists them and checks each at the wire).
 
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
@@ -59,8 +62,8 @@ impl Table {
         landed(result)
     }
 
-    /// A `Query`.
+    /// A strongly consistent `Query`.
     pub(super) fn query(&self) -> QueryFluentBuilder {
-        self.client.query().table_name(&self.name)
+        self.client.query().table_name(&self.name).consistent_read(true)
     }
 }

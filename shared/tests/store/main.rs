@@ -6,6 +6,7 @@ mod conflicts;
 mod grants;
 mod leases;
 mod listing;
+mod reads;
 mod reservations;
 mod retries;
 mod semaphores;

@@ -277,7 +277,6 @@ impl LockStore {
                 .set_expression_attribute_names(Some(attribute_names(&[SEMAPHORE_ITEMS])))
                 .expression_attribute_values(":userId", string_value(user.as_str()))
                 .expression_attribute_values(":prefix", string_value(&prefix))
-                .consistent_read(true)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
@@ -316,7 +315,6 @@ impl LockStore {
                 .expression_attribute_values(":userId", string_value(user.as_str()))
                 .expression_attribute_values(":from", string_value(SEMAPHORES_START))
                 .expression_attribute_values(":to", string_value(SEMAPHORES_END))
-                .consistent_read(true)
                 .limit(((limit + 1 - groups.len()) * 65).min(1000) as i32)
                 .set_exclusive_start_key(start_key)
                 .send()
