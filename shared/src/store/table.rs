@@ -64,6 +64,9 @@ impl Table {
 
     /// A strongly consistent `Query`.
     pub(super) fn query(&self) -> QueryFluentBuilder {
-        self.client.query().table_name(&self.name).consistent_read(true)
+        self.client
+            .query()
+            .table_name(&self.name)
+            .consistent_read(true)
     }
 }
