@@ -33,6 +33,17 @@ pub const MAX_WAIT_ENV: &str = "MAX_WAIT_SECONDS";
 /// acquires of permits 50 + 20/s × 5 s = 150 more (SECURITY.md).
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 5;
 
+/// Environment variable with the clock-skew margin in milliseconds (0 to
+/// [`MAX_CLOCK_SKEW_MARGIN_MS`]): how long after its `expiresAt` a lease
+/// may be taken over by another, so that function instances whose clocks
+/// differ by less than that never grant overlapping leases.
+pub const CLOCK_SKEW_MARGIN_ENV: &str = "CLOCK_SKEW_MARGIN_MS";
+/// The margin where [`CLOCK_SKEW_MARGIN_ENV`] is unset (the template's
+/// default): docs/SEMANTICS.md, "Clocks", says where it comes from.
+pub const DEFAULT_CLOCK_SKEW_MARGIN_MS: u64 = 1000;
+/// The largest margin a deployment may set.
+pub const MAX_CLOCK_SKEW_MARGIN_MS: u64 = 60_000;
+
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -125,6 +136,21 @@ impl AcquireSettings {
     }
 }
 
+/// The clock-skew margin from [`CLOCK_SKEW_MARGIN_ENV`] (unset or empty:
+/// [`DEFAULT_CLOCK_SKEW_MARGIN_MS`]).
+pub fn clock_skew_margin_from_env() -> Result<Duration, ConfigError> {
+    let value = std::env::var(CLOCK_SKEW_MARGIN_ENV).unwrap_or_default();
+    clock_skew_margin_from(&value)
+}
+
+/// Interprets a [`CLOCK_SKEW_MARGIN_ENV`] value.
+fn clock_skew_margin_from(value: &str) -> Result<Duration, ConfigError> {
+    let millis = whole_number_within(CLOCK_SKEW_MARGIN_ENV, value, 0, MAX_CLOCK_SKEW_MARGIN_MS)?;
+    Ok(Duration::from_millis(
+        millis.unwrap_or(DEFAULT_CLOCK_SKEW_MARGIN_MS),
+    ))
+}
+
 /// A whole number from `min` to `max` in variable `var`'s `value`; `None` if it is blank.
 fn whole_number_within(
     var: &'static str,
@@ -177,6 +203,20 @@ mod tests {
                 "environment variable LOCKS_TABLE must name a DynamoDB table"
             );
         }
+    }
+
+    #[test]
+    fn the_clock_skew_margin_defaults_to_a_second_and_is_bounded() {
+        let margin = |value| clock_skew_margin_from(value).ok();
+        assert_eq!(
+            margin(""),
+            Some(Duration::from_millis(DEFAULT_CLOCK_SKEW_MARGIN_MS))
+        );
+        assert_eq!(margin("0"), Some(Duration::ZERO));
+        assert_eq!(margin("250"), Some(Duration::from_millis(250)));
+        assert_eq!(margin("60001"), None);
+        let err = clock_skew_margin_from("1s").unwrap_err();
+        assert!(err.to_string().contains(CLOCK_SKEW_MARGIN_ENV), "{err}");
     }
 
     #[test]

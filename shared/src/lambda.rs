@@ -15,7 +15,8 @@ use lambda_runtime::LambdaEvent;
 
 use crate::authorizer::{authorize, LOG_DIRECTIVES};
 use crate::config::{
-    table_from_env, AcquireSettings, ConfigError, API_KEYS_TABLE_ENV, LOCKS_TABLE_ENV,
+    clock_skew_margin_from_env, table_from_env, AcquireSettings, ConfigError, API_KEYS_TABLE_ENV,
+    LOCKS_TABLE_ENV,
 };
 use crate::console::Console;
 use crate::endpoints::{respond, Acquirer, Endpoint};
@@ -34,7 +35,9 @@ pub trait FromEnv: Sized {
 impl FromEnv for LockStore {
     async fn from_env() -> Result<Self, ConfigError> {
         let table = table_from_env(LOCKS_TABLE_ENV)?;
-        Ok(LockStore::new(crate::dynamodb_client().await?, table))
+        let margin = clock_skew_margin_from_env()?;
+        let locks = LockStore::new(crate::dynamodb_client().await?, table);
+        Ok(locks.with_clock_margin(margin))
     }
 }
 

@@ -31,6 +31,11 @@ impl Timestamp {
         Self(self.0.saturating_add(millis))
     }
 
+    /// The timestamp `millis` milliseconds earlier (at the earliest, the epoch).
+    pub fn minus_millis(self, millis: u64) -> Self {
+        Self(self.0.saturating_sub(millis))
+    }
+
     /// The same instant as a [`SystemTime`].
     pub fn to_system_time(self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.0)

@@ -115,7 +115,11 @@ impl Endpoint for Acquire {
             Acquired::Held { expires_at } => Ok(AcquireAnswer {
                 locked: false,
                 lease_id: None,
-                message: "lock is held by another lease".into(),
+                message: held_message(
+                    "lock is held by another lease",
+                    expires_at,
+                    state.locks.clock_margin(),
+                ),
                 fencing_token: None,
                 expires_at,
                 reserved_until: None,
@@ -129,6 +133,17 @@ impl Endpoint for Acquire {
                 reserved_until: Some(until),
             }),
         }
+    }
+}
+
+/// A refusal's message; with a lease that expires, when to ask again: its
+/// `expiresAt` plus the clock-skew margin (docs/SEMANTICS.md, "Clocks").
+pub(super) fn held_message(held: &str, expires_at: Option<Timestamp>, margin: u64) -> String {
+    match expires_at {
+        Some(_) => format!(
+            "{held}; it may be taken over from expiresAt plus {margin} ms (the clock-skew margin)"
+        ),
+        None => held.to_owned(),
     }
 }
 

@@ -7,6 +7,7 @@
 use lock_wire::{IdempotencyKey, LeaseId, PermitAnswer, PermitRequest, Route};
 use serde_json::json;
 
+use super::acquire::held_message;
 use super::waiting::{acquire_within, wait_of, Waiter};
 use super::{Acquirer, Endpoint, Example, Permissions, Scene};
 use crate::error::{ApiError, StoreError};
@@ -92,7 +93,11 @@ impl Endpoint for AcquirePermit {
                 fencing_token: None,
                 expires_at,
                 permits,
-                message: "every permit is held by a live lease or reserved for a client that has waited longer".into(),
+                message: held_message(
+                    "every permit is held by a live lease or reserved for a client that has waited longer",
+                    expires_at,
+                    state.locks.clock_margin(),
+                ),
             }),
             PermitAcquired::QuotaExceeded => Err(ApiError::LockQuotaExceeded),
             PermitAcquired::KeyReused => Err(ApiError::IdempotencyKeyReused),

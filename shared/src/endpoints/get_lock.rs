@@ -34,6 +34,6 @@ impl Endpoint for GetLock {
             .get(&user, &input.lock_name)
             .await?
             .ok_or(ApiError::LockNotFound)?;
-        Ok(view(lock, Timestamp::now()))
+        Ok(view(lock, Timestamp::now(), locks.clock_margin()))
     }
 }

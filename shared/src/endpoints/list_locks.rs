@@ -41,7 +41,12 @@ impl Endpoint for ListLocks {
             .last()
             .filter(|_| page.more)
             .map(|last| Cursor::after(&last.lock_name));
-        let locks = page.locks.into_iter().map(|lock| view(lock, now)).collect();
+        let margin = locks.clock_margin();
+        let locks = page
+            .locks
+            .into_iter()
+            .map(|lock| view(lock, now, margin))
+            .collect();
         Ok(LockList { locks, next_cursor })
     }
 }

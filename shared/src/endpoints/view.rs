@@ -6,10 +6,11 @@ use lock_wire::{LockView, PermitHolder, SemaphoreView};
 use crate::store::Semaphore;
 use crate::types::{Lock, Timestamp};
 
-/// `lock` as the API shows it at `now`.
-pub(super) fn view(lock: Lock, now: Timestamp) -> LockView {
+/// `lock` as the API shows it at `now`: held while nobody else can take it,
+/// which is until the clock-skew margin (`margin`, ms) past its expiry.
+pub(super) fn view(lock: Lock, now: Timestamp, margin: u64) -> LockView {
     LockView {
-        locked: lock.is_held(now),
+        locked: lock.is_held(now.minus_millis(margin)),
         lock_name: lock.lock_name.into(),
         lease_id: lock.lease_id.into(),
         leased_by: lock.leased_by.into(),

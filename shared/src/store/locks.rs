@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use aws_sdk_dynamodb::Client;
 
 use super::expressions::*;
 use super::item::{
@@ -17,45 +16,13 @@ use super::item::{
 use super::outcomes::judge_refused_acquire;
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use super::quota::Slot;
-use super::table::Table;
+use super::settings::LockStore;
 use super::takeover::{report_takeover, Taken};
 use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
 
-/// Locks of every tenant, in the table keyed by (userId, lockName).
-#[derive(Clone, Debug)]
-pub struct LockStore {
-    pub(super) table: Table,
-    pub(super) page_size: Option<i32>,
-    pub(super) quota: Option<u32>,
-}
-
 impl LockStore {
-    /// A store over `table`.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            table: Table::new(client, table.into()),
-            page_size: None,
-            quota: None,
-        }
-    }
-
-    /// Limits each tenant to `quota` lock names (`None`: no limit). An
-    /// existing name is always acquirable, in one write; a new one beyond
-    /// the quota is refused ([`Acquired::QuotaExceeded`]).
-    pub fn with_quota(mut self, quota: Option<u32>) -> Self {
-        self.quota = quota;
-        self
-    }
-
-    /// Limits how many items each `Query` page of [`LockStore::list`] holds
-    /// (default: DynamoDB's 1 MB pages).
-    pub fn with_page_size(mut self, items: i32) -> Self {
-        self.page_size = Some(items);
-        self
-    }
-
     /// A conditional update of lock `name` of `user`: `condition` and
     /// `update` with their placeholders bound, and `:now`, `:true`, `:false`
     /// as every lock expression uses them. Values an expression does not use
@@ -76,6 +43,7 @@ impl LockStore {
             .set_expression_attribute_names(Some(attribute_names(&[condition, update])));
         let common = [
             (":now", number_value(now.millis())),
+            (":expiredBy", number_value(self.expired_by(now).millis())),
             (":true", AttributeValue::Bool(true)),
             (":false", AttributeValue::Bool(false)),
         ];
@@ -107,7 +75,9 @@ impl LockStore {
             let written = self
                 .grant_write(user, name, grant, ACQUIRE_CONDITION, None, now)
                 .await?;
-            return Ok(written.unwrap_or_else(|current| judge_refused_acquire(current, grant, now)));
+            return Ok(written.unwrap_or_else(|current| {
+                judge_refused_acquire(current, grant, now, self.expired_by(now))
+            }));
         };
         // Twice at most: a new name someone else creates meanwhile is then
         // an existing one.
@@ -120,7 +90,14 @@ impl LockStore {
                 .await?
             {
                 Ok(granted) => return Ok(granted),
-                Err(Some(current)) => return Ok(judge_refused_acquire(Some(current), grant, now)),
+                Err(Some(current)) => {
+                    return Ok(judge_refused_acquire(
+                        Some(current),
+                        grant,
+                        now,
+                        self.expired_by(now),
+                    ))
+                }
                 Err(None) => {} // no such lock: a new name
             }
             let slot = Slot::new(now);
@@ -130,8 +107,9 @@ impl LockStore {
             let created = self
                 .grant_write(user, name, grant, NEW_ITEM_CONDITION, Some(&slot), now)
                 .await?;
-            let outcome =
-                created.unwrap_or_else(|current| judge_refused_acquire(current, grant, now));
+            let outcome = created.unwrap_or_else(|current| {
+                judge_refused_acquire(current, grant, now, self.expired_by(now))
+            });
             // Created by this write (or its own retried attempt): the lock
             // carries the slot. Anything else created nothing with it.
             let created_here =
@@ -227,7 +205,7 @@ impl LockStore {
             .condition_expression(FREE_LOCK_EXISTS)
             .set_expression_attribute_names(Some(attribute_names(&[FREE_LOCK_EXISTS])))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", number_value(now.millis()))
+            .expression_attribute_values(":expiredBy", number_value(self.expired_by(now).millis()))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

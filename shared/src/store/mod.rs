@@ -10,6 +10,7 @@
 //! - [`quota`]: the per-tenant quota of lock names, without transactions;
 //! - `reads`: get and list;
 //! - [`reservations`]: the longest waiter's claim on what it waits for;
+//! - `settings`: [`LockStore`] itself, its table and settings;
 //! - `table`: the one place requests name their table;
 //! - `takeover`: a grant over an expired lease, counted and audited;
 //! - [`semaphores`]: N leases of one name, a slot item each;
@@ -25,14 +26,16 @@ pub mod quota;
 mod reads;
 pub mod reservations;
 pub mod semaphores;
+mod settings;
 mod table;
 mod takeover;
 pub mod users;
 pub mod waiting;
 
 pub use keys::{KeyRecord, KeyStanding, KeyStore, Rotated};
-pub use locks::{Acquired, Deleted, Grant, LockPage, LockStore, Released, Renewed};
+pub use locks::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 pub use reservations::{Booking, Reservation, Sight};
 pub use semaphores::{Permit, PermitAcquired, Semaphore, SemaphorePage};
+pub use settings::LockStore;
 pub use users::RevokedOthers;
 pub use waiting::Place;

@@ -99,6 +99,7 @@ pub(super) fn judge_refused_acquire(
     current: Option<Item>,
     grant: &Grant<'_>,
     now: Timestamp,
+    expired_by: Timestamp,
 ) -> Acquired {
     // A partial item (moto shows a concurrent first grant that way) is simply
     // not ours; only a full one can be.
@@ -128,7 +129,8 @@ pub(super) fn judge_refused_acquire(
     }
     let reservation = Reservation::of(&item, now).filter(|r| !r.is_for(grant.lease));
     match reservation {
-        Some(reservation) if !lock.is_held(now) => Acquired::Reserved {
+        // Held for others until the clock-skew margin past its expiry.
+        Some(reservation) if !lock.is_held(expired_by) => Acquired::Reserved {
             until: reservation.until,
         },
         _ => Acquired::Held {

@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::expressions::PARTITION_LOCKS;
 use super::item::{attribute_names, lock_from_item, sort_key, string_value, Item};
-use super::locks::LockStore;
 use super::outcomes::LockPage;
 use super::quota::FIRST_LOCK_NAME;
+use super::LockStore;
 use crate::error::StoreError;
 use crate::types::{Lock, LockName, UserId};
 

@@ -64,7 +64,8 @@ pub struct Sight {
     pub open: bool,
     /// Live leases hold it (every permit, for a semaphore).
     pub held: bool,
-    /// When the holder's lease ends (the first to end, for a semaphore).
+    /// When the holder's lease may be taken over: its `expiresAt` plus the
+    /// clock-skew margin (the first such, for a semaphore).
     pub expires_at: Option<Timestamp>,
     /// The reservation that stands where this waiter would reserve: its
     /// own, else the one it would have to take over (`None`: none there).
@@ -109,11 +110,15 @@ impl LockStore {
         };
         let lock = lock_from_item(&item)?;
         let reservation = Reservation::of(&item, now);
-        let held = lock.is_held(now);
+        // Another's lease holds it until the clock-skew margin past its expiry.
+        let held = lock.is_held(self.expired_by(now));
         Ok(Sight {
             open: !held && reservation.as_ref().is_none_or(|r| r.is_for(lease)),
             held,
-            expires_at: lock.expires_at.filter(|_| held),
+            expires_at: lock
+                .expires_at
+                .filter(|_| held)
+                .map(|end| end.plus_millis(self.clock_margin)),
             reservation,
             slot: None,
         })

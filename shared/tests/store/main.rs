@@ -2,6 +2,7 @@
 //! (moto and dynalite, each started on a free port for each test), through
 //! `testkit::Stores` and its calls.
 
+mod clocks;
 mod conflicts;
 mod grants;
 mod leases;

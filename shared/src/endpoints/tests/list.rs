@@ -88,7 +88,7 @@ fn a_full_page_of_the_longest_names_fits_lambdas_answer() {
                 fencing_token: u64::MAX,
                 reserved_until: Some(now.plus_millis(2_000)),
             };
-            view(lock, now)
+            view(lock, now, 0)
         })
         .collect();
     let last = LockName::parse(&"\"".repeat(255)).unwrap();

@@ -28,10 +28,11 @@ mod permits;
 pub(super) use keys::*;
 pub(super) use permits::*;
 
-/// Grant only if the lock is new, free, or its lease has expired, and no
-/// other waiter has reserved it.
+/// Grant only if the lock is new, free, or its lease has expired (by the
+/// clock-skew margin: `:expiredBy` is now less the margin), and no other
+/// waiter has reserved it.
 pub(super) const ACQUIRE_CONDITION: &str = concat!(
-    "(attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now) AND ",
+    "(attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :expiredBy) AND ",
     unreserved!()
 );
 
@@ -133,11 +134,11 @@ pub(super) const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
 /// An existing lock that no live lease holds: it may be deleted.
 pub(super) const FREE_LOCK_EXISTS: &str =
-    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :now)";
+    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :expiredBy)";
 /// An existing lock that no live lease holds and no other waiter has
 /// reserved: the acquire of a name that exists, under a quota.
 pub(super) const FREE_UNRESERVED_LOCK_EXISTS: &str = concat!(
-    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :now) AND ",
+    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :expiredBy) AND ",
     unreserved!()
 );
 /// A waiter may reserve an existing lock (or permit slot) where no live

@@ -4,13 +4,13 @@
 /// A permit slot of the semaphore's count that no live lease holds (every
 /// permit has an expiry).
 pub(in crate::store) const FREE_PERMIT: &str = concat!(
-    "#permits = :permits AND (#locked = :false OR #expiresAt <= :now) AND ",
+    "#permits = :permits AND (#locked = :false OR #expiresAt <= :expiredBy) AND ",
     unreserved!()
 );
 /// An `Idempotency-Key`'s home slot, free, where no live guard of that key
 /// (`#moved`, see `semaphores`) sends it to another slot.
 pub(in crate::store) const FREE_HOME_PERMIT: &str = concat!(
-    "#permits = :permits AND (#locked = :false OR #expiresAt <= :now) \
+    "#permits = :permits AND (#locked = :false OR #expiresAt <= :expiredBy) \
      AND (attribute_not_exists(#moved) OR #moved.#until <= :now OR #moved.#to = :slotNumber) AND ",
     unreserved!()
 );
@@ -81,7 +81,7 @@ pub(in crate::store) const RENEW_PERMIT_OWN_TTL: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now";
 /// A slot a delete may close: absent (closed as a tombstone), or without a live lease.
 pub(in crate::store) const CLOSABLE_SLOT: &str =
-    "attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :now";
+    "attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :expiredBy";
 /// Close the slot: no grant's condition holds on a tombstone. DynamoDB TTL
 /// may collect it later (no decision depends on that).
 pub(in crate::store) const TOMBSTONE_UPDATE: &str =

@@ -164,6 +164,7 @@ impl LockStore {
         let mut values = vec![
             (":permits", number_value(u64::from(ask.permits))),
             (":now", number_value(now.millis())),
+            (":expiredBy", number_value(self.expired_by(now).millis())),
             (":false", AttributeValue::Bool(false)),
             (":true", AttributeValue::Bool(true)),
             (":leaseId", string_value(grant.lease.as_str())),

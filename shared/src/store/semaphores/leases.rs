@@ -208,6 +208,7 @@ impl LockStore {
                 (":generation", string_value(generation)),
                 (":false", AttributeValue::Bool(false)),
                 (":now", number_value(now.millis())),
+                (":expiredBy", number_value(self.expired_by(now).millis())),
                 (":gcAt", gc_at(now)),
             ];
             let request = self.slot_update(user, name, slot, CLOSABLE_SLOT, TOMBSTONE_UPDATE);

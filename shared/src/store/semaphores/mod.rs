@@ -15,7 +15,8 @@
 //! - `guard`: a keyed acquire's guard on its home slot;
 //! - `create`: a new semaphore's record and slots;
 //! - `leases`: release, force release, renew and delete;
-//! - `reserve`: what a waiting acquire sees, and its reservations.
+//! - `reserve`: what a waiting acquire sees, and its reservations;
+//! - `stored`: a semaphore's items as read, each slot's state, its holders.
 
 mod acquire;
 mod ask;
@@ -23,24 +24,20 @@ mod create;
 mod guard;
 mod leases;
 mod reserve;
-
-use std::collections::BTreeMap;
+mod stored;
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::expressions::{uses_value, PARTITION_SEMAPHORES, SEMAPHORE_ITEMS};
-use super::item::{
-    attribute_names, number_attr, optional_string, sort_key, string_attr, string_value, Item,
-    ACQUIRED_AT, CREATED_AT, DELETED_BY, EXPIRES_AT, FENCING_TOKEN, LEASED_BY, LEASE_ID, LOCKED,
-    PERMITS, UPDATED_AT,
-};
+use super::item::{attribute_names, sort_key, string_attr, string_value};
 use super::LockStore;
 use crate::error::StoreError;
 use crate::schema::LOCKS_SORT_KEY;
 use crate::types::{LeaseId, Requester, SemaphoreName, Timestamp, UserId};
 
 pub use acquire::PermitAcquired;
+use stored::{key_of, live_permit, SlotState, Stored};
 
 /// Where semaphore items start in a partition's sort order (after the
 /// quota's and the waiting places' items, before every lock name).
@@ -110,114 +107,6 @@ pub struct SemaphorePage {
     pub more: bool,
 }
 
-/// A slot as one read found it.
-#[derive(Debug)]
-enum SlotState {
-    /// No item: a creation cut short (grantable, created by the grant).
-    Missing,
-    /// A delete's tombstone: not grantable.
-    Closed,
-    /// No live lease holds it.
-    Free,
-    /// A live lease holds it.
-    Live(Permit),
-}
-
-/// A semaphore's items as one `Query` read them.
-#[derive(Debug, Default)]
-struct Stored {
-    record: Option<Item>,
-    slots: BTreeMap<u8, Item>,
-}
-
-impl Stored {
-    /// The count of permits its record holds (0 without a record).
-    fn permits(&self) -> Result<u8, StoreError> {
-        match &self.record {
-            None => Ok(0),
-            Some(record) => Ok(number_attr(record, PERMITS)?.min(64) as u8),
-        }
-    }
-
-    fn state(&self, slot: u8, now: Timestamp) -> Result<SlotState, StoreError> {
-        Ok(match self.slots.get(&slot) {
-            None => SlotState::Missing,
-            Some(item) if item.contains_key(DELETED_BY) || !item.contains_key(PERMITS) => {
-                SlotState::Closed
-            }
-            Some(item) => match live_permit(item, slot, now)? {
-                Some(permit) => SlotState::Live(permit),
-                None => SlotState::Free,
-            },
-        })
-    }
-
-    /// The live leases at `now`, by slot.
-    fn holders(&self, now: Timestamp) -> Result<Vec<Permit>, StoreError> {
-        let mut holders = Vec::new();
-        for slot in 0..self.permits()? {
-            if let SlotState::Live(permit) = self.state(slot, now)? {
-                holders.push(permit);
-            }
-        }
-        Ok(holders)
-    }
-
-    /// The semaphore as it stood (`None`: it has no record).
-    fn semaphore(
-        &self,
-        name: &SemaphoreName,
-        now: Timestamp,
-    ) -> Result<Option<Semaphore>, StoreError> {
-        let Some(record) = &self.record else {
-            return Ok(None);
-        };
-        let created_at = Timestamp::from_millis(number_attr(record, CREATED_AT)?);
-        let permits = self.permits()?;
-        let updated_at = self
-            .slots
-            .range(..permits)
-            .filter_map(|(_, item)| number_attr(item, UPDATED_AT).ok())
-            .map(Timestamp::from_millis)
-            .fold(created_at, Timestamp::max);
-        Ok(Some(Semaphore {
-            name: name.clone(),
-            permits,
-            created_at,
-            updated_at,
-            holders: self.holders(now)?,
-        }))
-    }
-
-    /// When the first live lease ends, if any holds a slot.
-    fn earliest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
-        let holders = self.holders(now).ok()?;
-        holders.iter().map(|permit| permit.expires_at).min()
-    }
-}
-
-/// The lease of slot item `item` if one is live at `now`.
-fn live_permit(item: &Item, slot: u8, now: Timestamp) -> Result<Option<Permit>, StoreError> {
-    let locked = item.get(LOCKED).and_then(|v| v.as_bool().ok()) == Some(&true);
-    let expires_at = Timestamp::from_millis(number_attr(item, EXPIRES_AT).unwrap_or(0));
-    if !locked || expires_at <= now {
-        return Ok(None);
-    }
-    Ok(Some(permit_of(item, slot)?))
-}
-
-/// The lease a slot item holds (live or not).
-fn permit_of(item: &Item, slot: u8) -> Result<Permit, StoreError> {
-    Ok(Permit {
-        slot,
-        lease_id: LeaseId::from_trusted(string_attr(item, LEASE_ID)?.to_owned()),
-        leased_by: Requester::from_trusted(string_attr(item, LEASED_BY)?.to_owned()),
-        acquired_at: Timestamp::from_millis(number_attr(item, ACQUIRED_AT)?),
-        expires_at: Timestamp::from_millis(number_attr(item, EXPIRES_AT)?),
-        fencing_token: number_attr(item, FENCING_TOKEN)?,
-    })
-}
-
 /// `request` with those of `values` that its expressions use (DynamoDB
 /// refuses unused ones).
 fn with_values(
@@ -268,7 +157,11 @@ impl LockStore {
         name: &SemaphoreName,
     ) -> Result<Stored, StoreError> {
         let prefix = record_position(name.as_str());
-        let (mut stored, mut start_key) = (Stored::default(), None);
+        let mut stored = Stored {
+            margin: self.clock_margin,
+            ..Stored::default()
+        };
+        let mut start_key = None;
         loop {
             let page = self
                 .table
@@ -326,7 +219,11 @@ impl LockStore {
                         more = true;
                         break 'pages;
                     }
-                    groups.push((position.clone(), Stored::default()));
+                    let stored = Stored {
+                        margin: self.clock_margin,
+                        ..Stored::default()
+                    };
+                    groups.push((position.clone(), stored));
                 }
                 // Slots follow their record; a tombstone without one is skipped.
                 if let Some((prefix, stored)) = groups.last_mut() {
@@ -348,29 +245,6 @@ impl LockStore {
         }
         Ok(SemaphorePage { semaphores, more })
     }
-}
-
-impl Stored {
-    /// Files `item` (of the semaphore whose record key is `prefix`) as its
-    /// record or one of its slots.
-    fn add(&mut self, prefix: &str, item: Item) -> Result<(), StoreError> {
-        let position = string_attr(&item, LOCKS_SORT_KEY)?;
-        match position.strip_prefix(prefix) {
-            Some("") => self.record = Some(item),
-            Some(slot) => {
-                if let Ok(slot) = slot.parse::<u8>() {
-                    self.slots.insert(slot, item);
-                }
-            }
-            None => {}
-        }
-        Ok(())
-    }
-}
-
-/// The `Idempotency-Key` a slot item's lease was granted for, if any.
-fn key_of(item: &Item) -> Option<&str> {
-    optional_string(item, super::item::IDEMPOTENCY_KEY)
 }
 
 #[cfg(test)]

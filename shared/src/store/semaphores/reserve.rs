@@ -36,7 +36,7 @@ impl Stored {
         }
         let mut sight = Sight {
             held: true,
-            expires_at: self.earliest_expiry(now),
+            expires_at: self.earliest_takeover(now),
             ..Sight::default()
         };
         // (expiry or 0 if free, slot, reservation) of each slot it may reserve.
@@ -170,6 +170,7 @@ mod tests {
         Stored {
             record: Some(record),
             slots: slots.collect(),
+            margin: 0,
         }
     }
 
