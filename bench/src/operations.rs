@@ -234,7 +234,8 @@ async fn retries_and_expiry(c: &mut Counter<'_>) -> String {
     let short = lock("c", json!({"ttlSeconds": 1}));
     let short = c.acquire("acquire, 1 s TTL, new name", short, &[]).await;
     granted(&short, "short lease");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Past its end and the 1 s clock-skew margin after it.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let takeover = c
         .acquire(
             "acquire, expired lease taken over",
