@@ -277,10 +277,10 @@ impl Shared {
         }
     }
 
-    /// Whether the request in `chunk`, a write, is to be refused as
-    /// conflicting (scripted first, then by chance); counted if so.
-    fn conflicts(&self, chunk: &[u8]) -> bool {
-        if !operation(chunk).is_some_and(|op| WRITES.contains(&op.as_str())) {
+    /// Whether a request of DynamoDB `operation`, a write, is to be refused
+    /// as conflicting (scripted first, then by chance); counted if so.
+    fn conflicts(&self, operation: Option<&str>) -> bool {
+        if !operation.is_some_and(|op| WRITES.contains(&op)) {
             return false;
         }
         let scripted = self
@@ -294,11 +294,11 @@ impl Shared {
         conflicts
     }
 
-    /// Counts each `x-amz-target: DynamoDB_20120810.<Operation>` header and
-    /// records the head of each HTTP request in a chunk of request bytes (a
-    /// head never straddles two reads of requests this small, which the SDK
-    /// and the client write in one piece).
-    fn observe(&self, chunk: &[u8]) {
+    /// Counts `operation`, the DynamoDB operation of the request in `chunk`
+    /// (see [`operation`]), and records the head of each HTTP request in a
+    /// chunk of request bytes (a head never straddles two reads of requests
+    /// this small, which the SDK and the client write in one piece).
+    fn observe(&self, chunk: &[u8], operation: Option<String>) {
         let text = String::from_utf8_lossy(chunk);
         let Some((head, _)) = text.split_once("\r\n\r\n") else {
             return;
@@ -307,7 +307,7 @@ impl Shared {
             return;
         }
         self.heads.lock().unwrap().push(head.to_ascii_lowercase());
-        if let Some(operation) = operation(chunk) {
+        if let Some(operation) = operation {
             *self.calls.lock().unwrap().entry(operation).or_default() += 1;
         }
     }
@@ -319,7 +319,7 @@ async fn relay(mut client: TcpStream, shared: Arc<Shared>, scripted: Scripted) {
     if let Scripted::Answer(answer) = &scripted {
         let mut request = vec![0u8; 64 * 1024];
         if let Ok(n) = client.read(&mut request).await {
-            shared.observe(&request[..n]);
+            shared.observe(&request[..n], operation(&request[..n]));
         }
         let _ = client.write_all(answer).await;
         return;
@@ -350,11 +350,12 @@ async fn relay_until_closed(mut client: TcpStream, port: u16, shared: &Shared, l
                     let _ = client.set_zero_linger();
                     return;
                 }
-                if shared.conflicts(&request[..n]) {
+                let operation = operation(&request[..n]);
+                if shared.conflicts(operation.as_deref()) {
                     let _ = client.write_all(&replicated_write_conflict()).await;
                     return;
                 }
-                shared.observe(&request[..n]);
+                shared.observe(&request[..n], operation);
                 shared.awaiting(port, true);
                 shared.maybe_delay().await;
                 if upstream.write_all(&request[..n]).await.is_err() {

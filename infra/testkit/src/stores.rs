@@ -30,8 +30,13 @@ impl Stores {
     /// Starts `kind` with both tables.
     pub async fn start(kind: EngineKind) -> Self {
         let (engine, client, calls) = engine_with_tables(kind).await;
+        Self::over(engine, client, calls)
+    }
+
+    /// Both stores on `client` (counting its calls in `calls`) to `engine`.
+    fn over(engine: Engine, client: Client, calls: CallCounter) -> Self {
         Stores {
-            kind,
+            kind: engine.kind,
             locks: LockStore::new(client.clone(), LOCKS_TABLE),
             keys: KeyStore::new(client.clone(), API_KEYS_TABLE),
             client,
@@ -51,15 +56,7 @@ impl Stores {
             .interceptor(calls.clone())
             .retry_config(retries);
         let client = Client::from_conf(config.build());
-        let stores = Stores {
-            kind,
-            locks: LockStore::new(client.clone(), LOCKS_TABLE),
-            keys: KeyStore::new(client.clone(), API_KEYS_TABLE),
-            client,
-            calls,
-            _engine: engine,
-        };
-        (stores, proxy)
+        (Self::over(engine, client, calls), proxy)
     }
 
     /// Calls a lost race costs: one write, plus one read where the engine

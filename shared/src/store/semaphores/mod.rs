@@ -157,10 +157,7 @@ impl LockStore {
         name: &SemaphoreName,
     ) -> Result<Stored, StoreError> {
         let prefix = record_position(name.as_str());
-        let mut stored = Stored {
-            margin: self.clock_margin,
-            ..Stored::default()
-        };
+        let mut stored = Stored::with_margin(self.clock_margin);
         let mut start_key = None;
         loop {
             let page = self
@@ -219,10 +216,7 @@ impl LockStore {
                         more = true;
                         break 'pages;
                     }
-                    let stored = Stored {
-                        margin: self.clock_margin,
-                        ..Stored::default()
-                    };
+                    let stored = Stored::with_margin(self.clock_margin);
                     groups.push((position.clone(), stored));
                 }
                 // Slots follow their record; a tombstone without one is skipped.

@@ -37,6 +37,14 @@ pub(super) struct Stored {
 }
 
 impl Stored {
+    /// No items yet, read with the clock-skew margin `margin` (ms).
+    pub(super) fn with_margin(margin: u64) -> Self {
+        Self {
+            margin,
+            ..Self::default()
+        }
+    }
+
     /// The count of permits its record holds (0 without a record).
     pub(super) fn permits(&self) -> Result<u8, StoreError> {
         match &self.record {
