@@ -10,7 +10,7 @@ NODE   := $(TOOLS)/node
 BENCH  := $(TOOLS)/bench
 PYTHON ?= python3
 
-.PHONY: help tools browser dev test lint template-lint stress bench sam-build screenshot
+.PHONY: help tools browser dev test lint template-lint stress soak bench sam-build screenshot
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,8 +65,13 @@ template-lint: $(DEPLOY)/.stamp ## cfn-lint, sam validate --lint and the SAM tra
 test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
 	cargo test --workspace --no-fail-fast
 
-stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, restart, kill), then 64 tasks on a semaphore of 3 permits with dropped answers; history checkers
+stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, conflict, restart, kill), then 64 tasks on a semaphore of 3 permits with dropped answers; history checkers
 	cargo test -p e2e --test stress -- --clients 2,8,32,128 --cycles 10 --faults all --fault-clients 32 --fault-cycles 10 --permit-clients 64 --permit-cycles 10
+
+SOAK_OPS ?= 1000000
+SOAK_MINUTES ?= 120
+soak: $(VENV)/.stamp $(NODE)/.stamp ## Soak: SOAK_OPS (1 000 000) random operations of 8 tenants through the local stack, fault phases in turn, every history checked (at most SOAK_MINUTES); the history stays in target/soak/
+	SOAK_OPS=$(SOAK_OPS) cargo test -p e2e --test soak -- --max-minutes $(SOAK_MINUTES)
 
 screenshot: $(VENV)/.stamp $(NODE)/.stamp browser ## Run the console's browser test and copy its fresh screenshot of the locks view to docs/console.png (shown in the README)
 	cargo test -p e2e --test console

@@ -1,6 +1,8 @@
-//! Checkers over a recorded lock history, for the stress harness
-//! (`e2e/stress.rs`): mutual exclusion, fencing-token order, and
-//! linearizability against a mutex model. (The fault proxy it puts between
-//! the functions and the DynamoDB engine is `testkit::proxy`.)
+//! Checkers over recorded histories, for the stress and soak harnesses
+//! (`e2e/stress/`, `e2e/soak/`): mutual exclusion, fencing-token order,
+//! linearizability against a mutex model, and a semaphore's permit bounds.
+//! (The fault proxy they put between the functions and the DynamoDB engine
+//! is `testkit::proxy`.)
 
 pub mod history;
+pub mod permits;

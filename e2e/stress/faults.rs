@@ -20,6 +20,10 @@ pub enum Fault {
     Reset,
     /// dynalite is killed and restarted on its data, every 1.5 s.
     Restart,
+    /// The proxy refuses one write in ten with DynamoDB's
+    /// `ReplicatedWriteConflictException` (as a multi-Region table does),
+    /// applying nothing.
+    Conflict,
     /// A function instance (acquire or unlock, in turn) is killed every
     /// second while its DynamoDB call is in flight (the proxy delays traffic
     /// by up to 200 ms, so there is one to catch).
@@ -39,10 +43,11 @@ impl Fault {
         matches!(self, Self::Restart | Self::Kill)
     }
 
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 6] = [
         Self::Drop,
         Self::Delay,
         Self::Reset,
+        Self::Conflict,
         Self::Restart,
         Self::Kill,
     ];
@@ -53,6 +58,7 @@ impl Fault {
             Self::Drop => "drop",
             Self::Delay => "delay",
             Self::Reset => "reset",
+            Self::Conflict => "conflict",
             Self::Restart => "restart",
             Self::Kill => "kill",
         }
@@ -63,6 +69,7 @@ impl Fault {
             Self::Drop => Faults::drops(0.1),
             Self::Delay => Faults::delays(Duration::from_millis(100)),
             Self::Reset => Faults::resets(0.1),
+            Self::Conflict => Faults::conflicts(0.1),
             Self::Kill => Faults::delays(Duration::from_millis(200)),
             Self::None | Self::Restart => Faults::default(),
         }
@@ -211,6 +218,10 @@ pub fn injected_report(fault: Fault, proxy: Injected, inflicted: u64) -> Option<
         ),
         Fault::Delay => (proxy.delays, "chunks delayed".to_owned()),
         Fault::Reset => (proxy.resets, "connections reset".to_owned()),
+        Fault::Conflict => (
+            proxy.conflicts,
+            "writes refused as replicated write conflicts".to_owned(),
+        ),
         Fault::Restart => (
             inflicted,
             format!(

@@ -12,10 +12,11 @@
 //! earliest (the TTL from when its grant or last renewal was first sent,
 //! since the service's clock, on this machine, reads later than that).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use e2e::permits::{permit_overlaps, slot_order, PermitHold as Held};
 use local_stack::Stack;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -23,17 +24,6 @@ use testkit::proxy::Faults;
 
 use super::faults::Backend;
 use super::CLEAR_ANSWER_DEADLINE;
-
-/// One lease as a task saw it: its permit, token and where it surely lived
-/// (wall-clock ms).
-#[derive(Clone, Debug)]
-struct Held {
-    lease: String,
-    permit: u64,
-    token: u64,
-    from: u64,
-    until: u64,
-}
 
 /// What the tasks share.
 struct Tasks {
@@ -179,7 +169,7 @@ pub async fn run_permits(
     backend.proxy.set(Faults::default());
     let injected = backend.proxy.injected().since(injected_before);
     let held = tasks.held.lock().unwrap().clone();
-    violations.extend(overlaps(&held, permits));
+    violations.extend(permit_overlaps(&held, permits));
     violations.extend(slot_order(&held));
     violations.extend(unknown_holders(&tasks, &held).await);
     let summary = format!(
@@ -197,48 +187,6 @@ pub async fn run_permits(
         violations.insert(0, summary);
         Err(violations)
     }
-}
-
-/// Instants when more than `permits` leases were live at once.
-fn overlaps(held: &[Held], permits: u64) -> Vec<String> {
-    // Ends before starts at one instant: an interval ends where it ends.
-    let mut events: Vec<(u64, i64, &Held)> = held
-        .iter()
-        .filter(|h| h.from < h.until)
-        .flat_map(|h| [(h.from, 1, h), (h.until, -1, h)])
-        .collect();
-    events.sort_by_key(|(at, change, _)| (*at, *change));
-    let (mut live, mut violations) = (0i64, Vec::new());
-    for (at, change, held) in events {
-        live += change;
-        if live > permits as i64 {
-            violations.push(format!(
-                "{live} leases live at {at} ms (permits {permits}), {held:?}"
-            ));
-        }
-    }
-    violations
-}
-
-/// Each slot's leases in token order: tokens strictly rise and intervals
-/// never overlap.
-fn slot_order(held: &[Held]) -> Vec<String> {
-    let mut slots: HashMap<u64, Vec<&Held>> = HashMap::new();
-    for h in held {
-        slots.entry(h.permit).or_default().push(h);
-    }
-    let mut violations = Vec::new();
-    for leases in slots.values_mut() {
-        leases.sort_by_key(|h| h.token);
-        for pair in leases.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let both = a.from < a.until && b.from < b.until;
-            if a.token == b.token || (both && b.from < a.until && a.from < b.until) {
-                violations.push(format!("permit {}: {a:?} then {b:?}", a.permit));
-            }
-        }
-    }
-    violations
 }
 
 /// Live holders at the end that no task was told of: a grant nobody knows.
