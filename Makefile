@@ -62,7 +62,7 @@ template-lint: $(DEPLOY)/.stamp ## cfn-lint, sam validate --lint and the SAM tra
 	SAM_CLI_TELEMETRY=0 $(DEPLOY)/bin/sam validate --lint
 	AWS_DEFAULT_REGION=us-east-1 $(DEPLOY)/bin/python infra/check_sam_transform.py template.yaml
 
-test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress with faults
+test: tools lint template-lint ## Run every test: unit, handler, property, store suite (moto + dynalite), gateway, template, OpenAPI + schemathesis, end-to-end, tenant isolation, short stress and soak with faults, the console in Chromium
 	cargo test --workspace --no-fail-fast
 
 stress: $(VENV)/.stamp $(NODE)/.stamp ## Stress matrix: 2, 8, 32, 128 clients, then 32 clients under each fault (drop, delay, reset, conflict, restart, kill), then 64 tasks on a semaphore of 3 permits with dropped answers; history checkers

@@ -9,8 +9,6 @@
 //! `cargo test -p e2e --test soak` runs the short one in `make test`.
 //! `cargo test -p e2e --test soak -- --check FILE` checks a history again.
 
-mod check;
-mod entry;
 #[path = "../stress/faults.rs"]
 #[allow(dead_code)]
 mod faults;
@@ -24,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use e2e::soak::{check, entry};
 use local_stack::{EngineChoice, Stack, StackOptions};
 
 use faults::{Backend, Fault};

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use local_stack::Stack;
 use testkit::proxy::{Faults, Injected};
 
-use super::entry::{Entry, Kind};
 use super::faults::{inflict, Backend, Fault};
 use super::workload::{Counters, Soak};
+use e2e::soak::entry::{Entry, Kind};
 
 /// Each round's phases and their shares of its operations (%): the faults
 /// that slow the stack most get the least.

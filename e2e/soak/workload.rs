@@ -13,7 +13,7 @@ use lock_client::lock_wire::Backoff;
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
-use super::entry::{is_tenants, now_us, requester, Entry, Kind};
+use e2e::soak::entry::{is_tenants, now_us, requester, Entry, Kind};
 
 /// How long a request keeps being retried after unclear answers.
 const CLEAR_ANSWER_DEADLINE: Duration = Duration::from_secs(60);

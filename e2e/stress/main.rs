@@ -20,8 +20,9 @@
 //!
 //! Faults (`--faults`), each injected while the clients run: the fault proxy
 //! between the functions and dynalite drops answers after dynalite applied
-//! the write (`drop`), delays traffic (`delay`) or resets connections before
-//! a request reaches dynalite (`reset`); dynalite is killed and restarted on
+//! the write (`drop`), delays traffic (`delay`), resets connections before
+//! a request reaches dynalite (`reset`) or refuses writes as replicated
+//! write conflicts (`conflict`); dynalite is killed and restarted on
 //! its data (`restart`); function processes are killed mid-request (`kill`).
 //!
 //! `cargo test -p e2e --test stress` runs the short matrix inside `make test`

@@ -25,10 +25,9 @@
 
 use std::collections::HashMap;
 
-use e2e::history::{overlapping_holds, token_regressions, Hold};
-use e2e::permits::{permit_overlaps, slot_order, PermitHold};
-
 use super::entry::{is_tenants, Entry, Kind};
+use crate::history::{overlapping_holds, token_regressions, Hold};
+use crate::permits::{permit_overlaps, slot_order, PermitHold};
 
 /// The clock-skew margin of the local functions (the template's default).
 const MARGIN_US: u64 = 1_000_000;
