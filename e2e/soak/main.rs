@@ -186,24 +186,16 @@ async fn run(cli: Cli, ops: u64) -> ExitCode {
             tokio::spawn(async move { soak.work(me).await })
         })
         .collect();
-    let faults: Vec<Fault> = match cli.faults.as_str() {
-        "all" => Fault::ALL.to_vec(),
-        "none" => Vec::new(),
-        list => list
-            .split(',')
-            .map(|name| {
-                *Fault::ALL
-                    .iter()
-                    .find(|f| f.name() == name.trim())
-                    .unwrap_or_else(|| panic!("unknown fault {name:?}"))
-            })
-            .collect(),
-    };
+    let faults = Fault::parse_list(&cli.faults);
     let plan = Plan::new(ops, &faults);
     let deadline = started + Duration::from_secs(cli.max_minutes * 60);
     let report: Report = phases::drive(&plan, &soak, &stack, &backend, deadline).await;
+    let mut panics = 0;
     for worker in workers {
-        let _ = worker.await;
+        if let Err(e) = worker.await {
+            println!("VIOLATION a client panicked: {e}");
+            panics += 1;
+        }
     }
     let elapsed = started.elapsed();
     // The end state of every name, as the last entries.
@@ -238,7 +230,7 @@ async fn run(cli: Cli, ops: u64) -> ExitCode {
         );
     }
     let code = verdict(&violations, entries.len());
-    if done < ops || !report.unfired().is_empty() {
+    if done < ops || panics > 0 || !report.unfired().is_empty() {
         for fault in report.unfired() {
             println!("the {fault} fault was never injected");
         }

@@ -64,6 +64,24 @@ impl Fault {
         }
     }
 
+    /// The faults a `--faults` option names: `all`, `none`, or a list
+    /// such as `drop,kill`.
+    pub fn parse_list(list: &str) -> Vec<Fault> {
+        match list {
+            "none" => Vec::new(),
+            "all" => Fault::ALL.to_vec(),
+            list => list
+                .split(',')
+                .map(|name| {
+                    *Fault::ALL
+                        .iter()
+                        .find(|f| f.name() == name.trim())
+                        .unwrap_or_else(|| panic!("unknown fault {name:?}"))
+                })
+                .collect(),
+        }
+    }
+
     pub fn proxy_faults(self) -> Faults {
         match self {
             Self::Drop => Faults::drops(0.1),

@@ -126,25 +126,6 @@ struct Cli {
     test: Arguments,
 }
 
-impl Cli {
-    /// The faults `--faults` names.
-    fn faults(&self) -> Vec<Fault> {
-        match self.faults.as_str() {
-            "none" => Vec::new(),
-            "all" => Fault::ALL.to_vec(),
-            list => list
-                .split(',')
-                .map(|name| {
-                    *Fault::ALL
-                        .iter()
-                        .find(|f| f.name() == name.trim())
-                        .unwrap_or_else(|| panic!("unknown fault {name:?}"))
-                })
-                .collect(),
-        }
-    }
-}
-
 /// What the runs share: dynalite behind the fault proxy, and the stack on it.
 struct Shared {
     backend: Backend,
@@ -165,7 +146,7 @@ fn main() -> std::process::ExitCode {
         .map(|&n| (Fault::None, n, cli.cycles))
         .collect();
     matrix.extend(
-        cli.faults()
+        Fault::parse_list(&cli.faults)
             .iter()
             .map(|&f| (f, cli.fault_clients, cli.fault_cycles)),
     );
