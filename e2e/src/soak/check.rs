@@ -7,7 +7,7 @@
 //! earliest (the TTL from the sending of its grant or last acknowledged
 //! renewal). It *may live* from its acquire's sending until the earliest
 //! of: its unlock's answer, the answer of a force release sent after the
-//! grant's answer, a renew or replay telling it is gone, or its last
+//! grant's answer, a replay granted another lease, or its last
 //! `expiresAt` plus the clock-skew margin (until then the service reads it
 //! as held).
 //!
@@ -216,11 +216,11 @@ fn leases<'a>(history: &[&'a Entry]) -> (Vec<Lease<'a>>, Vec<String>) {
                 let late = renew.ret / 1000 + renew.ttl.unwrap_or_default() * 1000 + 1;
                 expires_ms = expires_ms.max(Some(late));
             }
+            // A renewal refused tells nothing here: past `expiresAt` the
+            // holder cannot renew, but others see it held for the margin.
             if renew.ok {
                 last_sent = last_sent.max(renew.call);
                 expires_ms = expires_ms.max(renew.expires_ms);
-            } else {
-                lease.may_end = lease.may_end.min(renew.ret);
             }
         }
         if let Some(ttl) = lease.grant.ttl {
@@ -233,10 +233,18 @@ fn leases<'a>(history: &[&'a Entry]) -> (Vec<Lease<'a>>, Vec<String>) {
         lease.sure_end = lease.bound;
         if let Some(unlock) = unlocks.get(id).and_then(|u| u.first()) {
             lease.sure_end = lease.sure_end.min(unlock.call);
-            lease.may_end = lease.may_end.min(unlock.ret);
+            // Answered `false`, it was already over for its holder, which
+            // proves nothing for others: an expired lease blocks them for
+            // the margin.
+            if unlock.ok {
+                lease.may_end = lease.may_end.min(unlock.ret);
+            }
         }
-        let gone = |e: &&&Entry| !e.ok || e.lease.as_deref() != Some(id);
-        for replay in replays.get(id).into_iter().flatten().filter(gone) {
+        // A replay granted another lease: the lock was free, so this one
+        // was over. (A refused replay proves nothing: past `expiresAt` it
+        // is refused, and the lease still blocks others for the margin.)
+        let replaced = |e: &&&Entry| e.ok && e.lease.as_deref() != Some(id);
+        for replay in replays.get(id).into_iter().flatten().filter(replaced) {
             lease.may_end = lease.may_end.min(replay.ret);
         }
     }
@@ -294,6 +302,15 @@ fn lock(history: &[&Entry]) -> Vec<String> {
     let may_live = Reach::new(leases.iter().map(|l| (l.grant.call, l.may_end)).collect());
     let surely = Reach::new(holds.iter().map(|h| (h.start, h.end)).collect());
     let granting = Reach::new(leases.iter().map(|l| (l.grant.call, l.grant.ret)).collect());
+    let deleting = Reach::new(
+        history
+            .iter()
+            // A `404` too: a delete whose answer was lost inside the
+            // service finds nothing on its retry.
+            .filter(|e| e.kind == Kind::Delete && (e.ok || e.status == 404))
+            .map(|e| (e.call, e.ret))
+            .collect(),
+    );
     let surely_over = |e: &Entry| surely.any(e.call, e.ret);
     for e in history
         .iter()
@@ -318,8 +335,10 @@ fn lock(history: &[&Entry]) -> Vec<String> {
             Kind::Delete if !free && surely_over(e) => Some("deleted while a lease surely lived"),
             Kind::Unlock | Kind::Renew if free => {
                 // An unlock's retry inside the service answers `false` if
-                // another acquire was granted between its attempts.
-                let raced = e.kind == Kind::Unlock && granting.any(e.ret, e.call);
+                // another acquire was granted between its attempts, and
+                // `404` if the lock its first attempt freed was deleted.
+                let raced = e.kind == Kind::Unlock
+                    && (granting.any(e.ret, e.call) || deleting.any(e.ret, e.call));
                 let until = |l: &Lease| {
                     if e.kind == Kind::Unlock {
                         l.bound

@@ -161,3 +161,59 @@ fn a_semaphore_over_its_permits_is_found() {
     let three = [permit(0, 0, "p"), permit(1, 1, "q"), permit(2, 1, "r")];
     assert!(!violations(&three, 2).is_empty());
 }
+
+#[test]
+fn an_expired_lease_still_blocks_others_for_the_margin() {
+    // `a` expires at 1 s. Its replay and renewal at 1.2 s are refused (it
+    // has expired for its holder), yet a get at 1.5 s still shows it held
+    // and another acquire is refused: others may take it only from 2 s.
+    let mut a = grant(0, 0, 10, "a", 1);
+    (a.ttl, a.expires_ms) = (Some(1), Some(1_000));
+    let mut replay = refusal(0, 1_200, 1_210);
+    (replay.replay_of, replay.ttl) = (Some("a".into()), Some(1));
+    let mut renew = entry(Kind::Renew, 0, 1_220, 1_230);
+    (renew.lease, renew.ttl) = (Some("a".into()), Some(1));
+    let history = [
+        a,
+        replay,
+        renew,
+        get(1, 1_500, 1_510, Some(("a", 0))),
+        refusal(1, 1_600, 1_610),
+    ];
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+    let mut late = history.to_vec();
+    late.push(get(1, 2_200, 2_210, Some(("a", 0))));
+    assert!(found(&late, "shows a lease that cannot be live"));
+}
+
+#[test]
+fn an_unlock_may_lose_its_answer_to_a_delete_or_a_grant() {
+    // `a`'s unlock from 100 to 300 freed it at once, but its answer was
+    // lost; the lock was then deleted (or granted again), and the retry
+    // inside the service found it gone (or taken): `false`, yet no fault.
+    let mut history = clean();
+    history[3] = unlock(0, 100, 300, "a");
+    history[3].ok = false;
+    let mut delete = entry(Kind::Delete, 3, 150, 160);
+    delete.ok = true;
+    history.push(delete);
+    history.retain(|e| e.lease.as_deref() != Some("b"));
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+    history.pop();
+    assert!(found(
+        &history,
+        "answered false while its lease surely lived"
+    ));
+}
+
+#[test]
+fn an_unlock_refused_after_expiry_leaves_the_margin() {
+    // `a` expired at 1 s before its slow grant's answer; its unlock is
+    // refused, and others are still refused until 2 s.
+    let mut a = grant(0, 0, 1_010, "a", 1);
+    (a.ttl, a.expires_ms) = (Some(1), Some(1_000));
+    let mut late_unlock = unlock(0, 1_020, 1_030, "a");
+    late_unlock.ok = false;
+    let history = [a, late_unlock, refusal(1, 1_100, 1_200)];
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+}
