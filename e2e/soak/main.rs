@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use e2e::soak::{check, entry};
+use libtest_mimic::{Arguments, Trial};
 use local_stack::{EngineChoice, Stack, StackOptions};
 
 use faults::{Backend, Fault};
@@ -61,9 +62,10 @@ struct Cli {
     /// The run stops here even if its count is not reached (and fails).
     #[arg(long, default_value_t = 150)]
     max_minutes: u64,
-    /// libtest's arguments, which `cargo test` passes on (ignored).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// libtest's own arguments (a filter, `--list`, ...): the run is one
+    /// test, `soak`.
+    #[command(flatten)]
+    test: Arguments,
 }
 
 fn main() -> ExitCode {
@@ -71,10 +73,13 @@ fn main() -> ExitCode {
     if let Some(file) = &cli.check {
         // `cargo test` runs this in `e2e/`: a relative path is the repository's.
         let file = local_stack::engine::repo_root().join(file);
-        return match entry::read_all(&file) {
-            Ok(entries) => verdict(&check::violations(&entries, cli.permits), entries.len()),
+        let checked = entry::read_all(&file)
+            .map_err(|e| format!("cannot read the history: {e}"))
+            .and_then(|entries| verdict(&check::violations(&entries, cli.permits), entries.len()));
+        return match checked {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("cannot read the history: {e}");
+                eprintln!("{e}");
                 ExitCode::FAILURE
             }
         };
@@ -86,13 +91,16 @@ fn main() -> ExitCode {
             .expect("SOAK_OPS: a count"),
         Err(_) => SHORT_RUN,
     };
-    tokio::runtime::Runtime::new()
-        .expect("a runtime")
-        .block_on(run(cli, ops))
+    let args = cli.test.clone();
+    let trial = Trial::test("soak", move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(run(cli, ops)).map_err(Into::into)
+    });
+    libtest_mimic::run(&args, vec![trial]).exit_code()
 }
 
-/// Prints the violations (the first few) and how many; the exit code.
-fn verdict(violations: &[String], entries: usize) -> ExitCode {
+/// Prints the violations (the first few) and how many; an error if any.
+fn verdict(violations: &[String], entries: usize) -> Result<(), String> {
     for v in violations.iter().take(20) {
         println!("VIOLATION {v}");
     }
@@ -101,13 +109,14 @@ fn verdict(violations: &[String], entries: usize) -> ExitCode {
         violations.len()
     );
     if violations.is_empty() {
-        ExitCode::SUCCESS
+        Ok(())
     } else {
-        ExitCode::FAILURE
+        Err(format!("{} violations", violations.len()))
     }
 }
 
-async fn run(cli: Cli, ops: u64) -> ExitCode {
+/// The run; an error if it found a violation or could not finish.
+async fn run(cli: Cli, ops: u64) -> Result<(), String> {
     let shape = Shape {
         tenants: cli.tenants,
         workers: cli.workers,
@@ -142,20 +151,15 @@ async fn run(cli: Cli, ops: u64) -> ExitCode {
     };
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
-        Err(e) => {
-            eprintln!("the local stack did not start: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return Err(format!("the local stack did not start: {e}")),
     };
     let mut keys = Vec::new();
     for _ in 0..shape.tenants {
-        match phases::sign_up(&stack).await {
-            Ok(key) => keys.push(key),
-            Err(e) => {
-                eprintln!("signing up a tenant: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        keys.push(
+            phases::sign_up(&stack)
+                .await
+                .map_err(|e| format!("signing up a tenant: {e}"))?,
+        );
     }
     let soak = Arc::new(Soak {
         base: stack.base_url.clone(),
@@ -223,18 +227,17 @@ async fn run(cli: Cli, ops: u64) -> ExitCode {
         "{}",
         phases::summary(&entries, counters, &report, elapsed, written)
     );
+    verdict(&violations, entries.len())?;
+    if let Some(fault) = report.unfired().first() {
+        return Err(format!("the {fault} fault was never injected"));
+    }
+    if panics > 0 {
+        return Err(format!("{panics} clients panicked"));
+    }
     if done < ops {
-        println!(
-            "stopped by the time bound ({} min) after {done} of {ops} operations",
-            cli.max_minutes
-        );
+        return Err(format!(
+            "stopped by the time bound after {done} of {ops} operations"
+        ));
     }
-    let code = verdict(&violations, entries.len());
-    if done < ops || panics > 0 || !report.unfired().is_empty() {
-        for fault in report.unfired() {
-            println!("the {fault} fault was never injected");
-        }
-        return ExitCode::FAILURE;
-    }
-    code
+    Ok(())
 }
