@@ -172,6 +172,8 @@ async fn run(cli: Cli, ops: u64) -> Result<(), String> {
         target: ops,
         counters: Counters::default(),
         stop: Default::default(),
+        pausing: Default::default(),
+        scripts: Default::default(),
     });
     phases::warm_up(&soak).await;
 

@@ -64,6 +64,8 @@ pub struct Report {
     fired: BTreeMap<&'static str, bool>,
     /// Operations and seconds under each fault.
     pub pace: BTreeMap<&'static str, (u64, f64)>,
+    /// Restarts of `cargo lambda watch` after kill phases.
+    pub instance_renewals: u64,
 }
 
 impl Report {
@@ -108,11 +110,15 @@ pub async fn drive(
             waiting,
             inflict(fault, stack, backend, &phase_done, &struck)
         );
+        if fault == Fault::Kill {
+            renew_instances(soak, stack).await;
+            report.instance_renewals += 1;
+        }
         let injected = backend.proxy.injected().since(phase_before);
         *report.inflicted.entry(fault.name()).or_default() += inflicted;
         let fired = super::faults::injected_report(fault, injected, inflicted).is_some();
         *report.fired.entry(fault.name()).or_default() |= fired;
-        let pace = report.pace.entry(fault.name()).or_default();
+        let pace = report.pace.entry(label(fault)).or_default();
         pace.0 += soak.counters.ops.load(Ordering::SeqCst) - ops_before;
         pace.1 += phase_started.elapsed().as_secs_f64();
         if Instant::now() >= deadline {
@@ -123,6 +129,30 @@ pub async fn drive(
     soak.stop.store(true, Ordering::SeqCst);
     report.injected = backend.proxy.injected().since(before);
     report
+}
+
+/// Gives every function its full set of instances back after a kill phase,
+/// with the clients paused: cargo-lambda does not replace a killed instance
+/// (Lambda does), so without this each kill phase would leave acquire and
+/// unlock with three instances fewer, down to one.
+async fn renew_instances(soak: &Soak, stack: &Stack) {
+    soak.paused(async {
+        stack
+            .restart_functions()
+            .await
+            .expect("restart cargo lambda watch");
+        warm_up(soak).await;
+    })
+    .await;
+}
+
+/// A phase's name in the status line and the summary: the stress suite calls
+/// the fault-free run "clients", the soak's phases say "none".
+fn label(fault: Fault) -> &'static str {
+    match fault {
+        Fault::None => "none",
+        _ => fault.name(),
+    }
 }
 
 /// The one status line: on a terminal rewritten in place, else a line every 30 s.
@@ -162,7 +192,7 @@ impl<'a> Status<'a> {
             c.violations.load(Ordering::SeqCst),
             index + 1,
             self.phases,
-            fault.name(),
+            label(fault),
             secs as u64 / 60,
             secs as u64 % 60,
         );
@@ -274,7 +304,8 @@ pub fn summary(
         "soak: {written} operations in {:.0} s ({:.0}/s)\n{}\n\
          acquires refused: {refusals}; answered 429: {}\n\
          faults: {} answers dropped, {} chunks delayed, {} connections reset, {} write conflicts, \
-         {} engine restarts ({} connections found it down), {} function instances killed\n\
+         {} engine restarts ({} connections found it down), {} function instances killed \
+         (their functions restarted after each of {} kill phases, the clients paused)\n\
          unclear answers retried: {} ({} of them 5xx)\n\
          pace: {}",
         elapsed.as_secs_f64(),
@@ -288,6 +319,7 @@ pub fn summary(
         report.inflicted.get("restart").copied().unwrap_or(0),
         i.upstream_down,
         report.inflicted.get("kill").copied().unwrap_or(0),
+        report.instance_renewals,
         load(&counters.unclear),
         load(&counters.server_errors),
         report

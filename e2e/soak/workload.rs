@@ -53,6 +53,10 @@ pub struct Soak {
     pub counters: Counters,
     /// Set when the run must end (its count reached, or its time bound).
     pub stop: AtomicBool,
+    /// Set while no new script may start (see [`Soak::paused`]).
+    pub pausing: AtomicBool,
+    /// Scripts under way.
+    pub scripts: AtomicU64,
 }
 
 /// A clear answer, or the last unclear one when retrying was not allowed.
@@ -202,20 +206,47 @@ impl Soak {
             .query(query)
     }
 
+    /// Runs `task` with no script under way: new ones wait, and those under
+    /// way end first (after at most two minutes, `task` runs regardless).
+    pub async fn paused<T>(&self, task: impl std::future::Future<Output = T>) -> T {
+        self.pausing.store(true, Ordering::SeqCst);
+        let until = Instant::now() + Duration::from_secs(120);
+        while self.scripts.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let output = task.await;
+        self.pausing.store(false, Ordering::SeqCst);
+        output
+    }
+
     /// Worker `me` until the run is done.
     pub async fn work(&self, me: Worker) {
         while !self.done() {
-            match fastrand::u8(..100) {
-                0..3 => self.force(&me).await,
-                3..6 => self.delete(&me).await,
-                6..16 => {
-                    let name = self.lock_name(fastrand::usize(..self.shape.lock_names));
-                    self.look(&me, me.tenant, &name).await;
-                }
-                16..21 => self.list_page(&me).await,
-                21..41 => self.permit_cycle(&me).await,
-                _ => self.lock_cycle(&me).await,
+            // Counted before the look at `pausing`, so that a pause that
+            // finds no script under way has none starting either.
+            self.scripts.fetch_add(1, Ordering::SeqCst);
+            if self.pausing.load(Ordering::SeqCst) {
+                self.scripts.fetch_sub(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
+            self.script(&me).await;
+            self.scripts.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// One script, picked by the shares in RELIABILITY.md.
+    async fn script(&self, me: &Worker) {
+        match fastrand::u8(..100) {
+            0..3 => self.force(me).await,
+            3..6 => self.delete(me).await,
+            6..16 => {
+                let name = self.lock_name(fastrand::usize(..self.shape.lock_names));
+                self.look(me, me.tenant, &name).await;
+            }
+            16..21 => self.list_page(me).await,
+            21..41 => self.permit_cycle(me).await,
+            _ => self.lock_cycle(me).await,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use lock_client::{Client, RetryPolicy};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lock_service::schema::TableSpec;
@@ -122,8 +123,17 @@ pub struct Stack {
     /// Where build output and function logs go, unless everything is shown.
     pub log_path: Option<PathBuf>,
     gateway: JoinHandle<()>,
-    watch: ProcessGroup,
+    watch: Mutex<ProcessGroup>,
+    /// How `watch` was started, to start it again.
+    watch_start: WatchStart,
     _engine: Option<Engine>,
+}
+
+/// What `cargo lambda watch` was started with.
+struct WatchStart {
+    options: StackOptions,
+    lambda_port: u16,
+    output: Output,
 }
 
 impl Stack {
@@ -162,13 +172,20 @@ impl Stack {
         wait_for_listener(lambda_port).await?;
 
         let gateway = Gateway::new(gateway_config(&template, &options, lambda_port)?);
+        let log_path = (options.verbosity != Verbosity::Everything).then_some(log_path);
+        let watch_start = WatchStart {
+            options,
+            lambda_port,
+            output,
+        };
         let stack = Self {
             base_url: format!("http://127.0.0.1:{port}"),
             dynamodb_endpoint,
             template,
-            log_path: (options.verbosity != Verbosity::Everything).then_some(log_path),
+            log_path,
             gateway: tokio::spawn(gateway.clone().serve(listener)),
-            watch,
+            watch: Mutex::new(watch),
+            watch_start,
             _engine: engine,
         };
         stack.wait_until_ready().await?;
@@ -209,7 +226,7 @@ impl Stack {
     /// Process ids of the running instances of `function` (each a binary
     /// that `cargo lambda watch` started as its child).
     pub fn function_pids(&self, function: &str) -> Vec<u32> {
-        let Some(watch) = self.watch.id() else {
+        let Some(watch) = self.watch.lock().unwrap().id() else {
             return Vec::new();
         };
         let suffix = format!("/debug/{function}");
@@ -218,12 +235,38 @@ impl Stack {
             .filter(|&pid| program_of(pid).ends_with(&suffix))
             .collect()
     }
+
+    /// Stops `cargo lambda watch` with every function instance and starts it
+    /// again on the same port, as Lambda replaces instances that died:
+    /// cargo-lambda does not replace a killed instance, so each kill leaves
+    /// one fewer. Requests in flight meanwhile are lost (the gateway answers
+    /// `502`); new instances start on demand, each a `cargo run`.
+    pub async fn restart_functions(&self) -> Result<(), StackError> {
+        self.watch.lock().unwrap().stop();
+        let WatchStart {
+            options,
+            lambda_port,
+            output,
+        } = &self.watch_start;
+        let watch = start_watch(
+            &self.template,
+            options,
+            *lambda_port,
+            &self.dynamodb_endpoint,
+            output,
+        )?;
+        *self.watch.lock().unwrap() = watch;
+        wait_for_listener(*lambda_port).await
+    }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         self.gateway.abort();
-        self.watch.stop();
+        self.watch
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .stop();
     }
 }
 
