@@ -123,9 +123,8 @@ impl Soak {
                 }
                 Err(_) => 0,
             };
-            if unclear == 0 || unclear == 504 {
-                lost += 1;
-            }
+            // Any unclear answer may follow a write that landed.
+            lost += 1;
             self.counters.unclear.fetch_add(1, Ordering::SeqCst);
             if !retry {
                 return Ok(Answer {

@@ -212,7 +212,7 @@ fn leases<'a>(history: &[&'a Entry]) -> (Vec<Lease<'a>>, Vec<String>) {
         for renew in renews.get(id).into_iter().flatten() {
             // An attempt that got no answer may have renewed it as late as
             // the clear answer.
-            if renew.lost > 0 {
+            if renew.unseen_attempts() {
                 let late = renew.ret / 1000 + renew.ttl.unwrap_or_default() * 1000 + 1;
                 expires_ms = expires_ms.max(Some(late));
             }
@@ -284,7 +284,7 @@ fn lock(history: &[&Entry]) -> Vec<String> {
     let unknown = Reach::new(
         history
             .iter()
-            .filter(|e| e.kind == Kind::Acquire && (e.unclear || e.lost > 0 || e.error.is_some()))
+            .filter(|e| e.kind == Kind::Acquire && (e.unclear || e.unseen_attempts() || e.error.is_some()))
             .map(|e| {
                 let end = match (e.error.is_some(), e.unclear, e.ttl) {
                     (true, _, _) | (false, true, None) => u64::MAX,

@@ -72,8 +72,10 @@ pub struct Entry {
     /// Attempts after the first (unclear answers: a 5xx, a broken connection).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
-    /// Of those, attempts that got no answer from the function (a 504, a
-    /// broken connection): they may have landed, and landed late.
+    /// Attempts whose answer was unclear and that may have landed, and
+    /// landed late: every one of `retries` (histories written before 4 Dec
+    /// 2026 counted only a 504 or a broken connection here; see
+    /// [`Entry::unseen_attempts`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lost: u32,
     /// `locked`, `unlocked`, `renewed`, `deleted`, `acquired`, `released`.
@@ -150,6 +152,14 @@ impl Entry {
             foreign: 0,
             error: None,
         }
+    }
+
+    /// Whether an attempt answered unclearly may have landed unseen. Any
+    /// `5xx` may follow a write that landed, not only a `504`: a function
+    /// whose DynamoDB answer was lost (a dropped answer, the engine
+    /// restarted) and whose retries then failed answers `500` or `503`.
+    pub fn unseen_attempts(&self) -> bool {
+        self.retries > 0 || self.lost > 0
     }
 }
 

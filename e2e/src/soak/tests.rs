@@ -217,3 +217,18 @@ fn an_unlock_refused_after_expiry_leaves_the_margin() {
     let history = [a, late_unlock, refusal(1, 1_100, 1_200)];
     assert_eq!(violations(&history, 2), Vec::<String>::new());
 }
+
+#[test]
+fn a_5xx_may_hide_a_grant() {
+    // Worker 0's keyed acquire got a `500` first (its grant landed, the
+    // function lost DynamoDB's answer and then failed), and its retry was
+    // refused by that very lease, expired but within the margin; worker 1
+    // was refused meanwhile. A `5xx`, like a `504`, may hide a write.
+    let mut hidden = refusal(0, 0, 3_000);
+    (hidden.ttl, hidden.retries) = (Some(1), 1);
+    let history = [hidden.clone(), refusal(1, 1_000, 1_050)];
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+    hidden.retries = 0;
+    let history = [hidden, refusal(1, 1_000, 1_050)];
+    assert!(found(&history, "acquire refused while no lease may have lived"));
+}
