@@ -284,7 +284,9 @@ fn lock(history: &[&Entry]) -> Vec<String> {
     let unknown = Reach::new(
         history
             .iter()
-            .filter(|e| e.kind == Kind::Acquire && (e.unclear || e.unseen_attempts() || e.error.is_some()))
+            .filter(|e| {
+                e.kind == Kind::Acquire && (e.unclear || e.unseen_attempts() || e.error.is_some())
+            })
             .map(|e| {
                 let end = match (e.error.is_some(), e.unclear, e.ttl) {
                     (true, _, _) | (false, true, None) => u64::MAX,

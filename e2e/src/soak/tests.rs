@@ -230,5 +230,8 @@ fn a_5xx_may_hide_a_grant() {
     assert_eq!(violations(&history, 2), Vec::<String>::new());
     hidden.retries = 0;
     let history = [hidden, refusal(1, 1_000, 1_050)];
-    assert!(found(&history, "acquire refused while no lease may have lived"));
+    assert!(found(
+        &history,
+        "acquire refused while no lease may have lived"
+    ));
 }
