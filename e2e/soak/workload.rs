@@ -104,7 +104,7 @@ impl Soak {
     ) -> Result<Answer, String> {
         let started = Instant::now();
         let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
-        let mut lost = 0;
+        // Every unclear answer may follow a write that landed: each is lost.
         for attempt in 1u32.. {
             let unclear = match request().send().await {
                 Ok(answer) if !answer.status().is_server_error() => {
@@ -114,7 +114,7 @@ impl Soak {
                         status,
                         body: serde_json::from_str(&text).unwrap_or(Value::Null),
                         retries: attempt - 1,
-                        lost,
+                        lost: attempt - 1,
                     });
                 }
                 Ok(answer) => {
@@ -123,15 +123,13 @@ impl Soak {
                 }
                 Err(_) => 0,
             };
-            // Any unclear answer may follow a write that landed.
-            lost += 1;
             self.counters.unclear.fetch_add(1, Ordering::SeqCst);
             if !retry {
                 return Ok(Answer {
                     status: unclear,
                     body: Value::Null,
                     retries: attempt - 1,
-                    lost,
+                    lost: attempt,
                 });
             }
             if started.elapsed() > CLEAR_ANSWER_DEADLINE {
