@@ -13,6 +13,7 @@
 #[allow(dead_code)]
 mod faults;
 mod phases;
+mod scripts;
 mod workload;
 
 use std::path::PathBuf;

@@ -26,8 +26,9 @@
 use std::collections::HashMap;
 
 use super::entry::{is_tenants, Entry, Kind};
+use super::semaphore::semaphore;
+use super::spans::{LeastAfter, Reach};
 use crate::history::{overlapping_holds, token_regressions, Hold};
-use crate::permits::{permit_overlaps, slot_order, PermitHold};
 
 /// The clock-skew margin of the local functions (the template's default).
 const MARGIN_US: u64 = 1_000_000;
@@ -89,59 +90,6 @@ pub fn violations(entries: &[Entry], permits: u64) -> Vec<String> {
     out
 }
 
-/// Intervals sorted by their start, with the running maximum of their ends.
-struct Reach {
-    starts: Vec<u64>,
-    max_end: Vec<u64>,
-}
-
-impl Reach {
-    fn new(mut intervals: Vec<(u64, u64)>) -> Self {
-        intervals.sort_unstable();
-        let starts = intervals.iter().map(|i| i.0).collect();
-        let max_end = intervals
-            .iter()
-            .scan(0, |max, i| {
-                *max = (*max).max(i.1);
-                Some(*max)
-            })
-            .collect();
-        Self { starts, max_end }
-    }
-
-    /// Whether some interval starts at or before `at` and ends at or after `until`.
-    fn any(&self, at: u64, until: u64) -> bool {
-        let n = self.starts.partition_point(|&s| s <= at);
-        n > 0 && self.max_end[n - 1] >= until
-    }
-}
-
-/// Keys sorted, with the minimum of the values from each key on.
-struct LeastAfter {
-    keys: Vec<u64>,
-    least: Vec<u64>,
-}
-
-impl LeastAfter {
-    fn new(mut pairs: Vec<(u64, u64)>) -> Self {
-        pairs.sort_unstable();
-        let mut least: Vec<u64> = pairs.iter().map(|p| p.1).collect();
-        for i in (0..least.len().saturating_sub(1)).rev() {
-            least[i] = least[i].min(least[i + 1]);
-        }
-        Self {
-            keys: pairs.iter().map(|p| p.0).collect(),
-            least,
-        }
-    }
-
-    /// The least value of a key above `key`.
-    fn after(&self, key: u64) -> u64 {
-        let i = self.keys.partition_point(|&k| k <= key);
-        self.least.get(i).copied().unwrap_or(u64::MAX)
-    }
-}
-
 /// One lease of a lock, with the bounds of its life.
 struct Lease<'a> {
     grant: &'a Entry,
@@ -154,7 +102,7 @@ struct Lease<'a> {
 }
 
 /// A lock's entries of one kind by lease id, in the order they were sent.
-fn by_lease<'a>(history: &[&'a Entry], kind: Kind) -> HashMap<&'a str, Vec<&'a Entry>> {
+pub(super) fn by_lease<'a>(history: &[&'a Entry], kind: Kind) -> HashMap<&'a str, Vec<&'a Entry>> {
     let mut map: HashMap<&str, Vec<&Entry>> = HashMap::new();
     for e in history.iter().filter(|e| e.kind == kind) {
         if let Some(lease) = e.lease.as_deref() {
@@ -364,65 +312,6 @@ fn lock(history: &[&Entry]) -> Vec<String> {
                     "a replay while its lease surely lived got another answer: {e:?}"
                 ));
             }
-        }
-    }
-    violations
-}
-
-/// A semaphore's history: at most `permits` live, each slot in order, no
-/// renewal of a surely live permit refused.
-fn semaphore(history: &[&Entry], permits: u64) -> Vec<String> {
-    let renews = by_lease(history, Kind::PermitRenew);
-    let releases = by_lease(history, Kind::PermitRelease);
-    let mut held: HashMap<&str, PermitHold> = HashMap::new();
-    let mut violations = Vec::new();
-    for grant in history
-        .iter()
-        .filter(|e| e.kind == Kind::PermitAcquire && e.ok)
-    {
-        let (Some(lease), Some(permit), Some(ttl)) =
-            (grant.lease.as_deref(), grant.permit, grant.ttl)
-        else {
-            continue;
-        };
-        let token = grant.token.unwrap_or_default();
-        if let Some(first) = held.get(lease) {
-            if first.token != token || first.permit != permit {
-                violations.push(format!(
-                    "lease {lease} granted twice, differently: {grant:?}"
-                ));
-            }
-            continue;
-        }
-        let lease_renews = renews.get(lease).into_iter().flatten();
-        let renewed = lease_renews.filter(|e| e.ok).map(|e| e.call).max();
-        let mut until = renewed.unwrap_or(grant.call).max(grant.call) + ttl * 1_000_000;
-        if let Some(release) = releases.get(lease).and_then(|r| r.first()) {
-            until = until.min(release.call);
-        }
-        let hold = PermitHold {
-            lease: lease.to_owned(),
-            permit,
-            token,
-            from: grant.ret,
-            until,
-        };
-        held.insert(lease, hold);
-    }
-    let held: Vec<PermitHold> = held.into_values().collect();
-    violations.extend(permit_overlaps(&held, permits));
-    violations.extend(slot_order(&held));
-    let by_id: HashMap<&str, &PermitHold> = held.iter().map(|h| (h.lease.as_str(), h)).collect();
-    for renew in renews
-        .values()
-        .flatten()
-        .filter(|e| !e.ok && e.error.is_none())
-    {
-        let hold = renew.lease.as_deref().and_then(|l| by_id.get(l));
-        if hold.is_some_and(|h| h.from <= renew.call && renew.ret <= h.until) {
-            violations.push(format!(
-                "a renewal of a surely live permit refused: {renew:?}"
-            ));
         }
     }
     violations

@@ -4,6 +4,8 @@
 
 pub mod check;
 pub mod entry;
+mod semaphore;
+mod spans;
 
 #[cfg(test)]
 mod tests;
