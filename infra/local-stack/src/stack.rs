@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::dynamodb::{create_missing_tables, local_config};
-use crate::engine::{free_port, repo_root, Engine, EngineError, EngineKind};
+use crate::engine::{accepts_connections, free_port, repo_root, Engine, EngineError, EngineKind};
 use crate::gateway::{Gateway, GatewayConfig};
 use crate::process::{children_of, program_of, ProcessGroup};
 use crate::template::{Template, TemplateError};
@@ -144,13 +144,13 @@ impl Stack {
         let (engine, dynamodb_endpoint) = start_engine(&options.engine)?;
         create_tables(&template, &dynamodb_endpoint).await?;
 
-        let port = match options.port {
-            0 => free_port().map_err(io("find a free port"))?,
-            port => port,
-        };
-        let listener = TcpListener::bind(("127.0.0.1", port))
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
             .await
             .map_err(io("bind the gateway port"))?;
+        let port = listener
+            .local_addr()
+            .map_err(io("read the gateway port"))?
+            .port();
         let log_path = repo_root().join(format!("target/local-stack/{port}.log"));
         let output = match options.verbosity {
             Verbosity::Everything => Output::Terminal,
@@ -332,12 +332,13 @@ pub async fn create_tables(template: &Template, endpoint: &str) -> Result<(), St
         .map_err(StackError::Tables)
 }
 
-/// Waits until `cargo lambda watch` accepts connections on `port`.
+/// Waits until `cargo lambda watch` accepts connections on `port` (a probe
+/// connected to itself does not count: see [`accepts_connections`]).
 async fn wait_for_listener(port: u16) -> Result<(), StackError> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+    while !tokio::task::spawn_blocking(move || accepts_connections(port))
         .await
-        .is_err()
+        .unwrap_or(false)
     {
         if Instant::now() > deadline {
             let problem = "cargo lambda watch did not listen within 60 s";
