@@ -161,6 +161,12 @@ pub(super) fn lock_from_item(item: &Item) -> Result<Lock, StoreError> {
     })
 }
 
+/// Whether `item` of a lock name is a lock, not a deleted lock's tombstone
+/// (which keeps only the key, the fencing token and its collection time).
+pub(super) fn is_lock(item: &Item) -> bool {
+    item.contains_key(LOCKED)
+}
+
 /// What every grant's `:tokenBase` is at `now`: the clock in microseconds,
 /// above every token an earlier item of the same name gave out.
 pub(super) fn token_base(now: Timestamp) -> u64 {

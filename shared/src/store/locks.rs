@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::expressions::*;
 use super::item::{
-    attribute_names, gc_at, granted_lock, is_true, lock_from_item, lock_key, number_value,
+    attribute_names, gc_at, granted_lock, is_lock, is_true, lock_from_item, lock_key, number_value,
     old_item_on_condition_failure, string_value, token_base, written_item, Item, FORCED_RELEASE,
 };
-use super::outcomes::judge_refused_acquire;
+use super::outcomes::{grantable, judge_refused_acquire};
 pub use super::outcomes::{Acquired, Deleted, Grant, LockPage, Released, Renewed};
 use super::quota::Slot;
 use super::settings::LockStore;
@@ -21,6 +21,11 @@ use super::takeover::{report_takeover, Taken};
 use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::types::{LeaseId, LeaseTtl, Lock, LockName, Timestamp, UserId};
+
+/// Most grant writes one acquire makes: a refusal read back as grantable
+/// (dynalite re-reads the item after a failed condition, and it may have
+/// changed meanwhile) is written again, twice at most.
+const GRANT_WRITES: u32 = 3;
 
 impl LockStore {
     /// A conditional update of lock `name` of `user`: `condition` and
@@ -71,32 +76,42 @@ impl LockStore {
         grant: &Grant<'_>,
         now: Timestamp,
     ) -> Result<Acquired, StoreError> {
+        let expired_by = self.expired_by(now);
         let Some(quota) = self.quota else {
-            let written = self
-                .grant_write(user, name, grant, ACQUIRE_CONDITION, None, now)
-                .await?;
-            return Ok(written.unwrap_or_else(|current| {
-                judge_refused_acquire(current, grant, now, self.expired_by(now))
-            }));
+            let mut writes = 0;
+            loop {
+                writes += 1;
+                let current = match self
+                    .grant_write(user, name, grant, ACQUIRE_CONDITION, None, now)
+                    .await?
+                {
+                    Ok(granted) => return Ok(granted),
+                    Err(current) => current,
+                };
+                if writes == GRANT_WRITES || !grantable(current.as_ref(), grant, now, expired_by) {
+                    return Ok(judge_refused_acquire(current, grant, now, expired_by));
+                }
+                metrics::count(Metric::ConditionRetry);
+            }
         };
-        // Twice at most: a new name someone else creates meanwhile is then
-        // an existing one.
-        for round in 0..2 {
+        // A new name someone else creates meanwhile is then an existing one;
+        // a refusal read back as grantable is written again.
+        let mut outcome = Acquired::Held { expires_at: None };
+        for round in 0..GRANT_WRITES {
             if round > 0 {
                 metrics::count(Metric::ConditionRetry);
             }
+            let last = round + 1 == GRANT_WRITES;
             match self
                 .grant_write(user, name, grant, FREE_UNRESERVED_LOCK_EXISTS, None, now)
                 .await?
             {
                 Ok(granted) => return Ok(granted),
                 Err(Some(current)) => {
-                    return Ok(judge_refused_acquire(
-                        Some(current),
-                        grant,
-                        now,
-                        self.expired_by(now),
-                    ))
+                    if last || !grantable(Some(&current), grant, now, expired_by) {
+                        return Ok(judge_refused_acquire(Some(current), grant, now, expired_by));
+                    }
+                    continue;
                 }
                 Err(None) => {} // no such lock: a new name
             }
@@ -105,11 +120,10 @@ impl LockStore {
                 return Ok(Acquired::QuotaExceeded);
             }
             let created = self
-                .grant_write(user, name, grant, NEW_ITEM_CONDITION, Some(&slot), now)
+                .grant_write(user, name, grant, NEW_LOCK_CONDITION, Some(&slot), now)
                 .await?;
-            let outcome = created.unwrap_or_else(|current| {
-                judge_refused_acquire(current, grant, now, self.expired_by(now))
-            });
+            outcome = created
+                .unwrap_or_else(|current| judge_refused_acquire(current, grant, now, expired_by));
             // Created by this write (or its own retried attempt): the lock
             // carries the slot. Anything else created nothing with it.
             let created_here =
@@ -121,7 +135,7 @@ impl LockStore {
                 return Ok(outcome);
             }
         }
-        Ok(Acquired::Held { expires_at: None })
+        Ok(outcome)
     }
 
     /// One grant write of `name` under `condition` (creating the lock with
@@ -191,8 +205,9 @@ impl LockStore {
     }
 
     /// Deletes `name` if no live lease holds it, then takes its element out of
-    /// the quota (two writes). A re-created lock's fencing tokens still grow
-    /// (they start from the clock).
+    /// the quota (two writes). What stays is a tombstone that only keeps the
+    /// fencing token, so a re-created lock's tokens go on growing even where a
+    /// grant written before the delete lands after it.
     pub async fn delete(
         &self,
         user: &UserId,
@@ -200,12 +215,8 @@ impl LockStore {
         now: Timestamp,
     ) -> Result<Deleted, StoreError> {
         let result = self
-            .table
-            .delete(lock_key(user, name))
-            .condition_expression(FREE_LOCK_EXISTS)
-            .set_expression_attribute_names(Some(attribute_names(&[FREE_LOCK_EXISTS])))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":expiredBy", number_value(self.expired_by(now).millis()))
+            .update(user, name, FREE_LOCK_EXISTS, TOMBSTONE_LOCK_UPDATE, now)
+            .expression_attribute_values(":gcAt", gc_at(now))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -355,7 +366,8 @@ impl LockStore {
     /// The item as it stood when a write's condition failed: the old item the
     /// engine returned (`ALL_OLD`), or else one consistent read. A missing
     /// item also comes back without an old item, so `None` from the engine
-    /// always needs that read to tell "never created" apart.
+    /// always needs that read to tell "never created" apart. A deleted
+    /// lock's tombstone is no lock: `None`.
     async fn item_after_failed_condition<E>(
         &self,
         failure: SdkError<E, HttpResponse>,
@@ -366,7 +378,7 @@ impl LockStore {
         aws_sdk_dynamodb::Error: From<SdkError<E, HttpResponse>>,
     {
         match old_item_on_condition_failure(failure)? {
-            Some(old) => Ok(Some(old)),
+            Some(old) => Ok(Some(old).filter(is_lock)),
             None => self.read_item(user, name).await,
         }
     }

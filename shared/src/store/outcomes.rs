@@ -90,6 +90,28 @@ pub enum Renewed {
     NotFound,
 }
 
+/// Whether `current`, the item a refused grant is judged from, shows the
+/// lock grantable to `grant` after all: no lock, or one no live lease holds
+/// (by `expired_by`) and no other waiter has reserved. Only a read made after
+/// the condition failed can show that (the holder released, a reservation
+/// was withdrawn, or this grant's own landed attempt was force-released):
+/// the grant is then written again rather than refused for a state gone.
+pub(super) fn grantable(
+    current: Option<&Item>,
+    grant: &Grant<'_>,
+    now: Timestamp,
+    expired_by: Timestamp,
+) -> bool {
+    let Some(item) = current else {
+        return true;
+    };
+    let Ok(lock) = lock_from_item(item) else {
+        return false;
+    };
+    let reserved_for_another = Reservation::of(item, now).is_some_and(|r| !r.is_for(grant.lease));
+    !lock.is_held(expired_by) && !reserved_for_another
+}
+
 /// What a refused acquire means, from the lock as it stood: granted if it
 /// is our own live lease (a retry of a write that landed, or the same
 /// idempotency key asked for the same requester and TTL), refused if that
@@ -136,5 +158,104 @@ pub(super) fn judge_refused_acquire(
         _ => Acquired::Held {
             expires_at: lock.expires_at,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::super::item::*;
+    use super::*;
+    use crate::types::{LockName, UserId};
+
+    /// A lock item of `lease`, locked or not, ending at `expires` (ms) if given.
+    fn lock_item(lease: &LeaseId, locked: bool, expires: Option<u64>) -> Item {
+        let mut item = lock_key(&UserId::generate(), &LockName::parse("job").unwrap());
+        item.insert(LOCKED.into(), AttributeValue::Bool(locked));
+        item.insert(LEASE_ID.into(), string_value(lease.as_str()));
+        item.insert(LEASED_BY.into(), string_value("worker"));
+        item.insert(CREATED_AT.into(), number_value(1));
+        item.insert(UPDATED_AT.into(), number_value(2));
+        item.insert(FENCING_TOKEN.into(), number_value(7));
+        if let Some(end) = expires {
+            item.insert(EXPIRES_AT.into(), number_value(end));
+        }
+        item
+    }
+
+    fn reserved(mut item: Item, lease: &LeaseId, until: u64) -> Item {
+        item.insert(RESERVED_FOR.into(), string_value(lease.as_str()));
+        item.insert(RESERVED_UNTIL.into(), number_value(until));
+        item.insert(WAITING_SINCE.into(), number_value(1));
+        item
+    }
+
+    #[test]
+    fn a_refusal_read_back_free_and_unreserved_for_others_is_grantable() {
+        let (mine, other) = (LeaseId::generate(), LeaseId::generate());
+        let requester = Requester::parse("me").unwrap();
+        let grant = Grant {
+            requester: &requester,
+            lease: &mine,
+            ttl: None,
+            idempotency_key: None,
+        };
+        let (now, expired_by) = (
+            Timestamp::from_millis(10_000),
+            Timestamp::from_millis(9_000),
+        );
+        let cases = [
+            (None, true, "no lock"),
+            (Some(lock_item(&other, false, None)), true, "released"),
+            (
+                Some(lock_item(&mine, false, None)),
+                true,
+                "own grant force-released",
+            ),
+            (
+                Some(lock_item(&other, true, None)),
+                false,
+                "held without a TTL",
+            ),
+            (
+                Some(lock_item(&other, true, Some(9_500))),
+                false,
+                "within the skew margin",
+            ),
+            (
+                Some(lock_item(&other, true, Some(9_000))),
+                true,
+                "expired by the margin",
+            ),
+            (
+                Some(reserved(lock_item(&other, false, None), &other, 11_000)),
+                false,
+                "reserved for another waiter",
+            ),
+            (
+                Some(reserved(lock_item(&other, false, None), &other, 10_000)),
+                true,
+                "another's reservation lapsed",
+            ),
+            (
+                Some(reserved(lock_item(&other, false, None), &mine, 11_000)),
+                true,
+                "reserved for this grant",
+            ),
+        ];
+        for (item, expected, case) in cases {
+            assert_eq!(
+                grantable(item.as_ref(), &grant, now, expired_by),
+                expected,
+                "{case}"
+            );
+        }
+        let mut partial = lock_item(&other, false, None);
+        partial.remove(LEASED_BY);
+        assert!(
+            !grantable(Some(&partial), &grant, now, expired_by),
+            "a partial item"
+        );
     }
 }

@@ -41,7 +41,7 @@ use super::expressions::{
 };
 use super::item::{
     attribute_names, landed, number_attr, number_value, old_item_on_condition_failure, sort_key,
-    string_attr, Item, CREATED_AT, HEALED_AT, SLOT, SLOTS,
+    string_attr, Item, CREATED_AT, HEALED_AT, LOCKED, SLOT, SLOTS,
 };
 use super::semaphores::{is_record, SEMAPHORES_START};
 use super::LockStore;
@@ -252,7 +252,9 @@ impl LockStore {
                 .await?;
             for item in page.items() {
                 let position = string_attr(item, LOCKS_SORT_KEY)?;
-                if position >= FIRST_LOCK_NAME || is_record(position) {
+                // A deleted lock's tombstone has no element.
+                let lock = position >= FIRST_LOCK_NAME && item.contains_key(LOCKED);
+                if lock || is_record(position) {
                     slots.insert(Slot::of_lock(item)?);
                 }
             }

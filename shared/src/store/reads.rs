@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use super::expressions::PARTITION_LOCKS;
-use super::item::{attribute_names, lock_from_item, sort_key, string_value, Item};
+use super::item::{attribute_names, is_lock, lock_from_item, sort_key, string_value, Item};
 use super::outcomes::LockPage;
 use super::quota::FIRST_LOCK_NAME;
 use super::LockStore;
@@ -82,7 +82,7 @@ impl LockStore {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await?;
-            for item in page.items() {
+            for item in page.items().iter().filter(|item| is_lock(item)) {
                 locks.push(lock_from_item(item)?);
             }
             start_key = page.last_evaluated_key;
@@ -98,13 +98,17 @@ impl LockStore {
         Ok(LockPage { locks, more })
     }
 
-    /// The item of lock `name` (a strongly consistent read).
+    /// The item of lock `name` (a strongly consistent read); a deleted
+    /// lock's tombstone is no lock: `None`.
     pub(super) async fn read_item(
         &self,
         user: &UserId,
         name: &LockName,
     ) -> Result<Option<Item>, StoreError> {
-        self.read_item_at(user, name.as_str()).await
+        Ok(self
+            .read_item_at(user, name.as_str())
+            .await?
+            .filter(is_lock))
     }
 
     /// The item at sort key `position` of `user`'s partition (a strongly

@@ -2,7 +2,7 @@
 //! grant's fencing token is greater than all before it.
 
 use lock_service::metrics::{gather, Metric};
-use lock_service::store::{Acquired, Released, Renewed};
+use lock_service::store::{Acquired, Deleted, Released, Renewed};
 use lock_service::types::{LeaseId, Timestamp, UserId};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -206,4 +206,42 @@ async fn force_release_frees_the_lock_and_fences_the_old_holder(f: Stores, user:
     assert_eq!(missing, Released::NotFound);
     assert_eq!(calls, 1, "force release of an unknown lock needs no read");
     assert_eq!(f.stored(&user, "never").await, None);
+}
+
+#[apply(engines)]
+async fn a_grant_landing_after_a_delete_counts_on_from_the_deleted_lock(f: Stores, user: UserId) {
+    let lease = LeaseId::generate();
+    let first = f.grant(&user, "d", "a", &lease, at(10_000)).await;
+    f.release(&user, "d", &lease, at(10_001)).await;
+    let deleted = f.locks.delete(&user, &name("d"), at(10_002)).await;
+    assert_eq!(deleted.unwrap(), Deleted::Done);
+
+    // Gone for every read and every write but a grant.
+    assert_eq!(f.stored(&user, "d").await, None);
+    assert!(f.locks.list(&user).await.unwrap().is_empty());
+    let again = f.locks.delete(&user, &name("d"), at(10_003)).await;
+    assert_eq!(again.unwrap(), Deleted::NotFound);
+    assert_eq!(f.forced(&user, "d", at(10_003)).await.0, Released::NotFound);
+    assert_eq!(
+        f.release(&user, "d", &lease, at(10_003)).await,
+        Released::NotFound
+    );
+    assert_eq!(
+        f.renew(&user, "d", &lease, ttl(5), at(10_003)).await,
+        Renewed::NotFound
+    );
+
+    // A grant sent before the delete, its clock at 5 s, lands after it: the
+    // name is new again, but its token still follows the deleted lock's.
+    let late = f
+        .grant(&user, "d", "b", &LeaseId::generate(), at(5_000))
+        .await;
+    assert!(
+        late.fencing_token > first.fencing_token,
+        "{} after {}",
+        late.fencing_token,
+        first.fencing_token
+    );
+    assert_eq!(late.created_at, at(5_000), "created anew");
+    assert_eq!(f.stored(&user, "d").await, Some(late));
 }

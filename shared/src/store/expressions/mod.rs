@@ -28,18 +28,20 @@ mod permits;
 pub(super) use keys::*;
 pub(super) use permits::*;
 
-/// Grant only if the lock is new, free, or its lease has expired (by the
-/// clock-skew margin: `:expiredBy` is now less the margin), and no other
-/// waiter has reserved it.
+/// Grant only if the lock is new (or deleted: a tombstone has no `#locked`),
+/// free, or its lease has expired (by the clock-skew margin: `:expiredBy` is
+/// now less the margin), and no other waiter has reserved it.
 pub(super) const ACQUIRE_CONDITION: &str = concat!(
-    "(attribute_not_exists(#lockName) OR #locked = :false OR #expiresAt <= :expiredBy) AND ",
+    "(attribute_not_exists(#locked) OR #locked = :false OR #expiresAt <= :expiredBy) AND ",
     unreserved!()
 );
 
 /// The part of every acquire update that takes the lock for the new lease.
-/// The fencing token grows by one per grant; a new (or garbage-collected and
-/// re-created) item starts from the clock in microseconds, above every token
-/// an earlier item of that name gave out. A new grant is never forced away.
+/// The fencing token grows by one per grant, across a delete too (its
+/// tombstone keeps the token); an item never created (or garbage-collected
+/// 30 days after its last use) starts from the clock in microseconds, above
+/// every token an earlier item of that name gave out. A new grant is never
+/// forced away.
 macro_rules! acquire_set {
     () => {
         "SET #locked = :true, #leaseId = :leaseId, #leasedBy = :leasedBy, #acquiredAt = :now, \
@@ -119,8 +121,8 @@ pub(super) const LIVE_LEASE_WITH_TTL_CONDITION: &str =
 /// Free the lock, keeping its last lease for `GET`.
 pub(super) const RELEASE_UPDATE: &str =
     "SET #locked = :false, #updatedAt = :now, #gcAt = :gcAt REMOVE #expiresAt, #leaseTtl, #idempotencyKey, #idempotencyTtl";
-/// A forced release needs only the lock to exist.
-pub(super) const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#lockName)";
+/// A forced release needs only the lock to exist (not a tombstone).
+pub(super) const FORCE_RELEASE_CONDITION: &str = "attribute_exists(#locked)";
 /// Free the lock whoever holds it, and mark the lease as taken away, so its
 /// holder's later unlock is not mistaken for a retry of its own.
 pub(super) const FORCE_RELEASE_UPDATE: &str =
@@ -132,19 +134,28 @@ pub(super) const RENEW_WITH_TTL_UPDATE: &str =
 /// Renew with the lease's own TTL.
 pub(super) const RENEW_OWN_TTL_UPDATE: &str =
     "SET #expiresAt = :now + #leaseTtl, #updatedAt = :now, #gcAt = :gcAt";
-/// An existing lock that no live lease holds: it may be deleted.
+/// An existing lock (not a tombstone) that no live lease holds: it may be deleted.
 pub(super) const FREE_LOCK_EXISTS: &str =
-    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :expiredBy)";
-/// An existing lock that no live lease holds and no other waiter has
-/// reserved: the acquire of a name that exists, under a quota.
+    "attribute_exists(#locked) AND (#locked = :false OR #expiresAt <= :expiredBy)";
+/// Delete the lock, leaving a tombstone that keeps only its key and fencing
+/// token: without `#locked` every read takes it for no lock, and the next
+/// grant of the name goes on counting from its token. (Deleting the item
+/// would let a grant written before the delete but landing after it start
+/// again from its own, older clock.) DynamoDB TTL collects it in 30 days.
+pub(super) const TOMBSTONE_LOCK_UPDATE: &str = "SET #updatedAt = :now, #gcAt = :gcAt \
+     REMOVE #locked, #leaseId, #leasedBy, #createdAt, #acquiredAt, #expiresAt, #leaseTtl, \
+     #idempotencyKey, #idempotencyTtl, #forcedRelease, #slot, #reservedFor, #reservedUntil, \
+     #waitingSince";
+/// An existing lock (not a tombstone) that no live lease holds and no other
+/// waiter has reserved: the acquire of a name that exists, under a quota.
 pub(super) const FREE_UNRESERVED_LOCK_EXISTS: &str = concat!(
-    "attribute_exists(#lockName) AND (#locked = :false OR #expiresAt <= :expiredBy) AND ",
+    "attribute_exists(#locked) AND (#locked = :false OR #expiresAt <= :expiredBy) AND ",
     unreserved!()
 );
-/// A waiter may reserve an existing lock (or permit slot) where no live
+/// A waiter may reserve an existing lock (not a tombstone) where no live
 /// reservation stands, or its own does, or a younger waiter's (one waiting
 /// since later than `:waitingSince`) does.
-pub(super) const RESERVE_LOCK_CONDITION: &str = "attribute_exists(#lockName) \
+pub(super) const RESERVE_LOCK_CONDITION: &str = "attribute_exists(#locked) \
      AND (attribute_not_exists(#reservedUntil) OR #reservedUntil <= :now \
      OR #reservedFor = :leaseId OR #waitingSince > :waitingSince)";
 /// A permit slot of the semaphore's count, reserved as a lock is.
@@ -158,8 +169,10 @@ pub(super) const SET_RESERVATION: &str = "SET #reservedFor = :leaseId, \
 pub(super) const RESERVED_BY: &str = "#reservedFor = :leaseId";
 /// Withdraw the reservation (its waiter stopped waiting).
 pub(super) const UNRESERVE_UPDATE: &str = "REMOVE #reservedFor, #reservedUntil, #waitingSince";
-/// A new item: the lock (or the quota counter) does not exist yet.
+/// A new item: the quota's names item or a semaphore's record does not exist yet.
 pub(super) const NEW_ITEM_CONDITION: &str = "attribute_not_exists(#lockName)";
+/// A new lock under a quota: no item, or a deleted lock's tombstone.
+pub(super) const NEW_LOCK_CONDITION: &str = "attribute_not_exists(#locked)";
 /// The locks of one user: its partition from the first possible lock name
 /// on, which leaves out the quota counter (see `quota`).
 pub(super) const PARTITION_LOCKS: &str = "#userId = :userId AND #lockName >= :firstName";
@@ -176,8 +189,8 @@ pub(super) const GIVE_BACK_UPDATE: &str = "DELETE #slots :slot";
 pub(super) const HEAL_CONDITION: &str = "#healedAt = :healedAt";
 /// Claim the heal.
 pub(super) const HEAL_UPDATE: &str = "SET #healedAt = :now";
-/// What a lock item's quota element is read from.
-pub(super) const SLOTS_PROJECTION: &str = "#lockName, #slot, #createdAt";
+/// What a lock item's quota element is read from (`#locked`: a tombstone, without it, has none).
+pub(super) const SLOTS_PROJECTION: &str = "#lockName, #locked, #slot, #createdAt";
 /// A waiting place that is empty or has lapsed (`#place` is bound to one place's attribute).
 pub(super) const TAKE_PLACE_CONDITION: &str =
     "attribute_not_exists(#place) OR #place.#until < :now";
@@ -202,7 +215,7 @@ mod tests {
     use super::super::item::{attribute_names, ATTRIBUTES};
     use super::*;
 
-    const EXPRESSIONS: [&str; 65] = [
+    const EXPRESSIONS: [&str; 67] = [
         ACQUIRE_CONDITION,
         FREE_UNRESERVED_LOCK_EXISTS,
         RESERVE_LOCK_CONDITION,
@@ -233,7 +246,9 @@ mod tests {
         ROTATE_UPDATE,
         REVOKE_UPDATE,
         FREE_LOCK_EXISTS,
+        TOMBSTONE_LOCK_UPDATE,
         NEW_ITEM_CONDITION,
+        NEW_LOCK_CONDITION,
         PARTITION_LOCKS,
         RESERVE_CONDITION,
         RESERVE_UPDATE,
