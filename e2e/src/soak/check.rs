@@ -226,20 +226,24 @@ fn lock(history: &[&Entry]) -> Vec<String> {
     }
     // Leases nobody may know of: granted by an attempt that got no answer.
     // Sent without a key (with a TTL), it lives until its TTL from the
-    // answer at the latest; sent with one, it ended before the clear
-    // answer (else that answer would have given it); never answered
-    // clearly, it may live for ever.
+    // answer at the latest; sent with one (the only acquires retried), it
+    // ended before the clear answer (else that answer would have given
+    // it), but with a TTL it may have ended by expiring, and then blocks
+    // others for the margin past the answer; never answered clearly, it may
+    // live for ever.
+    let hidden = || {
+        history.iter().filter(|e| {
+            e.kind == Kind::Acquire && (e.unclear || e.unseen_attempts() || e.error.is_some())
+        })
+    };
     let unknown = Reach::new(
-        history
-            .iter()
-            .filter(|e| {
-                e.kind == Kind::Acquire && (e.unclear || e.unseen_attempts() || e.error.is_some())
-            })
+        hidden()
             .map(|e| {
                 let end = match (e.error.is_some(), e.unclear, e.ttl) {
                     (true, _, _) | (false, true, None) => u64::MAX,
                     (false, true, Some(ttl)) => e.ret + ttl * 1_000_000 + MARGIN_US + ROUNDING_US,
-                    (false, false, _) => e.ret,
+                    (false, false, Some(_)) => e.ret + MARGIN_US + ROUNDING_US,
+                    (false, false, None) => e.ret,
                 };
                 (e.call, end)
             })
@@ -251,7 +255,15 @@ fn lock(history: &[&Entry]) -> Vec<String> {
         .collect();
     let may_live = Reach::new(leases.iter().map(|l| (l.grant.call, l.may_end)).collect());
     let surely = Reach::new(holds.iter().map(|h| (h.start, h.end)).collect());
-    let granting = Reach::new(leases.iter().map(|l| (l.grant.call, l.grant.ret)).collect());
+    // Grants made between an acquire's sending and its answer: the known
+    // leases', and those an unclear attempt may have hidden.
+    let granting = Reach::new(
+        leases
+            .iter()
+            .map(|l| (l.grant.call, l.grant.ret))
+            .chain(hidden().map(|e| (e.call, e.ret)))
+            .collect(),
+    );
     let deleting = Reach::new(
         history
             .iter()

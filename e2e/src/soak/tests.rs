@@ -235,3 +235,40 @@ fn a_5xx_may_hide_a_grant() {
         "acquire refused while no lease may have lived"
     ));
 }
+
+#[test]
+fn a_hidden_grant_that_expired_before_its_retry_still_blocks_for_the_margin() {
+    // Worker 0's keyed acquire with a 1 s TTL: its first attempt's grant
+    // landed and lost its answer; its retry at 1 500 found that lease
+    // expired and was refused (within the margin). Worker 1's acquire at
+    // 2 000 is refused by the same lease, expired by less than the margin.
+    let mut hidden = refusal(0, 0, 1_600);
+    (hidden.ttl, hidden.retries, hidden.lost) = (Some(1), 1, 1);
+    let history = [hidden.clone(), refusal(1, 2_000, 2_050)];
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+    let history = [hidden, refusal(1, 2_700, 2_750)];
+    assert!(found(
+        &history,
+        "acquire refused while no lease may have lived"
+    ));
+}
+
+#[test]
+fn an_unlock_may_lose_its_answer_to_a_hidden_grant() {
+    // `a`'s unlock from 100 to 300 freed it, its answer was lost, and a
+    // keyed acquire whose answer was a `500` was granted before the retry:
+    // `false`. Without that acquire, the refusal is a violation.
+    let mut history = clean();
+    history.retain(|e| e.lease.as_deref() != Some("b"));
+    history[2] = unlock(0, 100, 300, "a");
+    history[2].ok = false;
+    history.truncate(3);
+    let mut hidden = refusal(1, 150, 2_000);
+    (hidden.ttl, hidden.status, hidden.unclear) = (Some(4), 500, true);
+    assert!(found(
+        &history,
+        "answered false while its lease surely lived"
+    ));
+    history.push(hidden);
+    assert_eq!(violations(&history, 2), Vec::<String>::new());
+}
