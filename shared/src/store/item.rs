@@ -167,6 +167,19 @@ pub(super) fn is_lock(item: &Item) -> bool {
     item.contains_key(LOCKED)
 }
 
+/// A whole lock item of `lease` (token 7), locked or not, for the tests.
+#[cfg(test)]
+pub(super) fn test_lock_item(lease: &LeaseId, locked: bool) -> Item {
+    let mut item = lock_key(&UserId::generate(), &LockName::parse("job").unwrap());
+    item.insert(LOCKED.into(), AttributeValue::Bool(locked));
+    item.insert(LEASE_ID.into(), string_value(lease.as_str()));
+    item.insert(LEASED_BY.into(), string_value("worker"));
+    item.insert(CREATED_AT.into(), number_value(1));
+    item.insert(UPDATED_AT.into(), number_value(2));
+    item.insert(FENCING_TOKEN.into(), number_value(7));
+    item
+}
+
 /// What every grant's `:tokenBase` is at `now`: the clock in microseconds,
 /// above every token an earlier item of the same name gave out.
 pub(super) fn token_base(now: Timestamp) -> u64 {
@@ -330,14 +343,8 @@ mod tests {
 
     #[test]
     fn a_lock_item_round_trips_and_a_missing_attribute_is_named() {
-        let mut item = lock_key(&UserId::generate(), &LockName::parse("job").unwrap());
         let lease = LeaseId::generate();
-        item.insert(LOCKED.into(), AttributeValue::Bool(true));
-        item.insert(LEASE_ID.into(), string_value(lease.as_str()));
-        item.insert(LEASED_BY.into(), string_value("worker"));
-        item.insert(CREATED_AT.into(), number_value(1));
-        item.insert(UPDATED_AT.into(), number_value(2));
-        item.insert(FENCING_TOKEN.into(), number_value(7));
+        let mut item = test_lock_item(&lease, true);
         let lock = lock_from_item(&item).unwrap();
         assert_eq!(lock.lease_id, lease);
         assert_eq!((lock.fencing_token, lock.expires_at), (7, None));

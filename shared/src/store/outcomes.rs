@@ -163,21 +163,12 @@ pub(super) fn judge_refused_acquire(
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_dynamodb::types::AttributeValue;
-
     use super::super::item::*;
     use super::*;
-    use crate::types::{LockName, UserId};
 
     /// A lock item of `lease`, locked or not, ending at `expires` (ms) if given.
     fn lock_item(lease: &LeaseId, locked: bool, expires: Option<u64>) -> Item {
-        let mut item = lock_key(&UserId::generate(), &LockName::parse("job").unwrap());
-        item.insert(LOCKED.into(), AttributeValue::Bool(locked));
-        item.insert(LEASE_ID.into(), string_value(lease.as_str()));
-        item.insert(LEASED_BY.into(), string_value("worker"));
-        item.insert(CREATED_AT.into(), number_value(1));
-        item.insert(UPDATED_AT.into(), number_value(2));
-        item.insert(FENCING_TOKEN.into(), number_value(7));
+        let mut item = test_lock_item(lease, locked);
         if let Some(end) = expires {
             item.insert(EXPIRES_AT.into(), number_value(end));
         }

@@ -40,8 +40,8 @@ use super::expressions::{
     RESERVE_CONDITION, RESERVE_UPDATE, SLOTS_PROJECTION,
 };
 use super::item::{
-    attribute_names, landed, number_attr, number_value, old_item_on_condition_failure, sort_key,
-    string_attr, Item, CREATED_AT, HEALED_AT, LOCKED, SLOT, SLOTS,
+    attribute_names, is_lock, landed, number_attr, number_value, old_item_on_condition_failure,
+    sort_key, string_attr, Item, CREATED_AT, HEALED_AT, SLOT, SLOTS,
 };
 use super::semaphores::{is_record, SEMAPHORES_START};
 use super::LockStore;
@@ -253,7 +253,7 @@ impl LockStore {
             for item in page.items() {
                 let position = string_attr(item, LOCKS_SORT_KEY)?;
                 // A deleted lock's tombstone has no element.
-                let lock = position >= FIRST_LOCK_NAME && item.contains_key(LOCKED);
+                let lock = position >= FIRST_LOCK_NAME && is_lock(item);
                 if lock || is_record(position) {
                     slots.insert(Slot::of_lock(item)?);
                 }
